@@ -1,0 +1,48 @@
+"""What every CLI shares: the error handler and JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from .errors import BatonError
+
+JSON_VERSION = 1
+
+
+def _default(obj: object) -> Any:
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def dumps(payload: Any) -> str:
+    return json.dumps(payload, indent=2, ensure_ascii=False, default=_default)
+
+
+def print_json(payload: Any) -> None:
+    sys.stdout.write(dumps(payload) + "\n")
+
+
+def run(main: Callable[[], int], prog: str) -> int:
+    """Run a CLI body: a BatonError is one line on stderr, Ctrl-C is 130, a bug is 3 with its traceback."""
+    try:
+        return main()
+    except BatonError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception:
+        print(f"{prog}: internal error (please report):", file=sys.stderr)
+        traceback.print_exc()
+        return 3

@@ -1,0 +1,101 @@
+"""Settings: `.claude/baton.yaml` (optional), validated against a schema, with defaults.
+
+Every piece reads its settings through `load(root)`; the defaults below are the
+documented ones (docs/conventions/settings.md). A section a piece owns is a key
+of DEFAULTS and of scripts/schemas/baton-config.schema.json.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from . import yamlio
+from .errors import ConfigError
+
+CONFIG_PATH = ".claude/baton.yaml"
+
+DEFAULTS: dict[str, Any] = {
+    # warn: report problems and let the commit through; strict: block it.
+    "pre_commit": "warn",
+    # Counters that must stay zero in a session (dotted paths into the telemetry state).
+    "invariants": ["tool_calls_breakdown.mcp__notion_offplan"],
+    # Per-model prices in USD per million tokens, merged over scripts/lib/pricing.json.
+    "pricing": {},
+    "session_start": {"enabled": True, "max_tokens": 1500},
+    "archive": {"transcripts_dir": ".claude/archive/transcripts"},
+    "chains": {
+        "budget_usd": 5.0,
+        "session_cost_usd": None,
+        "min_budget_usd": 0.05,
+        "backoff_base_s": 1.0,
+        "max_retries": 3,
+        "stall_s": 600,
+        "session_wall_clock_s": 3600,
+        "breaker_threshold": 3,
+        "breaker_cooldown_s": 900,
+        "usage_limit_max_wait_s": 18000,
+        "completion_signal": None,
+        "completion_repeats": 2,
+    },
+}
+
+
+def schema_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "schemas" / "baton-config.schema.json"
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    with open(schema_path(), encoding="utf-8") as fh:
+        schema: dict[str, Any] = json.load(fh)
+    return schema
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse(text: str, source: str = CONFIG_PATH) -> dict[str, Any]:
+    """Validate a baton.yaml text and return it merged over the defaults."""
+    import jsonschema
+
+    try:
+        data = yamlio.load(text)
+    except yamlio.YAMLLoadError as exc:
+        where = f":{exc.line}" if exc.line else ""
+        raise ConfigError(f"{source}{where}: invalid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: must be a mapping of settings")
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        path = list(err.absolute_path)
+        line = yamlio.key_line(text, path) or 1
+        pointer = "/" + "/".join(str(p) for p in path)
+        raise ConfigError(f"{source}:{line}: {pointer}: {err.message}")
+    return _merge(DEFAULTS, data)
+
+
+def load(root: Path) -> dict[str, Any]:
+    """The settings of the repository at `root` (defaults when the file is absent)."""
+    path = root / CONFIG_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return copy.deepcopy(DEFAULTS)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse(text, str(path))

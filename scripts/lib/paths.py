@@ -1,0 +1,105 @@
+"""Where things live: the repository root, the store's folders, the state folder.
+
+The layout is a contract (docs/conventions/frontmatter.md); every module asks here
+rather than joining path strings itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+# kind -> folder, relative to the repository root
+STORE_FOLDERS: dict[str, str] = {
+    "session": "docs/sessions",
+    "workstream": "workstreams",
+    "plan": "plans",
+    "adr": "docs/adr",
+    "learning": "docs/learnings",
+}
+KINDS: tuple[str, ...] = tuple(STORE_FOLDERS)
+
+# Files in store folders that are not notes of the folder's kind.
+SKIPPED_NAMES = frozenset({"TEMPLATE.md", "INDEX.md", "README.md", "MAP.md"})
+
+STATE_DIR = ".claude/state"
+
+_SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Store:
+    root: Path
+
+    def folder(self, kind: str) -> Path:
+        return self.root / STORE_FOLDERS[kind]
+
+    @property
+    def sessions(self) -> Path:
+        return self.folder("session")
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    def note_paths(self, kinds: tuple[str, ...] = KINDS) -> list[Path]:
+        """Every note of the given kinds, sorted; templates and indexes excluded."""
+        found: list[Path] = []
+        for kind in kinds:
+            folder = self.folder(kind)
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                if entry.name.endswith(".md") and entry.name not in SKIPPED_NAMES and entry.is_file():
+                    found.append(Path(entry.path))
+        found.sort()
+        return found
+
+    def kind_of(self, path: Path) -> str | None:
+        """The kind a path's folder implies, or None when it is outside the store."""
+        try:
+            rel = path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return None
+        parent = rel.parent.as_posix()
+        for kind, folder in STORE_FOLDERS.items():
+            if parent == folder:
+                return kind
+        return None
+
+
+def kind_for_relpath(relpath: str) -> str | None:
+    """The kind implied by a repository-relative POSIX path, or None."""
+    parent, _, name = relpath.rpartition("/")
+    if not name.endswith(".md") or name in SKIPPED_NAMES:
+        return None
+    for kind, folder in STORE_FOLDERS.items():
+        if parent == folder:
+            return kind
+    return None
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The repository root: $CLAUDE_PROJECT_DIR, else git's top level, else the current folder."""
+    env = os.environ.get("CLAUDE_PROJECT_DIR")
+    if env:
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=here, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        if out:
+            return Path(out)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return here
+
+
+def is_safe_slug(value: str) -> bool:
+    """A slug that can be a file name: lowercase, no separators, no leading dot."""
+    return bool(_SAFE_SLUG.match(value)) and ".." not in value

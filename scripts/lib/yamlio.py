@@ -1,0 +1,233 @@
+"""YAML reading and writing with one pinned interpretation.
+
+Two paths, one meaning:
+- reads go through libyaml (PyYAML's CSafeLoader), ~20x faster than ruamel's
+  round-trip loader, with its scalar resolution replaced by YAML 1.2 rules;
+- writes go through ruamel.yaml's round-trip mode, which keeps comments, key
+  order, quoting and unknown keys.
+
+The pinned interpretation is YAML 1.2 as ruamel.yaml resolves it: only
+true/false (any case variant) are booleans, so `yes`, `no`, `on`, `off` stay
+strings; `010` is the integer 10 (not octal 8); `0o10`, `0x1F`, `0b11` and
+underscores in numbers are integers; `1:30` is a string (no sexagesimal);
+dates and timestamps become date/datetime values. docs/conventions/frontmatter.md
+states this and tests/test_yamlio.py checks both paths agree on a corpus.
+
+Both paths are safe: no tag constructs a Python object; an unknown tag is an
+error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+try:
+    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # PyYAML built without libyaml: same rules, slower
+    _BaseLoader = yaml.SafeLoader
+
+
+class YAMLLoadError(ValueError):
+    """YAML that cannot be parsed, or uses a tag we refuse; `line` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_INT = re.compile(
+    r"""^(?:[-+]?0b[0-1_]+
+    |[-+]?0o?[0-7_]+
+    |[-+]?[0-9_]+
+    |[-+]?0x[0-9a-fA-F_]+)$""",
+    re.X,
+)
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_MERGE = re.compile(r"^(?:<<)$")
+_TIMESTAMP = re.compile(
+    r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+    |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?
+    (?:[Tt]|[ \t]+)[0-9][0-9]?
+    :[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
+    (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""",
+    re.X,
+)
+
+
+class FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """libyaml's safe loader with YAML 1.2 scalar resolution (see module docstring)."""
+
+
+FastLoader.yaml_implicit_resolvers = {}
+for _tag, _regexp, _first in (
+    ("tag:yaml.org,2002:bool", _BOOL, "tTfF"),
+    ("tag:yaml.org,2002:float", _FLOAT, "-+0123456789."),
+    ("tag:yaml.org,2002:int", _INT, "-+0123456789"),
+    ("tag:yaml.org,2002:merge", _MERGE, "<"),
+    ("tag:yaml.org,2002:null", _NULL, ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:timestamp", _TIMESTAMP, "0123456789"),
+):
+    FastLoader.add_implicit_resolver(_tag, _regexp, list(_first))
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    text = text.lstrip("+-")
+    if text.startswith("0b"):
+        return sign * int(text[2:], 2)
+    if text.startswith("0x"):
+        return sign * int(text[2:], 16)
+    if text.startswith("0o"):
+        return sign * int(text[2:], 8)
+    return sign * int(text)
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node)).replace("_", "").lower()
+    sign = -1.0 if text.startswith("-") else 1.0
+    text = text.lstrip("+-")
+    if text == ".inf":
+        return sign * float("inf")
+    if text == ".nan":
+        return float("nan")
+    return sign * float(text)
+
+
+def _construct_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
+    return str(loader.construct_scalar(node)).lower() == "true"
+
+
+def _refuse_unknown(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    raise yaml.constructor.ConstructorError(
+        None, None, f"unsupported YAML tag {node.tag!r}", node.start_mark
+    )
+
+
+FastLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+FastLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+FastLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+FastLoader.add_multi_constructor("", _refuse_unknown)
+
+
+def _mark_line(exc: yaml.YAMLError) -> int | None:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return mark.line + 1 if mark is not None else None
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    text = problem or str(exc).splitlines()[0]
+    if context and problem:
+        text = f"{context}: {problem}"
+    return " ".join(str(text).split())
+
+
+def load(text: str) -> Any:
+    """Parse one YAML document with the fast loader; raises YAMLLoadError."""
+    try:
+        return yaml.load(text, Loader=FastLoader)  # noqa: S506 - FastLoader is a SafeLoader
+    except yaml.YAMLError as exc:
+        raise YAMLLoadError(_one_line(exc), _mark_line(exc)) from None
+
+
+def key_line(text: str, pointer: list[str | int]) -> int | None:
+    """The 1-based line of the value (or key) at a JSON-pointer path, for error messages.
+
+    Only called when reporting a problem, so it composes the node tree (slower) on
+    demand. Returns the deepest line it could reach.
+    """
+    try:
+        node = yaml.compose(text, Loader=FastLoader)  # noqa: S506
+    except yaml.YAMLError:
+        return None
+    line: int | None = None
+    for part in pointer:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                    line = key_node.start_mark.line + 1
+                    node = value_node
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+# ---------------------------------------------------------------- round trip
+
+def round_trip_yaml() -> Any:
+    """A ruamel.yaml instance configured for faithful round trips (imported lazily: ~30 ms)."""
+    from ruamel.yaml import YAML
+
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 1_000_000  # never re-wrap a long line
+    rt.allow_unicode = True
+    return rt
+
+
+def to_plain(value: Any) -> Any:
+    """ruamel's round-trip objects -> the plain values the fast loader gives."""
+    if isinstance(value, Mapping):
+        return {to_plain(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, dt.datetime):
+        return dt.datetime(
+            value.year, value.month, value.day, value.hour, value.minute, value.second,
+            value.microsecond, tzinfo=_plain_tz(value),
+        )
+    if isinstance(value, dt.date):
+        return dt.date(value.year, value.month, value.day)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _plain_tz(value: dt.datetime) -> dt.tzinfo | None:
+    offset = value.utcoffset()
+    if offset is None:
+        return None
+    return dt.timezone.utc if offset == dt.timedelta(0) else dt.timezone(offset)
+
+
+def same_values(a: Any, b: Any) -> bool:
+    """Deep equality that also compares types (so True != 1 and 1 != 1.0) and key order."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_values(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_values(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and a != a:
+        return b != b
+    if isinstance(a, dt.datetime):
+        return a == b and a.utcoffset() == b.utcoffset()
+    return bool(a == b)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: ruff, mypy on scripts/, pytest. Extra arguments go to pytest.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+if [ ! -x .venv/bin/python ]; then
+    echo "baton: .venv is missing; run ./scripts/setup.sh first" >&2
+    exit 2
+fi
+py=.venv/bin/python
+status=0
+echo "==> ruff"
+$py -m ruff check scripts tests bench || status=1
+echo "==> mypy scripts"
+$py -m mypy scripts || status=1
+echo "==> pytest"
+$py -m pytest "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+    echo "baton: pytest collected no tests: that is a failure" >&2
+    rc=1
+fi
+[ "$rc" -eq 0 ] || status=$rc
+exit $status
