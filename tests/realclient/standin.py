@@ -2,8 +2,8 @@
 
 The real Claude Code CLI is pointed at it with ``ANTHROPIC_BASE_URL``. Each scripted turn answers one
 model request (a streaming ``POST /v1/messages``) in order: a streamed assistant message (text, tool
-calls, several blocks, a subagent call) or an API error. A subagent's own requests arrive between the
-``Agent`` tool call and the parent's next request, so they take the next turns of the same script.
+calls, several blocks, a subagent call) or an API error. Subagents' requests take their turns from a
+script of their own (``add_subagent``).
 
 Every request is recorded so a test can assert what the client sent. Requests that are not model
 turns (the client's ``HEAD /`` connectivity probe, token counting, a non-streaming side call) get a
@@ -211,7 +211,7 @@ def bash(command: str, description: str = "run a command", **kwargs: Any) -> Rep
 
 def agent(prompt: str, description: str = "delegate", subagent_type: str = "general-purpose",
           **kwargs: Any) -> Reply:
-    """A reply starting a subagent; the subagent's own requests take the next turns of the script."""
+    """A reply starting a subagent; its requests take their turns from the subagent script."""
     return tool_call("Agent", {"description": description, "prompt": prompt,
                                "subagent_type": subagent_type}, **kwargs)
 
@@ -251,15 +251,46 @@ def _non_streaming(request: Request) -> bool:
 
 
 @dataclass
+class Script:
+    """Turns answered in order; a Persistent turn, once reached, answers every later request."""
+
+    items: list[ScriptItem] = field(default_factory=list)
+    position: int = 0
+    persistent_served: bool = False
+
+    @property
+    def left(self) -> int:
+        left = len(self.items) - self.position
+        if left and self.persistent_served and isinstance(self.items[self.position], Persistent):
+            left -= 1
+        return left
+
+    def next_item(self) -> Turn | Callable[[Request], Turn] | None:
+        if self.position >= len(self.items):
+            return None
+        item = self.items[self.position]
+        if isinstance(item, Persistent):
+            self.persistent_served = True
+            return item.turn
+        self.position += 1
+        return item
+
+
+@dataclass
 class StandIn:
     """The scripted API server on 127.0.0.1 (ephemeral port). A context manager, or start()/stop().
 
-    ``is_side`` decides which ``POST /v1/messages`` are not turns of the script. By default that is
-    any non-streaming request: Claude Code streams every model turn and uses plain calls only for
+    Two scripts: ``main`` answers the session's own model requests and ``subagent`` answers
+    requests from subagents (Claude Code marks them in the system prompt), so a subagent's turns
+    stay in order whether the client runs it inline or in the background.
+
+    ``is_side`` decides which ``POST /v1/messages`` are not turns of either script. By default that
+    is any non-streaming request: Claude Code streams every model turn and uses plain calls only for
     small chores of its own, which a script should not have to know about.
     """
 
-    script: list[ScriptItem] = field(default_factory=list)
+    main: Script = field(default_factory=Script)
+    subagent: Script = field(default_factory=Script)
     model: str = DEFAULT_MODEL
     is_side: Callable[[Request], bool] = _non_streaming
     requests: list[Request] = field(default_factory=list)
@@ -267,32 +298,33 @@ class StandIn:
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _position: int = 0
-    _persistent_served: bool = False
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # ---- script -------------------------------------------------------------------------------
     def add(self, *turns: ScriptItem) -> StandIn:
+        """Append turns to the main script."""
         with self._lock:
-            self.script.extend(turns)
+            self.main.items.extend(turns)
         return self
 
-    def replace_script(self, turns: Sequence[ScriptItem]) -> None:
-        """Start a new script (e.g. for the next CLI run of a test); recorded requests are kept."""
+    def add_subagent(self, *turns: ScriptItem) -> StandIn:
+        """Append turns to the script subagents' requests take, across all subagents, in order."""
         with self._lock:
-            self.script = list(turns)
-            self._position = 0
-            self._persistent_served = False
+            self.subagent.items.extend(turns)
+        return self
+
+    def replace_script(self, turns: Sequence[ScriptItem], subagent: Sequence[ScriptItem] = ()) -> None:
+        """Start new scripts (e.g. for the next CLI run of a test); recorded requests are kept."""
+        with self._lock:
+            self.main = Script(list(turns))
+            self.subagent = Script(list(subagent))
 
     @property
     def turns_left(self) -> int:
-        left = len(self.script) - self._position
-        if left and self._persistent_served and isinstance(self.script[self._position], Persistent):
-            left -= 1
-        return left
+        return self.main.left + self.subagent.left
 
     def model_requests(self) -> list[Request]:
-        """The requests that took a scripted turn (or found the script exhausted), in order."""
+        """The requests that took a scripted turn (or found their script exhausted), in order."""
         return [r for r in self.requests if r.kind == "turn"]
 
     def side_requests(self) -> list[Request]:
@@ -301,7 +333,8 @@ class StandIn:
     def assert_script_consumed(self) -> None:
         if self.problems or self.turns_left:
             raise AssertionError(
-                f"stand-in: {self.turns_left} scripted turn(s) unused; problems: {self.problems}; "
+                f"stand-in: {self.main.left} main and {self.subagent.left} subagent turn(s) unused; "
+                f"problems: {self.problems}; "
                 f"requests: {[(r.method, r.path, r.kind, r.status) for r in self.requests]}")
 
     # ---- server -------------------------------------------------------------------------------
@@ -340,16 +373,12 @@ class StandIn:
         return f"{prefix}_standin_{next(self._ids):04d}"
 
     def _take_turn(self, request: Request) -> Turn:
+        lane = "subagent" if request.is_subagent else "main"
         with self._lock:
-            if self._position >= len(self.script):
-                self.problems.append(
-                    f"script exhausted: model request {len(self.model_requests())} had no turn left")
+            item = (self.subagent if lane == "subagent" else self.main).next_item()
+            if item is None:
+                self.problems.append(f"{lane} script exhausted at model request {len(self.model_requests())}")
                 return Reply((Text("[stand-in: script exhausted]"),))
-            item = self.script[self._position]
-            if isinstance(item, Persistent):
-                self._persistent_served = True
-                return item.turn
-            self._position += 1
         return item(request) if callable(item) else item
 
     def _answer_messages(self, request: Request) -> tuple[int, dict[str, str], bytes]:
