@@ -46,8 +46,17 @@ def missing_tools(env: Mapping[str, str]) -> list[str]:
     return [tool for tool in ("node", "npm") if shutil.which(tool, path=env.get("PATH")) is None]
 
 
-def _binary_in(prefix: Path) -> Path:
-    return prefix / "node_modules" / ".bin" / "claude"
+def _binary_in(prefix: Path, version: str, env: Mapping[str, str]) -> Path | None:
+    """The install's working `claude`: the package's own launcher, or else the native binary of the
+    platform package (what the launcher becomes when npm runs the package's postinstall; an npm that
+    skips install scripts leaves only a placeholder)."""
+    modules = prefix / "node_modules"
+    candidates = [modules / ".bin" / "claude",
+                  *sorted(modules.glob("@anthropic-ai/claude-code-*/claude"))]
+    for candidate in candidates:
+        if candidate.is_file() and reported_version(candidate, env) == version:
+            return candidate
+    return None
 
 
 def reported_version(binary: Path, env: Mapping[str, str]) -> str | None:
@@ -72,8 +81,8 @@ def install_claude_code(version: str, root: Path, env: Mapping[str, str]) -> Pat
     root.mkdir(parents=True, exist_ok=True)
     final = root / version
     with FileLock(str(root / f"{version}.lock"), timeout=600):
-        if reported_version(_binary_in(final), env) == version:
-            return _binary_in(final)
+        if final.is_dir() and (found := _binary_in(final, version, env)) is not None:
+            return found
         staging = root / f"{version}.staging-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
@@ -82,15 +91,17 @@ def install_claude_code(version: str, root: Path, env: Mapping[str, str]) -> Pat
             ["npm", "install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error",
              f"{CLAUDE_PACKAGE}@{version}"],
             cwd=staging, env=dict(env), capture_output=True, text=True, timeout=600)
-        reported = reported_version(_binary_in(staging), env)
-        if result.returncode != 0 or reported != version:
+        if result.returncode != 0 or _binary_in(staging, version, env) is None:
             shutil.rmtree(staging, ignore_errors=True)
             raise RuntimeError(
                 f"installing {CLAUDE_PACKAGE}@{version} with npm failed (exit {result.returncode}, "
-                f"`claude --version` gave {reported!r}): {result.stderr.strip()[-2000:]}")
+                f"no `claude` there answers --version with {version}): {result.stderr.strip()[-2000:]}")
         shutil.rmtree(final, ignore_errors=True)
         staging.rename(final)
-        return _binary_in(final)
+        found = _binary_in(final, version, env)
+        if found is None:
+            raise RuntimeError(f"{CLAUDE_PACKAGE}@{version} stopped answering after moving it to {final}")
+        return found
 
 
 @dataclass(frozen=True)
@@ -195,8 +206,11 @@ class Claude:
     runs: list[CliRun] = field(default_factory=list)
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment a run gets; also what to give a program that starts `claude` itself."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES)}
         env.update({
+            # A program under test that runs `claude` itself (the chain runner) finds this one.
+            "PATH": os.pathsep.join([str(self.binary.parent), env.get("PATH", os.defpath)]),
             "HOME": str(self.home),
             "ANTHROPIC_BASE_URL": self.standin.base_url,
             "ANTHROPIC_API_KEY": "sk-ant-standin-not-a-real-key",
