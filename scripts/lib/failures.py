@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Match, Optional, Tuple
 
 FAILURE_CLASSES = (
     "compile_error",
@@ -75,9 +75,75 @@ class Failure:
 _M = re.MULTILINE
 _MI = re.MULTILINE | re.IGNORECASE
 
+
+class _Rx:
+    """A regex behind cheap gates.
+
+    Python's regex engine tries every position of the text, which costs milliseconds on a long
+    output; `str.find` does not. So each pattern names gates, literals (or a regex with a literal
+    first character, which the engine scans for quickly) one of which must sit on the line where a
+    match would start or end, and the pattern runs only on those lines (plus `back` lines before
+    them, for matches spanning lines).
+    """
+
+    __slots__ = ("back", "gates", "rx")
+
+    def __init__(self, gates: Tuple[Any, ...], pattern: str, flags: int = 0, back: int = 0) -> None:
+        self.gates = gates
+        self.rx = re.compile(pattern, flags)
+        self.back = back
+
+    @staticmethod
+    def _next(text: str, gate: Any, pos: int, endpos: int) -> Tuple[int, int]:
+        if isinstance(gate, str):
+            return text.find(gate, pos, endpos), len(gate)
+        m = gate.search(text, pos, endpos)
+        return (m.start(), m.end() - m.start()) if m else (-1, 0)
+
+    def _window(self, text: str, at: int, size: int, pos: int, endpos: int) -> Tuple[int, int]:
+        start = max(text.rfind("\n", pos, at) + 1, pos)
+        for _ in range(self.back):
+            if start <= pos:
+                break
+            start = max(text.rfind("\n", pos, start - 1) + 1, pos)
+        end = text.find("\n", at + size, endpos)
+        return start, endpos if end < 0 else end
+
+    def search(self, text: str, pos: int = 0, endpos: Optional[int] = None) -> Optional[Match[str]]:
+        if endpos is None or endpos > len(text):
+            endpos = len(text)
+        best: Optional[Match[str]] = None
+        for gate in self.gates:
+            at, size = self._next(text, gate, pos, endpos)
+            while at >= 0 and (best is None or at < best.end()):
+                start, end = self._window(text, at, size, pos, endpos)
+                m = self.rx.search(text, start, end)
+                if m:
+                    if best is None or m.start() < best.start():
+                        best = m
+                    break
+                at, size = self._next(text, gate, end, endpos) if end < endpos else (-1, 0)
+        return best
+
+    def finditer(self, text: str) -> List[Match[str]]:
+        found: Dict[int, Match[str]] = {}
+        size_all = len(text)
+        for gate in self.gates:
+            at, size = self._next(text, gate, 0, size_all)
+            while at >= 0:
+                start, end = self._window(text, at, size, 0, size_all)
+                for m in self.rx.finditer(text, start, end):
+                    found.setdefault(m.start(), m)
+                at, size = self._next(text, gate, end, size_all) if end < size_all else (-1, 0)
+        return [found[k] for k in sorted(found)]
+
+
+# flake8, pycodestyle, pylint and ruff's concise lines: "path:line:col: CODE message".
+_CODE_LOCATOR = re.compile(r":\d+:\d+: [A-Z]")
+
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 _EXIT_PREFIX = re.compile(r"\AExit code (-?\d+)[ \t]*(?:\r?\n|\Z)")
-_ERROR_WORD = re.compile(r"\b(?:error|fatal|failed|failure|exception|panic(?:ked)?|traceback)\b", re.I)
+_ERROR_WORD = _Rx(('error', 'fatal', 'failed', 'failure', 'exception', 'panic', 'traceback'), r"\b(?:error|fatal|failed|failure|exception|panic(?:ked)?|traceback)\b", re.I)
 
 
 class _Ctx:
@@ -117,6 +183,16 @@ class _Ctx:
         if code and code not in self.codes and len(self.codes) < _LIST_LIMIT:
             self.codes.append(code)
 
+    def original(self, m: Match[str]) -> str:
+        """The text of a match found in the lower-cased copy, in its original case where possible."""
+        if len(self.lower) == len(self.text):
+            return self.text[m.start():m.end()]
+        return m.group(0)
+
+    def line_of(self, m: Match[str]) -> str:
+        """The whole line holding a match found in either copy of the text."""
+        return _line_at(self.text if len(self.lower) == len(self.text) else self.lower, m.start())
+
     def first_line(self, line: Optional[str]) -> None:
         if self.first is None and line and line.strip():
             self.first = line.strip()[:_LINE_LIMIT]
@@ -137,7 +213,7 @@ def _line_at(text: str, pos: int) -> str:
 
 # ---------------------------------------------------------------- budget_exceeded
 
-_BUDGET = re.compile(
+_BUDGET = _Rx(('budget', 'spend', 'usage limit', 'max_turns', 'number of turns', 'max turns', 'maximum turns'),
     r"error_max_budget_usd|error_max_turns|exceeded usd budget|reached maximum budget"
     r"|budget (?:has been |was )?exceeded|exceeded (?:the |your |its )?(?:\w+ )?budget|over budget"
     r"|max(?:imum)?[_ ]budget|spend(?:ing)? limit|specified api usage limits?"
@@ -148,19 +224,19 @@ _TURNS = re.compile(r"error_max_turns|maximum number of turns|max(?:imum)? turns
 
 
 def _budget(c: _Ctx) -> bool:
-    m = _BUDGET.search(c.text)
+    m = _BUDGET.search(c.lower)
     if not m:
         return False
     c.add_code("max_turns" if _TURNS.search(m.group(0)) else "budget")
     if "claude" in c.lower or "error_max_" in c.lower:
         c.tool = "claude"
-    c.first_line(_line_at(c.text, m.start()))
+    c.first_line(c.line_of(m))
     return True
 
 
 # ---------------------------------------------------------------- timeout
 
-_TIMEOUT = re.compile(
+_TIMEOUT = _Rx(('timeout', 'timed out', 'timedout', 'deadline', 'execution time', 'maximum time', 'took longer', 'too long with no output', 'time limit'),
     r"(?P<code>TimeoutExpired|TimeoutError|socket\.timeout|ReadTimeout(?:Error)?|ConnectTimeout(?:Error)?"
     r"|Timeout::Error|ETIMEDOUT|ESOCKETTIMEDOUT|DEADLINE_EXCEEDED|testTimeoutFailure)"
     r"|\btimed out\b|\bdeadline exceeded\b|\bexceeded timeout of\b|\bFailed: Timeout\b"
@@ -170,18 +246,18 @@ _TIMEOUT = re.compile(
     r"|\btimeout (?:has been |was )?(?:exceeded|reached|expired)\b",
     re.I,
 )
-_GO_TEST_TIMEOUT = re.compile(r"^\s*(?P<path>[^\s:]+_test\.go):(?P<line>\d+)(?: \+0x[0-9a-f]+)?$", _M)
-_PY_TEST_FILE_LINE = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+): ", _M)
-_NODE_LOCATION = re.compile(r"^\s*location: '(?P<path>[^':]+):(?P<line>\d+):(?P<col>\d+)'", _M)
+_GO_TEST_TIMEOUT = _Rx(('_test.go:',), r"^\s*(?P<path>[^\s:]+_test\.go):(?P<line>\d+)(?: \+0x[0-9a-f]+)?$", _M)
+_PY_TEST_FILE_LINE = _Rx(('.py:',), r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+)(?:: | in \w)", _M)
+_NODE_LOCATION = _Rx(("location: '",), r"^\s*location: '(?P<path>[^':]+):(?P<line>\d+):(?P<col>\d+)'", _M)
 
 
 def _timeout(c: _Ctx) -> bool:
     if c.exit_code == 124:
         c.rule = "timeout.exit_124"
         c.add_code("exit_124")
-        _timeout_context(c, _TIMEOUT.search(c.text))
+        _timeout_context(c, _TIMEOUT.search(c.lower))
         return True
-    m = _TIMEOUT.search(c.text)
+    m = _TIMEOUT.search(c.lower)
     if not m:
         return False
     c.rule = "timeout.text"
@@ -189,10 +265,10 @@ def _timeout(c: _Ctx) -> bool:
     return True
 
 
-def _timeout_context(c: _Ctx, m: Optional[re.Match[str]]) -> None:
+def _timeout_context(c: _Ctx, m: Optional[Match[str]]) -> None:
     if m is not None:
-        c.add_code(m.group("code") or "timeout")
-        c.first_line(_line_at(c.text, m.start()))
+        c.add_code(c.original(m) if m.group("code") else "timeout")
+        c.first_line(c.line_of(m))
     low = c.lower
     if "pytest" in low or "short test summary" in low or " failed in " in low:
         c.tool = "pytest"
@@ -217,44 +293,44 @@ def _timeout_context(c: _Ctx, m: Optional[re.Match[str]]) -> None:
 # ---------------------------------------------------------------- dependency_missing
 
 _DEP_RULES = (
-    ("python_module", "python", re.compile(
+    ("python_module", "python", _Rx(('No module named',),
         r"^.*?(?:ModuleNotFoundError|ImportError): No module named '?(?P<name>[\w.]+)'?", _M)),
-    ("mypy_missing", "mypy", re.compile(
+    ("mypy_missing", "mypy", _Rx(('Cannot find implementation', 'Library stubs not installed'),
         r"^.*?error: (?:Cannot find implementation or library stub for module named"
         r"|Library stubs not installed for) \"(?P<name>[\w.]+)\"", _M)),
-    ("pyright_missing", "pyright", re.compile(
+    ("pyright_missing", "pyright", _Rx(('could not be resolved',),
         r"^.*?error: Import \"(?P<name>[\w.]+)\" could not be resolved", _M)),
-    ("tsc_missing", "tsc", re.compile(
+    ("tsc_missing", "tsc", _Rx(('TS2307',),
         r"^.*?error TS2307: Cannot find module '(?P<name>[^']+)'", _M)),
-    ("node_module", "node", re.compile(
+    ("node_module", "node", _Rx(('Cannot find module', 'Cannot find package'),
         r"^.*?(?:Error: Cannot find module|Cannot find package) '(?P<name>[^']+)'", _M)),
-    ("npm_404", "npm", re.compile(
+    ("npm_404", "npm", _Rx(('npm ERR! 404', 'npm error 404', 'npm ERR! notarget', 'npm error notarget'),
         r"^npm (?:ERR!|error) (?:404 +'(?P<name>(?:@[^/'\s]+/)?[^@'\s]+)@[^']*' is not in"
         r"|404 Not Found - GET https?://\S+?/(?P<name2>[^/\s]+(?:%2[fF][^/\s]+)?)(?: - |\s*$)"
         r"|notarget No matching version found for (?P<name3>(?:@[^/\s]+/)?[^@\s]+))", _M)),
-    ("npm_eresolve", "npm", re.compile(r"^npm (?:ERR!|error) code (?P<name>ERESOLVE)\b", _M)),
-    ("pip_missing", "pip", re.compile(
+    ("npm_eresolve", "npm", _Rx(('ERESOLVE',), r"^npm (?:ERR!|error) code (?P<name>ERESOLVE)\b", _M)),
+    ("pip_missing", "pip", _Rx(('No matching distribution found', 'Could not find a version that satisfies'),
         r"^(?:ERROR: )?(?:No matching distribution found for|Could not find a version that satisfies"
         r" the requirement) (?P<name>[A-Za-z0-9][\w.\-]*)", _M)),
-    ("cargo_missing", "cargo", re.compile(
+    ("cargo_missing", "cargo", _Rx(('no matching package named', 'failed to select a version'),
         r"^error: (?:no matching package named `(?P<name>[^`]+)` found"
         r"|failed to select a version for the requirement `(?P<name2>[^ `=]+))", _M)),
-    ("rust_crate", "rustc", re.compile(
+    ("rust_crate", "rustc", _Rx(("can't find crate", 'unlinked crate', 'missing crate'),
         r"^error\[E0463\]: can't find crate for `(?P<name>[^`]+)`"
         r"|unlinked crate `(?P<name2>[^`]+)`|you might be missing crate `(?P<name3>[^`]+)`", _M)),
-    ("go_module", "go", re.compile(
+    ("go_module", "go", _Rx(('no required module provides', 'cannot find module providing', 'missing go.sum entry', 'cannot find package'),
         r"(?:no required module provides package|cannot find module providing package"
         r"|missing go\.sum entry for module providing package) (?P<name>[^\s;:]+)"
         r"|cannot find package \"(?P<name2>[^\"]+)\"", _M)),
-    ("c_header", "gcc", re.compile(
+    ("c_header", "gcc", _Rx(('fatal error:',),
         r"^(?P<path>[^\s:][^:\n]*):(?P<line>\d+):(?P<col>\d+): fatal error: "
         r"(?:'(?P<name>[^']+)' file not found|(?P<name2>[^:\n]+): No such file or directory)", _M)),
-    ("ruby_load", "ruby", re.compile(r"cannot load such file -- (?P<name>\S+)", _M)),
-    ("maven", "maven", re.compile(r"Could not resolve dependencies for project (?P<name>\S+)", _M)),
-    ("command_not_found", "shell", re.compile(
+    ("ruby_load", "ruby", _Rx(('cannot load such file',), r"cannot load such file -- (?P<name>\S+)", _M)),
+    ("maven", "maven", _Rx(('Could not resolve dependencies',), r"Could not resolve dependencies for project (?P<name>\S+)", _M)),
+    ("command_not_found", "shell", _Rx(('not found',),
         r"^(?:.*?: )?(?:line \d+: )?(?P<name>[\w.+-]+): (?:command )?not found\s*$", _M)),
 )
-_PY_FRAME = re.compile(r"^\s*(?:E\s+)?File \"(?P<path>[^\"]+)\", line (?P<line>\d+)", _M)
+_PY_FRAME = _Rx(('File "',), r"^\s*(?:E\s+)?File \"(?P<path>[^\"]+)\", line (?P<line>\d+)", _M)
 _LIB_PATH = re.compile(r"site-packages|dist-packages|/lib/python\d|<frozen |importlib", re.I)
 
 
@@ -299,30 +375,31 @@ def _leading_location(line: str) -> Tuple[str, Optional[str], Optional[str]]:
 # ---------------------------------------------------------------- contract_violation (tools)
 
 _CONTRACT_TOOLS = (
-    ("pact", re.compile(
+    ("pact", _Rx(('pact', 'Pact'),
         r"Verifying a pact between|pact verification failed|There (?:were|was) \d+ pact failures?"
         r"|\bpact\b.*\bmismatch", re.I)),
-    ("buf breaking", re.compile(
+    ("buf breaking", _Rx(('.proto:', 'buf found'),
         r"^(?P<path>[^\s:]+\.proto):(?P<line>\d+):(?P<col>\d+):(?:Previously present|.* changed (?:type|name"
         r"|cardinality|label|option) from|.* was deleted)|buf found \d+ breaking changes?", _M)),
-    ("oasdiff", re.compile(r"^\d+ breaking changes?: \d+ error|^error\s+\[[a-z0-9-]+\] at ", _M)),
-    ("openapi-diff", re.compile(r"Breaking changes found between the two specifications|\"breakingDifferences\"")),
-    ("griffe", re.compile(
+    ("oasdiff", _Rx(('breaking change', '] at '), r"^\d+ breaking changes?: \d+ error|^error\s+\[[a-z0-9-]+\] at ", _M)),
+    ("openapi-diff", _Rx(('Breaking changes found', 'breakingDifferences'), r"Breaking changes found between the two specifications|\"breakingDifferences\"")),
+    ("griffe", _Rx(('was removed', 'was changed', 'was moved', 'are incompatible', 'added as required', 'different kind of object'),
         r"^(?P<path>[^\s:]+\.py):(?P<line>\d+): \S+: (?:Parameter was removed|Parameter was added as required"
         r"|Parameter kind was changed|Parameter default was changed|Positional parameter was moved"
         r"|Public object was removed|Public object points to a different kind of object"
         r"|Attribute value was changed|Return types are incompatible|Base class was removed)", _M)),
-    ("ajv", re.compile(r"^\S+ invalid\s*$(?=[\s\S]*(?:instancePath|dataPath|keyword))", _M)),
-    ("check-jsonschema", re.compile(r"Schema validation errors were encountered")),
-    ("contract", re.compile(r"\b(?:contract violation|breaking (?:api )?changes? detected)\b", re.I)),
+    ("ajv", _Rx((" invalid",), r"^\S+ invalid\s*$", _M)),
+    ("check-jsonschema", _Rx(('Schema validation errors',), r"Schema validation errors were encountered")),
+    ("contract", _Rx(('contract violation', 'Contract violation', 'breaking change', 'Breaking change', 'BREAKING CHANGE'), r"\b(?:contract violation|breaking (?:api )?changes? detected)\b", re.I)),
 )
-_CONTRACT_CODE = re.compile(r"keyword: '(?P<kw>\w+)'|\"code\": \"(?P<code>[\w.]+)\"|\[(?P<oas>[a-z0-9-]+)\] at ")
+_AJV_DETAILS = ("instancePath", "dataPath", "keyword")
+_CONTRACT_CODE = _Rx(("keyword: '", '"code": "', '] at '), r"keyword: '(?P<kw>\w+)'|\"code\": \"(?P<code>[\w.]+)\"|\[(?P<oas>[a-z0-9-]+)\] at ")
 
 
 def _contract_tools(c: _Ctx) -> bool:
     for tool, rx in _CONTRACT_TOOLS:
         m = rx.search(c.text)
-        if not m:
+        if not m or (tool == "ajv" and not any(k in c.text for k in _AJV_DETAILS)):
             continue
         c.tool = tool
         c.rule = "contract." + tool.replace(" ", "_").replace("-", "_")
@@ -340,32 +417,32 @@ def _contract_tools(c: _Ctx) -> bool:
 # ---------------------------------------------------------------- orchestration_error
 
 _GIT_SIGNS = (
-    ("merge_conflict", re.compile(r"^CONFLICT \([^)]*\): .*?(?:in |: )(?P<path>\S+)|^Automatic merge failed", _M)),
-    ("push_rejected", re.compile(
+    ("merge_conflict", _Rx(('CONFLICT (', 'Automatic merge failed'), r"^CONFLICT \([^)]*\): .*?(?:in |: )(?P<path>\S+)|^Automatic merge failed", _M)),
+    ("push_rejected", _Rx(('rejected]', 'failed to push some refs', 'pre-receive hook declined'),
         r"^\s*! \[(?:remote )?rejected\]|failed to push some refs|pre-receive hook declined", _M)),
-    ("rebase_conflict", re.compile(r"^(?:error: )?could not apply [0-9a-f]+", _MI)),
-    ("local_changes", re.compile(
+    ("rebase_conflict", _Rx(('could not apply', 'Could not apply'), r"^(?:error: )?could not apply [0-9a-f]+", _MI)),
+    ("local_changes", _Rx(('would be overwritten',),
         r"^error: (?:Your local changes to the following files would be overwritten"
         r"|The following untracked working tree files would be overwritten)", _M)),
-    ("divergent_branches", re.compile(r"Need to specify how to reconcile divergent branches")),
-    ("unrelated_histories", re.compile(r"refusing to merge unrelated histories")),
-    ("not_a_repository", re.compile(r"not a git repository")),
-    ("already_checked_out", re.compile(r"is already (?:checked out|used by worktree) at")),
-    ("lock_exists", re.compile(r"index\.lock': File exists|cannot lock ref")),
-    ("pathspec", re.compile(r"^error: pathspec '[^']*' did not match", _M)),
-    ("refspec", re.compile(r"^error: src refspec \S+ does not match any", _M)),
-    ("auth", re.compile(r"Permission denied \(publickey\)|Authentication failed for")),
-    ("git_fatal", re.compile(r"^fatal: \S", _M)),
+    ("divergent_branches", _Rx(('divergent branches',), r"Need to specify how to reconcile divergent branches")),
+    ("unrelated_histories", _Rx(('unrelated histories',), r"refusing to merge unrelated histories")),
+    ("not_a_repository", _Rx(('not a git repository',), r"not a git repository")),
+    ("already_checked_out", _Rx(('is already checked out', 'is already used by worktree'), r"is already (?:checked out|used by worktree) at")),
+    ("lock_exists", _Rx(('index.lock', 'cannot lock ref'), r"index\.lock': File exists|cannot lock ref")),
+    ("pathspec", _Rx(('did not match',), r"^error: pathspec '[^']*' did not match", _M)),
+    ("refspec", _Rx(('src refspec',), r"^error: src refspec \S+ does not match any", _M)),
+    ("auth", _Rx(('Permission denied (publickey)', 'Authentication failed for'), r"Permission denied \(publickey\)|Authentication failed for")),
+    ("git_fatal", _Rx(('fatal: ',), r"^fatal: \S", _M)),
 )
-_CLAUDE_SIGNS = re.compile(
+_CLAUDE_SIGNS = _Rx(('api error', 'authentication_error', 'permission_error', 'rate_limit_error', 'overloaded_error', 'api_error', 'authentication_failed', '/login', 'not logged in', 'oauth token', 'invalid api key', 'hit your', 'usage limit', 'credit balance', 'error_during_execution', 'requires --verbose', 'when using --print', 'invalid value for'),
     r"API Error: \d{3}|\"type\": ?\"(?:authentication_error|permission_error|rate_limit_error|overloaded_error"
     r"|api_error)\"|authentication_failed|Please run /login|Not logged in|OAuth token (?:has )?expired"
-    r"|Invalid API key|You've hit your (?:usage )?limit|usage limit reached|credit balance is too low"
+    r"|Invalid API key|You've hit your (?:usage )?limit|usage limit reached|credit balance (?:is )?too low"
     r"|error_during_execution|--output-format=stream-json requires --verbose"
     r"|Claude AI usage limit reached|Error: (?:When using --print|Invalid value for)",
     re.I,
 )
-_CLAUDE_TOOL_SIGNS = re.compile(
+_CLAUDE_TOOL_SIGNS = _Rx(('String to replace not found', 'matches of the string to replace', 'has not been read yet', 'modified since read', '<tool_use_error>', 'InputValidationError', 'has been denied', 'hook error', 'hook blocked', 'blocked by'),
     r"String to replace not found in file|Found \d+ matches of the string to replace"
     r"|File has not been read yet|File has been modified since read|<tool_use_error>"
     r"|InputValidationError|Permission to use \S+ (?:with command .* )?has been denied"
@@ -390,12 +467,12 @@ def _orchestration(c: _Ctx) -> bool:
             if g.group("path"):
                 c.add_file(g.group("path"))
         return True
-    m = _CLAUDE_SIGNS.search(c.text)
+    m = _CLAUDE_SIGNS.search(c.lower)
     if m:
         c.tool = "claude"
         c.rule = "orchestration.claude"
         c.add_code(_claude_code(m.group(0)))
-        c.first_line(_line_at(c.text, m.start()))
+        c.first_line(c.line_of(m))
         return True
     m = _CLAUDE_TOOL_SIGNS.search(c.text)
     if m:
@@ -421,9 +498,9 @@ def _claude_code(hit: str) -> str:
 
 # ---------------------------------------------------------------- lint_error (clippy) and compile_error
 
-_RUST_ERROR = re.compile(r"^(?P<kind>error|warning)(?:\[(?P<code>E\d{4})\])?: (?P<msg>.+)$", _M)
-_RUST_LOCATION = re.compile(r"^\s*--> (?P<path>[^\s:][^:\n]*):(?P<line>\d+):(?P<col>\d+)", _M)
-_CLIPPY_LINT = re.compile(r"clippy::(?P<lint>[a-z_-]+)")
+_RUST_ERROR = _Rx(('error:', 'error[', 'warning:', 'warning['), r"^(?P<kind>error|warning)(?:\[(?P<code>E\d{4})\])?: (?P<msg>.+)$", _M)
+_RUST_LOCATION = _Rx(('--> ',), r"^\s*--> (?P<path>[^\s:][^:\n]*):(?P<line>\d+):(?P<col>\d+)", _M)
+_CLIPPY_LINT = _Rx(('clippy::',), r"clippy::(?P<lint>[a-z_-]+)")
 
 
 def _clippy(c: _Ctx) -> bool:
@@ -447,24 +524,24 @@ def _rust_locations(c: _Ctx) -> None:
                 c.add_file(loc.group("path"), loc.group("line"), loc.group("col"))
 
 
-_PY_SYNTAX = re.compile(r"^(?:E\s+|Sorry: )?(?P<code>SyntaxError|IndentationError|TabError)\b(?P<rest>.*)$", _M)
+_PY_SYNTAX = _Rx(('SyntaxError', 'IndentationError', 'TabError'), r"^(?:E\s+|Sorry: )?(?P<code>SyntaxError|IndentationError|TabError)\b(?P<rest>.*)$", _M)
 _PY_SYNTAX_WHERE = re.compile(r"\((?P<path>[^,()]+), line (?P<line>\d+)\)\s*$")
-_TSC = re.compile(
+_TSC = _Rx(('): error ', ' - error TS'),
     r"^(?P<path>[^\s(][^(\n]*?)\((?P<line>\d+),(?P<col>\d+)\): error (?P<code>[A-Z]+\d+): "
     r"|^(?P<path2>[^\s:][^:\n]*?):(?P<line2>\d+):(?P<col2>\d+) - error (?P<code2>TS\d+): ", _M)
-_PYRIGHT = re.compile(
+_PYRIGHT = _Rx((' - error: ',),
     r"^\s*(?P<path>[^\s:][^:\n]*?):(?P<line>\d+):(?P<col>\d+) - error: (?P<msg>.*?)(?: \((?P<code>report\w+)\))?$",
     _M)
-_PYRIGHT_CODE = re.compile(r"\((?P<code>report\w+)\)\s*$", _M)
-_MYPY = re.compile(
+_PYRIGHT_CODE = _Rx(('(report',), r"\((?P<code>report\w+)\)\s*$", _M)
+_MYPY = _Rx((': error: ',),
     r"^(?P<path>[^\s:][^:\n]*\.pyi?):(?P<line>\d+):(?:(?P<col>\d+):)? error: (?P<msg>.*?)"
     r"(?:  \[(?P<code>[a-z][a-z-]*)\])?$", _M)
-_CC = re.compile(
+_CC = _Rx(('error: ',),
     r"^(?P<path>[^\s:][^:\n]*):(?P<line>\d+):(?:(?P<col>\d+):)? (?:fatal )?error: (?P<msg>.*)$", _M)
-_LINKER = re.compile(r"undefined reference to|ld returned \d+ exit status|^ld: .*error|Undefined symbols for", _M)
-_GO_HEADER = re.compile(r"^# \S+", _M)
-_GO_ERROR = re.compile(r"^(?P<vet>vet: )?(?P<path>\.{0,2}/?[^\s:]*\.go):(?P<line>\d+):(?P<col>\d+): (?P<msg>.+)$", _M)
-_JS_SYNTAX = re.compile(r"^(?P<path>/[^\s:]+\.[cm]?[jt]sx?):(?P<line>\d+)\n(?:.*\n){0,3}?\s*\^+\s*\n\s*\nSyntaxError: ", _M)
+_LINKER = _Rx(('undefined reference to', 'ld returned', 'ld: ', 'Undefined symbols for'), r"undefined reference to|ld returned \d+ exit status|^ld: .*error|Undefined symbols for", _M)
+_GO_HEADER = _Rx(('# ',), r"^# \S+", _M)
+_GO_ERROR = _Rx(('.go:',), r"^(?P<vet>vet: )?(?P<path>\.{0,2}/?[^\s:]*\.go):(?P<line>\d+):(?P<col>\d+): (?P<msg>.+)$", _M)
+_JS_SYNTAX = _Rx(('SyntaxError: ',), r"^(?P<path>/[^\s:]+\.[cm]?[jt]sx?):(?P<line>\d+)\n(?:.*\n){0,3}?\s*\^+\s*\n\s*\nSyntaxError: ", _M, 6)
 
 
 def _compile(c: _Ctx) -> bool:
@@ -478,7 +555,7 @@ def _compile(c: _Ctx) -> bool:
         where = _PY_SYNTAX_WHERE.search(m.group("rest"))
         if where:
             c.add_file(where.group("path"), where.group("line"))
-        frames = list(_PY_FRAME.finditer(text, 0, m.start()))
+        frames = _PY_FRAME.finditer(text[: m.start()])
         if frames:
             c.add_file(frames[-1].group("path"), frames[-1].group("line"))
         return True
@@ -553,25 +630,25 @@ def _compile(c: _Ctx) -> bool:
 
 # ---------------------------------------------------------------- lint_error
 
-_LINT_CODE_LINE = re.compile(
+_LINT_CODE_LINE = _Rx((_CODE_LOCATOR,),
     r"^(?P<path>[^\s:][^:\n]*):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]{1,3}\d{2,4})\b:? (?P<fix>\[\*\] )?", _M)
-_RUFF_NEW = re.compile(
+_RUFF_NEW = _Rx(('-->',),
     r"^(?P<code>[A-Z]{1,4}\d{2,4}|unformatted|invalid-syntax)(?: \[\*\])?:? .*\n\s*--> "
-    r"(?P<path>[^\s:][^:\n]*):(?P<line>\d+):(?P<col>\d+)", _M)
-_WOULD_REFORMAT = re.compile(r"^(?:Would reformat|would reformat):? (?P<path>\S.*?)\s*$", _M)
-_ESLINT_ROW = re.compile(
+    r"(?P<path>[^\s:][^:\n]*):(?P<line>\d+):(?P<col>\d+)", _M, 1)
+_WOULD_REFORMAT = _Rx(('ould reformat',), r"^(?:Would reformat|would reformat):? (?P<path>\S.*?)\s*$", _M)
+_ESLINT_ROW = _Rx(('  error  ', '  warning  '),
     r"^\s+(?P<line>\d+):(?P<col>\d+)\s+(?P<sev>error|warning)\s+.+?(?:\s{2,}(?P<rule>[@\w/-]+))?\s*$", _M)
 _ESLINT_HEADER = re.compile(r"^(?P<path>(?:[A-Za-z]:)?[^\s:]*[\\/]?[^\s]+\.(?:[cm]?[jt]sx?|vue|svelte|json))\s*$", _M)
-_ESLINT_SUMMARY = re.compile(r"^\s*[✖x] \d+ problems? \(", _M)
-_ESLINT_UNIX = re.compile(
+_ESLINT_SUMMARY = _Rx((' problem',), r"^\s*[✖x] \d+ problems? \(", _M)
+_ESLINT_UNIX = _Rx((', col ',),
     r"^(?P<path>[^\s:][^:\n]*): line (?P<line>\d+), col (?P<col>\d+), (?:Error|Warning) - .*?\((?P<rule>[@\w/-]+)\)$",
     _M)
-_RUSTFMT = re.compile(r"^Diff in (?P<path>\S+?)(?: at line (?P<line>\d+))?:(?:(?P<line2>\d+):)?\s*$", _M)
-_SHELLCHECK = re.compile(r"^In (?P<path>\S+) line (?P<line>\d+):\n(?:.*\n){1,4}?.*\^-+ (?P<code>SC\d{4})", _M)
-_GOLANGCI = re.compile(
+_RUSTFMT = _Rx(('Diff in ',), r"^Diff in (?P<path>\S+?)(?: at line (?P<line>\d+))?:(?:(?P<line2>\d+):)?\s*$", _M)
+_SHELLCHECK = _Rx(('^-- SC',), r"^In (?P<path>\S+) line (?P<line>\d+):\n(?:.*\n){1,4}?.*\^-+ (?P<code>SC\d{4})", _M, 5)
+_GOLANGCI = _Rx(('.go:',),
     r"^(?P<path>[^\s:]+\.go):(?P<line>\d+):(?P<col>\d+): .* \((?P<code>errcheck|staticcheck|unused|gosimple"
     r"|ineffassign|revive|gocritic|stylecheck|gosec|govet|misspell|lll|unparam|gofmt|goimports|dupl)\)$", _M)
-_PRETTIER = re.compile(r"^\[warn\] (?P<path>\S+)$(?=[\s\S]*Code style issues)", _M)
+_PRETTIER = _Rx(("[warn] ",), r"^\[warn\] (?P<path>\S+)$", _M)
 _PYLINT_SCORE = re.compile(r"Your code has been rated at")
 
 
@@ -617,8 +694,8 @@ def _lint(c: _Ctx) -> bool:
     for rule, rx, tool in (("eslint", _ESLINT_UNIX, "eslint"), ("rustfmt", _RUSTFMT, "rustfmt"),
                            ("shellcheck", _SHELLCHECK, "shellcheck"), ("golangci", _GOLANGCI, "golangci-lint"),
                            ("format", _WOULD_REFORMAT, "formatter"), ("prettier", _PRETTIER, "prettier")):
-        hits = list(rx.finditer(text))
-        if not hits:
+        hits = rx.finditer(text)
+        if not hits or (tool == "prettier" and "Code style issues" not in text):
             continue
         c.tool, c.rule = tool, "lint." + rule
         for h in hits:
@@ -641,31 +718,30 @@ def _lint(c: _Ctx) -> bool:
 
 # ---------------------------------------------------------------- test_fail
 
-_PYTEST_SUMMARY = re.compile(
+_PYTEST_SUMMARY = _Rx((' failed', ' error'),
     r"^(?:=+ )?(?:\d+ (?:passed|skipped|deselected|xfailed|xpassed|warnings?), )*\d+ (?:failed|errors?)\b"
     r".* in [\d.]+s", _M)
-_PYTEST_ITEM = re.compile(
+_PYTEST_ITEM = _Rx(('FAILED ', 'ERROR '),
     r"^(?P<kind>FAILED|ERROR) (?P<path>[^\s:()]+?\.py)(?:::(?P<name>[^\s]+?))?(?: - .*)?$", _M)
-_PYTEST_SECTION = re.compile(r"^_{3,} (?P<name>.+?) _{3,}$", _M)
-_UNITTEST_HEAD = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<name>\w+) \((?P<where>[\w.]+)\)", _M)
-_UNITTEST_SUMMARY = re.compile(r"^FAILED \((?:failures|errors)=\d+", _M)
-_JEST_BULLET = re.compile(r"^\s*● (?P<name>.+?)\s*$", _M)
-_JEST_CROSS = re.compile(r"^\s*[✕×] (?P<name>.+?)(?: \(\d+(?:\.\d+)? ?m?s\))?(?:\s+\d+m?s)?\s*$", _M)
-_JEST_SUMMARY = re.compile(r"^Tests:\s+\d+ failed|^Test Suites:\s+\d+ failed", _M)
-_JEST_FAIL_FILE = re.compile(r"^\s*FAIL\s+(?P<path>\S+\.[cm]?[jt]sx?)(?: > (?P<name>.+?))?\s*$", _M)
-_JS_STACK = re.compile(
-    r"(?:^\s*at .*?\(?|^\s*❯ )(?P<path>[^\s():]+\.[cm]?[jt]sx?):(?P<line>\d+):(?P<col>\d+)\)?\s*$", _M)
-_VITEST_SUMMARY = re.compile(r"^\s*Test Files\s+\d+ failed|^\s*Tests\s+\d+ failed", _M)
-_TAP_NOT_OK = re.compile(r"^\s*not ok \d+ - (?P<name>.+?)(?: # .*)?$", _M)
-_NODE_SPEC_FAIL = re.compile(r"^\s*✖ (?P<name>.+?) \([\d.]+ms\)\s*$", _M)
-_NODE_FAIL_COUNT = re.compile(r"^(?:# |ℹ )fail [1-9]", _M)
-_GO_FAIL = re.compile(r"^\s*--- FAIL: (?P<name>\S+) \(", _M)
-_GO_TEST_FILE = re.compile(r"^\s+(?:Error Trace:\s+)?(?P<path>[^\s:]+_test\.go|[^\s:]+\.go):(?P<line>\d+):?", _M)
-_CARGO_FAILED = re.compile(r"^test (?P<name>\S+) \.\.\. FAILED$", _M)
-_CARGO_RESULT = re.compile(r"^test result: FAILED", _M)
-_PANIC_AT = re.compile(r"panicked at (?P<path>[^\s:]+):(?P<line>\d+):(?P<col>\d+)")
-_MOCHA = re.compile(r"^\s+\d+ failing\s*$", _M)
-_PLAIN_COUNTS = re.compile(r"^(?:\w+: )?\d+ passed, [1-9]\d* failed", _M)
+_PYTEST_SECTION = _Rx(('___ ',), r"^_{3,} (?P<name>.+?) _{3,}$", _M)
+_UNITTEST_HEAD = _Rx(('FAIL: ', 'ERROR: '), r"^(?P<kind>FAIL|ERROR): (?P<name>\w+) \((?P<where>[\w.]+)\)", _M)
+_UNITTEST_SUMMARY = _Rx(('FAILED (',), r"^FAILED \((?:failures|errors)=\d+", _M)
+_JEST_BULLET = _Rx(('● ',), r"^\s*● (?P<name>.+?)\s*$", _M)
+_JEST_CROSS = _Rx(('✕ ', '× '), r"^\s*[✕×] (?P<name>.+?)(?: \(\d+(?:\.\d+)? ?m?s\))?(?:\s+\d+m?s)?\s*$", _M)
+_JEST_SUMMARY = _Rx(('Tests:', 'Test Suites:'), r"^Tests:\s+\d+ failed|^Test Suites:\s+\d+ failed", _M)
+_JEST_FAIL_FILE = _Rx(('FAIL ',), r"^\s*FAIL\s+(?P<path>\S+\.[cm]?[jt]sx?)(?: > (?P<name>.+?))?\s*$", _M)
+_JS_STACK = _Rx(("at ", "❯ "), r"(?P<path>[^\s():]+\.[cm]?[jt]sx?):(?P<line>\d+):(?P<col>\d+)\)?\s*$", _M)
+_VITEST_SUMMARY = _Rx(('Test Files', 'Tests '), r"^\s*Test Files\s+\d+ failed|^\s*Tests\s+\d+ failed", _M)
+_TAP_NOT_OK = _Rx(('not ok ',), r"^\s*not ok \d+ - (?P<name>.+?)(?: # .*)?$", _M)
+_NODE_SPEC_FAIL = _Rx(('✖ ',), r"^\s*✖ (?P<name>.+?) \([\d.]+ms\)\s*$", _M)
+_NODE_FAIL_COUNT = _Rx(('fail ',), r"^(?:# |ℹ )fail [1-9]", _M)
+_GO_FAIL = _Rx(('--- FAIL: ',), r"^\s*--- FAIL: (?P<name>\S+) \(", _M)
+_GO_TEST_FILE = _Rx(('.go:',), r"^\s+(?:Error Trace:\s+)?(?P<path>[^\s:]+_test\.go|[^\s:]+\.go):(?P<line>\d+):?", _M)
+_CARGO_FAILED = _Rx(('... FAILED',), r"^test (?P<name>\S+) \.\.\. FAILED$", _M)
+_CARGO_RESULT = _Rx(('test result: FAILED',), r"^test result: FAILED", _M)
+_PANIC_AT = _Rx(('panicked at ',), r"panicked at (?P<path>[^\s:]+):(?P<line>\d+):(?P<col>\d+)")
+_MOCHA = _Rx((' failing',), r"^\s+\d+ failing\s*$", _M)
+_PLAIN_COUNTS = _Rx((' passed, ',), r"^(?:\w+: )?\d+ passed, [1-9]\d* failed", _M)
 
 
 def _test(c: _Ctx) -> bool:
@@ -760,7 +836,7 @@ def _jest_context(c: _Ctx) -> None:
 def _js_stack(c: _Ctx) -> None:
     for m in _JS_STACK.finditer(c.text):
         path = m.group("path")
-        if "node_modules" not in path and not path.startswith("node:"):
+        if "node_modules" not in path and not path.startswith(("node:", "internal/")):
             c.add_file(path, m.group("line"), m.group("col"))
 
 
@@ -777,7 +853,7 @@ def _node_test_context(c: _Ctx) -> None:
 
 # ---------------------------------------------------------------- contract_violation (exceptions)
 
-_VALIDATION_EXC = re.compile(
+_VALIDATION_EXC = _Rx(('ValidationError: ',),
     r"^(?P<code>(?:[\w.]+\.)?ValidationError): (?:(?P<n>\d+) validation errors? for (?P<model>\w+)|.+)$", _M)
 
 
@@ -801,10 +877,10 @@ def _contract_exceptions(c: _Ctx) -> bool:
 
 # ---------------------------------------------------------------- unknown, with context
 
-_PY_EXC = re.compile(r"^(?P<code>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|KeyError)\b:?.*$", _M)
-_NODE_EXC = re.compile(r"^(?P<code>[A-Z]\w*Error)(?: \[\w+\])?: .+$", _M)
-_CRASH = re.compile(r"Segmentation fault|core dumped|SIGSEGV|SIGABRT|Aborted \(core|Bus error|Killed\s*$", _M)
-_MAKE = re.compile(r"^make(?:\[\d+\])?: \*\*\* (?P<msg>.+)$", _M)
+_PY_EXC = _Rx(('Error', 'Exception', 'Exit', 'Interrupt', 'Warning'), r"^(?P<code>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|KeyError)\b:?.*$", _M)
+_NODE_EXC = _Rx(('Error: ', 'Error ['), r"^(?P<code>[A-Z]\w*Error)(?: \[\w+\])?: .+$", _M)
+_CRASH = _Rx(('Segmentation fault', 'core dumped', 'SIGSEGV', 'SIGABRT', 'Aborted (core', 'Bus error', 'Killed'), r"Segmentation fault|core dumped|SIGSEGV|SIGABRT|Aborted \(core|Bus error|Killed\s*$", _M)
+_MAKE = _Rx(('*** ',), r"^make(?:\[\d+\])?: \*\*\* (?P<msg>.+)$", _M)
 
 
 def _unknown_context(c: _Ctx) -> None:
@@ -912,10 +988,9 @@ def classify(text: Optional[str], *, tool: Optional[str] = None, exit_code: Opti
         else:
             _unknown_context(c)
     if c.first is None:
-        for line in c.text.splitlines():
-            if _ERROR_WORD.search(line):
-                c.first_line(line)
-                break
+        m = _ERROR_WORD.search(c.lower)
+        if m:
+            c.first_line(c.line_of(m))
         else:
             c.first_line(next((ln for ln in c.text.splitlines() if ln.strip()), None))
     with_line = {f["path"] for f in c.files if f["line"] is not None}
