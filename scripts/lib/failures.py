@@ -41,8 +41,13 @@ Rules are tried in this order; the first that fires decides the class:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Match, Optional, Tuple
+import sys
+
+# Annotations are never evaluated (see the __future__ import), so typing is imported for the type
+# checker only: the hook pays for no import it does not need.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterator, List, Match, Optional, Pattern, Tuple
 
 FAILURE_CLASSES = (
     "compile_error",
@@ -63,17 +68,77 @@ _LIST_LIMIT = 20
 _LINE_LIMIT = 300
 
 
-@dataclass(frozen=True)
 class Failure:
-    """The class of one failure, what it names, and which rule decided."""
+    """The class of one failure, what it names, and which rule decided. Immutable.
+
+    A hand-written record rather than a dataclass: importing `dataclasses` (and `inspect` with
+    it) would cost the telemetry hook more than this whole module does.
+    """
+
+    __slots__ = ("error_context", "failure_class", "rule")
 
     failure_class: str
-    error_context: Dict[str, Any] = field(default_factory=dict)
-    rule: str = ""
+    error_context: Dict[str, Any]
+    rule: str
+
+    def __init__(self, failure_class: str, error_context: Optional[Dict[str, Any]] = None, rule: str = "") -> None:
+        object.__setattr__(self, "failure_class", failure_class)
+        object.__setattr__(self, "error_context", {} if error_context is None else error_context)
+        object.__setattr__(self, "rule", rule)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Failure is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Failure is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Failure):
+            return NotImplemented
+        return (self.failure_class, self.error_context, self.rule) == (
+            other.failure_class, other.error_context, other.rule)
+
+    __hash__ = None  # type: ignore[assignment]  # error_context is a dict
+
+    def __repr__(self) -> str:
+        return f"Failure(failure_class={self.failure_class!r}, rule={self.rule!r}, error_context={self.error_context!r})"
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A JSON-ready copy: failure_class, rule and error_context."""
+        return {"failure_class": self.failure_class, "rule": self.rule, "error_context": dict(self.error_context)}
 
 
 _M = re.MULTILINE
+_END = sys.maxsize
 _MI = re.MULTILINE | re.IGNORECASE
+
+
+class _Re:
+    """A regex compiled on first use: most never are, and compiling them all would slow the import."""
+
+    __slots__ = ("_compiled", "flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: Optional[Pattern[str]] = None
+
+    def get(self) -> Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled
+
+    def search(self, text: str, pos: int = 0, endpos: int = _END) -> Optional[Match[str]]:
+        return self.get().search(text, pos, endpos)
+
+    def match(self, text: str) -> Optional[Match[str]]:
+        return self.get().match(text)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int = _END) -> Iterator[Match[str]]:
+        return self.get().finditer(text, pos, endpos)
+
+    def sub(self, replacement: str, text: str) -> str:
+        return self.get().sub(replacement, text)
 
 
 class _Rx:
@@ -90,7 +155,7 @@ class _Rx:
 
     def __init__(self, gates: Tuple[Any, ...], pattern: str, flags: int = 0, back: int = 0) -> None:
         self.gates = gates
-        self.rx = re.compile(pattern, flags)
+        self.rx = _Re(pattern, flags)
         self.back = back
 
     @staticmethod
@@ -139,10 +204,10 @@ class _Rx:
 
 
 # flake8, pycodestyle, pylint and ruff's concise lines: "path:line:col: CODE message".
-_CODE_LOCATOR = re.compile(r":\d+:\d+: [A-Z]")
+_CODE_LOCATOR = _Re(r":\d+:\d+: [A-Z]")
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
-_EXIT_PREFIX = re.compile(r"\AExit code (-?\d+)[ \t]*(?:\r?\n|\Z)")
+_ANSI = _Re(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+_EXIT_PREFIX = _Re(r"\AExit code (-?\d+)[ \t]*(?:\r?\n|\Z)")
 _ERROR_WORD = _Rx(('error', 'fatal', 'failed', 'failure', 'exception', 'panic', 'traceback'), r"\b(?:error|fatal|failed|failure|exception|panic(?:ked)?|traceback)\b", re.I)
 
 
@@ -220,7 +285,7 @@ _BUDGET = _Rx(('budget', 'spend', 'usage limit', 'max_turns', 'number of turns',
     r"|reached (?:the )?maximum number of turns|max(?:imum)? turns (?:reached|exceeded)",
     re.I,
 )
-_TURNS = re.compile(r"error_max_turns|maximum number of turns|max(?:imum)? turns", re.I)
+_TURNS = _Re(r"error_max_turns|maximum number of turns|max(?:imum)? turns", re.I)
 
 
 def _budget(c: _Ctx) -> bool:
@@ -331,7 +396,7 @@ _DEP_RULES = (
         r"^(?:.*?: )?(?:line \d+: )?(?P<name>[\w.+-]+): (?:command )?not found\s*$", _M)),
 )
 _PY_FRAME = _Rx(('File "',), r"^\s*(?:E\s+)?File \"(?P<path>[^\"]+)\", line (?P<line>\d+)", _M)
-_LIB_PATH = re.compile(r"site-packages|dist-packages|/lib/python\d|<frozen |importlib", re.I)
+_LIB_PATH = _Re(r"site-packages|dist-packages|/lib/python\d|<frozen |importlib", re.I)
 
 
 def _dependency(c: _Ctx) -> bool:
@@ -361,7 +426,7 @@ def _dependency(c: _Ctx) -> bool:
     return False
 
 
-_LEADING_LOCATION = re.compile(
+_LEADING_LOCATION = _Re(
     r"^\s*(?P<path>[^\s:(][^:(\n]*?)(?::(?P<line>\d+)(?::(?P<col>\d+))?|\((?P<line2>\d+),(?P<col2>\d+)\))")
 
 
@@ -525,7 +590,7 @@ def _rust_locations(c: _Ctx) -> None:
 
 
 _PY_SYNTAX = _Rx(('SyntaxError', 'IndentationError', 'TabError'), r"^(?:E\s+|Sorry: )?(?P<code>SyntaxError|IndentationError|TabError)\b(?P<rest>.*)$", _M)
-_PY_SYNTAX_WHERE = re.compile(r"\((?P<path>[^,()]+), line (?P<line>\d+)\)\s*$")
+_PY_SYNTAX_WHERE = _Re(r"\((?P<path>[^,()]+), line (?P<line>\d+)\)\s*$")
 _TSC = _Rx(('): error ', ' - error TS'),
     r"^(?P<path>[^\s(][^(\n]*?)\((?P<line>\d+),(?P<col>\d+)\): error (?P<code>[A-Z]+\d+): "
     r"|^(?P<path2>[^\s:][^:\n]*?):(?P<line2>\d+):(?P<col2>\d+) - error (?P<code2>TS\d+): ", _M)
@@ -638,7 +703,7 @@ _RUFF_NEW = _Rx(('-->',),
 _WOULD_REFORMAT = _Rx(('ould reformat',), r"^(?:Would reformat|would reformat):? (?P<path>\S.*?)\s*$", _M)
 _ESLINT_ROW = _Rx(('  error  ', '  warning  '),
     r"^\s+(?P<line>\d+):(?P<col>\d+)\s+(?P<sev>error|warning)\s+.+?(?:\s{2,}(?P<rule>[@\w/-]+))?\s*$", _M)
-_ESLINT_HEADER = re.compile(r"^(?P<path>(?:[A-Za-z]:)?[^\s:]*[\\/]?[^\s]+\.(?:[cm]?[jt]sx?|vue|svelte|json))\s*$", _M)
+_ESLINT_HEADER = _Re(r"^(?P<path>(?:[A-Za-z]:)?[^\s:]*[\\/]?[^\s]+\.(?:[cm]?[jt]sx?|vue|svelte|json))\s*$", _M)
 _ESLINT_SUMMARY = _Rx((' problem',), r"^\s*[✖x] \d+ problems? \(", _M)
 _ESLINT_UNIX = _Rx((', col ',),
     r"^(?P<path>[^\s:][^:\n]*): line (?P<line>\d+), col (?P<col>\d+), (?:Error|Warning) - .*?\((?P<rule>[@\w/-]+)\)$",
@@ -649,7 +714,7 @@ _GOLANGCI = _Rx(('.go:',),
     r"^(?P<path>[^\s:]+\.go):(?P<line>\d+):(?P<col>\d+): .* \((?P<code>errcheck|staticcheck|unused|gosimple"
     r"|ineffassign|revive|gocritic|stylecheck|gosec|govet|misspell|lll|unparam|gofmt|goimports|dupl)\)$", _M)
 _PRETTIER = _Rx(("[warn] ",), r"^\[warn\] (?P<path>\S+)$", _M)
-_PYLINT_SCORE = re.compile(r"Your code has been rated at")
+_PYLINT_SCORE = _Re(r"Your code has been rated at")
 
 
 def _lint(c: _Ctx) -> bool:
@@ -932,9 +997,7 @@ def _python_frames(c: _Ctx) -> None:
 
 # ---------------------------------------------------------------- the classifier
 
-_Rule = Tuple[str, str, Callable[[_Ctx], bool]]
-
-RULES: Tuple[_Rule, ...] = (
+RULES: Tuple[Tuple[str, str, Callable[[_Ctx], bool]], ...] = (
     ("budget_exceeded", "budget", _budget),
     ("timeout", "timeout", _timeout),
     ("dependency_missing", "dependency", _dependency),
