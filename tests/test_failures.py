@@ -105,6 +105,61 @@ def test_error_context_names_the_right_file_line_test_or_missing_package(sample:
         assert context["missing"] == expected["missing"]
 
 
+# Shapes of output the corpus has no sample of; each line follows the tool's documented format.
+BEYOND_THE_CORPUS = [
+    ("rpc error: code = DeadlineExceeded desc = context deadline exceeded", "timeout"),
+    ("Command timed out after 2m 0.0s", "timeout"),
+    ("ERROR: Job failed: execution took longer than 1h0m0s seconds", "timeout"),
+    ("Too long with no output (exceeded 10m0s): context deadline exceeded", "timeout"),
+    ("Error: You have reached your monthly spend limit for this workspace.", "budget_exceeded"),
+    ("main.c:1:10: fatal error: 'zlib.h' file not found", "dependency_missing"),
+    ("app.py:1: error: Skipping analyzing \"yaml\": module is installed, but missing library stubs or py.typed marker"
+     "  [import-untyped]", "dependency_missing"),
+    ("go: module github.com/acme/nope: reading https://proxy.golang.org/github.com/acme/nope/@v/list: 404 Not Found",
+     "dependency_missing"),
+    ("ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/",
+     "dependency_missing"),
+    ("/bin/bash: line 1: tsc: command not found", "dependency_missing"),
+    ("src/app.js: line 3, col 7, Error - 'x' is assigned a value but never used. (no-unused-vars)", "lint_error"),
+    ("would reformat src/models.py\nOh no! 💥 💔 💥\n1 file would be reformatted.", "lint_error"),
+    ("In deploy.sh line 3:\necho $1\n     ^-- SC2086 (info): Double quote to prevent globbing and word splitting.",
+     "lint_error"),
+    ("▶ math\n  ✖ adds (1.2ms)\n    AssertionError [ERR_ASSERTION]: 1 == 2\nℹ tests 1\nℹ pass 0\nℹ fail 1", "test_fail"),
+    ("  2 passing (12ms)\n  1 failing\n\n  1) sum\n       adds:\n     AssertionError: expected 3 to equal 4",
+     "test_fail"),
+    ("Main.java:5: error: cannot find symbol\n        foo();\n        ^", "compile_error"),
+    ("/usr/bin/ld: main.o: in function `main':\nmain.c:(.text+0x9): undefined reference to `helper'\n"
+     "collect2: error: ld returned 1 exit status", "compile_error"),
+    ("error: src refspec feature does not match any\nerror: failed to push some refs to 'origin'", "orchestration_error"),
+    ("fatal: Unable to create '/repo/.git/index.lock': File exists.", "orchestration_error"),
+    ("Error: Request failed with status 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}",
+     "orchestration_error"),
+    ("There were 2 pact failures", "contract_violation"),
+    ("1 breaking changes: 1 error, 0 warning\nerror\t[api-path-removed-without-deprecation] at base.yaml",
+     "contract_violation"),
+    ("cat: notes.txt: No such file or directory", "unknown"),
+    ("SyntaxError: Unexpected token } in JSON at position 5\n    at JSON.parse (<anonymous>)\n"
+     "    at Object.<anonymous> (/srv/app.js:3:6)", "unknown"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BEYOND_THE_CORPUS, ids=[c for _, c in BEYOND_THE_CORPUS])
+def test_output_shapes_beyond_the_corpus(text: str, expected: str) -> None:
+    got = classify(text)
+    assert got.failure_class == expected, f"rule {got.rule!r}, context {got.error_context}"
+
+
+def test_words_that_merely_mention_a_budget_or_timeout_do_not_decide() -> None:
+    text = (
+        "FAILED tests/test_limits.py::test_max_budget_usd_flag - AssertionError\n"
+        "FAILED tests/test_http.py::test_read_timeout_is_retried - AssertionError\n"
+        "2 failed, 10 passed in 0.31s\n"
+    )
+    got = classify(text)
+    assert got.failure_class == "test_fail"
+    assert got.error_context["tests"] == ["test_max_budget_usd_flag", "test_read_timeout_is_retried"]
+
+
 def test_context_has_every_documented_key() -> None:
     context = classify("src/a.ts(3,7): error TS2322: Type 'number' is not assignable to type 'string'.").error_context
     assert set(context) == {"tool", "files", "tests", "missing", "codes", "first_error_line", "exit_code"}
@@ -199,6 +254,8 @@ def test_odd_input_never_raises() -> None:
     assert classify("").failure_class == "unknown"
     assert classify(b"bytes".decode()).failure_class == "unknown"  # type: ignore[arg-type]
     assert classify("\x00\x1b[\x1b]" * 10).failure_class in FAILURE_CLASSES
+    assert classify("Exit code 124", exit_code="124").error_context["exit_code"] == 124  # type: ignore[arg-type]
+    assert classify(12345).failure_class == "unknown"  # type: ignore[arg-type]
 
 
 @settings(max_examples=200, deadline=None)
@@ -206,6 +263,7 @@ def test_odd_input_never_raises() -> None:
 def test_any_text_gets_one_of_the_nine_classes(text: str, exit_code: int | None) -> None:
     got = classify(text, exit_code=exit_code)
     assert got.failure_class in FAILURE_CLASSES
+    assert got.rule != "classify.error", got.error_context
     assert isinstance(got.error_context["files"], list)
     json.dumps(got.error_context)
 

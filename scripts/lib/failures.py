@@ -281,7 +281,8 @@ def _line_at(text: str, pos: int) -> str:
 _BUDGET = _Rx(('budget', 'spend', 'usage limit', 'max_turns', 'number of turns', 'max turns', 'maximum turns'),
     r"error_max_budget_usd|error_max_turns|exceeded usd budget|reached maximum budget"
     r"|budget (?:has been |was )?exceeded|exceeded (?:the |your |its )?(?:\w+ )?budget|over budget"
-    r"|max(?:imum)?[_ ]budget|spend(?:ing)? limit|specified api usage limits?"
+    r"|(?:reached|exceeded|hit|over) (?:\w+ ){0,4}spend(?:ing)? limit|spend(?:ing)? limit (?:reached|exceeded)"
+    r"|specified api usage limits?"
     r"|reached (?:the )?maximum number of turns|max(?:imum)? turns (?:reached|exceeded)",
     re.I,
 )
@@ -360,9 +361,9 @@ def _timeout_context(c: _Ctx, m: Optional[Match[str]]) -> None:
 _DEP_RULES = (
     ("python_module", "python", _Rx(('No module named',),
         r"^.*?(?:ModuleNotFoundError|ImportError): No module named '?(?P<name>[\w.]+)'?", _M)),
-    ("mypy_missing", "mypy", _Rx(('Cannot find implementation', 'Library stubs not installed'),
+    ("mypy_missing", "mypy", _Rx(('Cannot find implementation', 'Library stubs not installed', 'missing library stubs'),
         r"^.*?error: (?:Cannot find implementation or library stub for module named"
-        r"|Library stubs not installed for) \"(?P<name>[\w.]+)\"", _M)),
+        r"|Library stubs not installed for|Skipping analyzing) \"(?P<name>[\w.]+)\"", _M)),
     ("pyright_missing", "pyright", _Rx(('could not be resolved',),
         r"^.*?error: Import \"(?P<name>[\w.]+)\" could not be resolved", _M)),
     ("tsc_missing", "tsc", _Rx(('TS2307',),
@@ -377,16 +378,23 @@ _DEP_RULES = (
     ("pip_missing", "pip", _Rx(('No matching distribution found', 'Could not find a version that satisfies'),
         r"^(?:ERROR: )?(?:No matching distribution found for|Could not find a version that satisfies"
         r" the requirement) (?P<name>[A-Za-z0-9][\w.\-]*)", _M)),
+    ("pip_conflict", "pip", _Rx(('ResolutionImpossible',), r"^(?:ERROR: )?ResolutionImpossible", _M)),
+    ("pnpm_yarn_404", "npm", _Rx(('ERR_PNPM_FETCH_404', 'registry.yarnpkg.com'),
+        r"ERR_PNPM_FETCH_404.*?/(?P<name>[^/\s:]+)(?::|\s|$)"
+        r"|\"https://registry\.yarnpkg\.com/(?P<name2>[^\":]+): Not found\"", _M)),
     ("cargo_missing", "cargo", _Rx(('no matching package named', 'failed to select a version'),
         r"^error: (?:no matching package named `(?P<name>[^`]+)` found"
         r"|failed to select a version for the requirement `(?P<name2>[^ `=]+))", _M)),
     ("rust_crate", "rustc", _Rx(("can't find crate", 'unlinked crate', 'missing crate'),
         r"^error\[E0463\]: can't find crate for `(?P<name>[^`]+)`"
         r"|unlinked crate `(?P<name2>[^`]+)`|you might be missing crate `(?P<name3>[^`]+)`", _M)),
-    ("go_module", "go", _Rx(('no required module provides', 'cannot find module providing', 'missing go.sum entry', 'cannot find package'),
+    ("go_module", "go", _Rx(('no required module provides', 'cannot find module providing', 'missing go.sum entry',
+                             'cannot find package', ': 404', 'unknown revision'),
         r"(?:no required module provides package|cannot find module providing package"
         r"|missing go\.sum entry for module providing package) (?P<name>[^\s;:]+)"
-        r"|cannot find package \"(?P<name2>[^\"]+)\"", _M)),
+        r"|cannot find package \"(?P<name2>[^\"]+)\""
+        r"|^go: (?:module )?(?P<name3>[^\s@:]+)(?:@\S+)?: (?:reading \S+: 404|invalid version: unknown revision)",
+        _M)),
     ("c_header", "gcc", _Rx(('fatal error:',),
         r"^(?P<path>[^\s:][^:\n]*):(?P<line>\d+):(?P<col>\d+): fatal error: "
         r"(?:'(?P<name>[^']+)' file not found|(?P<name2>[^:\n]+): No such file or directory)", _M)),
@@ -1029,9 +1037,21 @@ def classify(text: Optional[str], *, tool: Optional[str] = None, exit_code: Opti
     `text` is whatever the failure printed (stdout and stderr, or an error message); a leading
     "Exit code N" line, as Claude Code reports a failed Bash call, supplies the exit code when
     none is given. `tool` is the caller's name for what ran (e.g. Claude Code's tool name); the
-    context's `tool` prefers the program recognised in the text. Never raises on odd input.
+    context's `tool` prefers the program recognised in the text. Never raises: the telemetry
+    hook calls this, and a classifier bug must cost one classification, not the hook.
     """
+    try:
+        return _classify(text, tool, exit_code)
+    except Exception as exc:  # a classifier bug must not break the hook (see the docstring)
+        return Failure("unknown", {"tool": tool, "files": [], "tests": [], "missing": None, "codes": [],
+                                   "first_error_line": None, "exit_code": None,
+                                   "classifier_error": type(exc).__name__}, "classify.error")
+
+
+def _classify(text: Optional[str], tool: Optional[str], exit_code: Optional[int]) -> Failure:
     raw = text if isinstance(text, str) else ("" if text is None else str(text))
+    if exit_code is not None and not isinstance(exit_code, int):
+        exit_code = _int(exit_code)
     m = _EXIT_PREFIX.match(raw)
     if m:
         if exit_code is None:
