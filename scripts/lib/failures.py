@@ -1,41 +1,47 @@
 """Classify a failure's text (a tool's output, an error message) into one of nine classes.
 
-`classify(text, tool=None, exit_code=None)` returns a `Failure`: its `failure_class`, an
-`error_context` (the tool that failed, files with line and column, test names, the missing
-module or package, error codes, the first error line) and the `rule` that decided.
+`classify(text, tool=None, exit_code=None)` returns a `Failure` with
+- `failure_class`: one of FAILURE_CLASSES;
+- `error_context`: `tool` (the program recognised in the text, else the caller's `tool`),
+  `files` (`[{"path", "line", "column"}]`, most relevant first), `tests` (failing test names),
+  `missing` (the missing module or package), `codes` (error codes: TS2322, E0308, F401,
+  assignment, merge_conflict, ...), `first_error_line` and `exit_code`;
+- `rule`: which rule decided (e.g. "dependency.tsc_missing"), for debugging and insights.
 
-The telemetry hook imports this module lazily, for failed tool calls only, and the hook may
-import only the standard library and must stay valid Python 3.8: so this module imports only
-the standard library, no other `lib` module, and uses no newer syntax. Its regexes are
-compiled once at import.
+The telemetry hook imports this module lazily, for failed tool calls only; the hook may import
+only the standard library and must stay valid Python 3.8. So this module imports nothing but
+`re` and `sys` at run time (no other `lib` module, not even `typing` or `dataclasses`) and uses
+no newer syntax. Each regex is compiled on first use and runs only on lines holding one of its
+gate literals (see `_Rx`), which keeps a classification well under a millisecond on ordinary
+outputs and bounded on huge ones (cut to MAX_SCAN_CHARS of head and of tail).
 
 Rules are tried in this order; the first that fires decides the class:
 
-1. `timeout.exit_124` - exit code 124 (GNU `timeout` killed the command), whatever was printed.
-2. budget_exceeded - a budget the operator set ran out: Claude Code's `error_max_budget_usd` /
+1. budget_exceeded - a budget the operator set ran out: Claude Code's `error_max_budget_usd` /
    `error_max_turns`, "Exceeded USD budget", proxies' "Budget has been exceeded", spend limits.
    An account's billing state (credit balance, subscription usage limit) is not a budget the
    team set and is left to orchestration_error.
-3. timeout - `TimeoutExpired`, "timed out", "deadline exceeded", test runners' own timeouts
+2. timeout - exit code 124 (GNU `timeout` killed the command) whatever was printed, or
+   `TimeoutExpired`, "timed out", "deadline exceeded", test runners' own timeouts
    (pytest-timeout, jest, go test, node:test), CI jobs cancelled or failed for time. Before the
    test rules, so a test killed by its runner's timeout counts as a timeout.
-4. dependency_missing - missing Python/Node modules, pip/npm/cargo/go packages that cannot be
-   found, mypy/pyright/tsc unresolved imports, missing C headers, `command not found`. Before
-   the compile rules: a missing module is not a type error.
-5. contract_violation (tools) - consumer contract verification (Pact), breaking-change checkers
+3. dependency_missing - missing Python/Node modules, pip/npm/cargo/go packages that cannot be
+   found, mypy/pyright/tsc unresolved imports, missing C headers, `command not found` (and exit
+   code 127 with nothing printed). Before the compile rules: a missing module is not a type error.
+4. contract_violation (tools) - consumer contract verification (Pact), breaking-change checkers
    (buf breaking, oasdiff, openapi-diff, griffe check), schema validators (ajv, check-jsonschema).
-6. orchestration_error - git fatal errors, merge and rebase conflicts, rejected pushes, Claude
+5. orchestration_error - git fatal errors, merge and rebase conflicts, rejected pushes, Claude
    Code CLI and API errors (authentication, usage limits, bad flags), Claude Code tool errors.
-7. lint_error (clippy) - clippy reports look like compiler errors, so they are caught first.
-8. compile_error - Python SyntaxError/IndentationError, tsc, pyright, mypy, gcc/clang, javac,
+6. lint_error (clippy) - clippy reports look like compiler errors, so they are caught first.
+7. compile_error - Python SyntaxError/IndentationError, tsc, pyright, mypy, gcc/clang, javac,
    rustc/cargo build, go build/vet, JavaScript SyntaxError, linker errors.
-9. lint_error - ruff, flake8/pycodestyle/pylint, eslint, rustfmt/ruff format/black/prettier
+8. lint_error - ruff, flake8/pycodestyle/pylint, eslint, rustfmt/ruff format/black/prettier
    checks, shellcheck, golangci-lint.
-10. test_fail - pytest, unittest, jest, vitest, node:test, go test, cargo test, mocha, and the
-    plain "N passed, N failed" line.
-11. contract_violation (exceptions) - a pydantic or jsonschema ValidationError outside a test run.
-12. unknown - anything else; Python tracebacks, Node errors, Rust panics and crashes still get
-    their file, line and error code recorded.
+9. test_fail - pytest, unittest, jest, vitest, node:test, go test, cargo test, mocha, and the
+   plain "N passed, N failed" line.
+10. contract_violation (exceptions) - a pydantic or jsonschema ValidationError outside a test run.
+11. unknown - anything else; Python tracebacks, Node errors, Rust panics and crashes still get
+   their file, line and error code recorded.
 """
 
 from __future__ import annotations
