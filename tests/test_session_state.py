@@ -388,14 +388,17 @@ def _scripts_with_classifier(tmp_path: Path, body: str) -> Path:
     return copy / "hooks" / HOOK.name
 
 
-@pytest.mark.parametrize(("body", "expected"), [
+@pytest.mark.parametrize(("body", "expected", "logged"), [
     ("class R:\n    failure_class = 'test_fail'\n\n"
      "def classify(text, *, tool=None, exit_code=None):\n"
-     "    assert tool == 'Bash' and exit_code == 1 and 'assert' in text\n    return R()\n", {"test_fail": 1}),
-    ("def classify(text, *, tool=None, exit_code=None):\n    raise RuntimeError('classifier bug')\n", {}),
-])
+     "    assert tool == 'Bash' and exit_code == 1 and 'assert' in text\n    return R()\n", {"test_fail": 1}, ""),
+    ("def classify(text, *, tool=None, exit_code=None):\n    raise RuntimeError('classifier bug')\n", {},
+     "classifier bug"),
+    ("import not_a_module_anywhere\n", {}, "not_a_module_anywhere"),
+    ("def classify(:\n", {}, "SyntaxError"),
+], ids=["classified", "classifier-raises", "classifier-import-fails", "classifier-broken"])
 def test_the_classifier_is_called_lazily_and_its_failures_never_lose_a_count(
-        repo: Path, tmp_path: Path, body: str, expected: dict[str, int]) -> None:
+        repo: Path, tmp_path: Path, body: str, expected: dict[str, int], logged: str) -> None:
     hook = _scripts_with_classifier(tmp_path, body)
     payload = tool(S1, "Bash", 1, "PostToolUseFailure", error="Exit code 1\nE   assert 3 == 4")
     result = subprocess.run([PYTHON, *FLAGS, str(hook)], input=_stdin(payload), env=_env(repo),
@@ -404,8 +407,9 @@ def test_the_classifier_is_called_lazily_and_its_failures_never_lose_a_count(
     doc = state(repo, S1)
     assert doc["tool_failures_count"] == 1
     assert doc["failures_breakdown"] == expected
-    if not expected:
-        assert "classifier bug" in errors(repo)
+    assert logged in errors(repo)
+    if not logged:
+        assert errors(repo) == ""
 
 
 # --------------------------------------------------------------------------- cost at SessionEnd

@@ -236,8 +236,11 @@ def _as_int(value: Any) -> int:
         return int(value)
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value == value:
-        return int(value)
+    if isinstance(value, float):
+        try:
+            return int(value)
+        except (OverflowError, ValueError):  # inf, nan
+            return 0
     return 0
 
 
@@ -398,7 +401,12 @@ def classify_failure(text: str, tool: Optional[str], exit_code: Optional[int],
     """
     try:
         from . import failures  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
+    except ImportError as exc:
+        if exc.name != __package__:  # it exists, but something it imports does not
+            log("failure classifier cannot be imported: " + type(exc).__name__ + ": " + str(exc)[:200])
+        return None
+    except Exception as exc:
+        log("failure classifier cannot be imported: " + type(exc).__name__ + ": " + str(exc)[:200])
         return None
     try:
         result = failures.classify(text, tool=tool, exit_code=exit_code)
