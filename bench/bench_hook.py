@@ -10,7 +10,8 @@ wall time of:
 - one hook invocation for a successful tool call (`python -I -S session_state.py`);
 - one hook invocation for a failed Bash call (PostToolUseFailure) with failure classification
   on (lib/failures.py; the output says so when that module is absent);
-- the exact command registered in .claude/settings.json, run through `sh -c` (launcher included);
+- the exact command registered in .claude/settings.json, run through `sh -c` (launcher included),
+  next to `sh -c 'python -c pass'` (Claude Code runs every hook command through a shell);
 
 then starts N hook processes at once for one session and checks the count is exactly N.
 Commands are interleaved round by round so machine noise hits them all alike.
@@ -154,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python -I -S -c pass": ([py, "-I", "-S", "-c", "pass"], None),
             "hook, successful tool call": (hook_cmd, "ok"),
             "hook, failed call + classification": (hook_cmd, "fail"),
+            "sh -c 'python -c pass'": (["sh", "-c", f"'{py}' -c pass"], None),
             "registered command via sh -c": (["sh", "-c", command], "ok"),
         }
         samples: dict[str, list[float]] = {name: [] for name in cases}

@@ -15,12 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lib import config, hookstate, hookusage
 
-CAPTURED = Path("/work/shared/reference/claude-code-captured")
+CAPTURED = Path(__file__).parent / "fixtures" / "claude_code"
 TWO_BLOCKS = CAPTURED / "transcript-two-blocks.jsonl"
 STREAM_TOOLS = CAPTURED / "stream-json-tools.jsonl"
 SID = "97966373-68e6-4d4b-8911-e017d918658c"
 
-needs_captures = pytest.mark.skipif(not TWO_BLOCKS.exists(), reason="captured Claude Code payloads not available")
 
 
 def _noop(message: str) -> None:
@@ -267,7 +266,6 @@ def _user_line() -> str:
                        "message": {"role": "user", "content": "x"}}) + "\n"
 
 
-@needs_captures
 def test_captured_transcript_with_repeated_usage_lines_is_priced_once(tmp_path: Path) -> None:
     transcript = tmp_path / "projects" / f"{SID}.jsonl"
     transcript.parent.mkdir()
@@ -284,7 +282,6 @@ def test_captured_transcript_with_repeated_usage_lines_is_priced_once(tmp_path: 
     assert state["cost_basis"] == "pricing.json"
 
 
-@needs_captures
 def test_pricing_reproduces_the_cost_claude_code_reported() -> None:
     lines = STREAM_TOOLS.read_text().splitlines()
     result = next(json.loads(line) for line in lines if '"type":"result"' in line)
