@@ -21,7 +21,6 @@ STREAM_TOOLS = CAPTURED / "stream-json-tools.jsonl"
 SID = "97966373-68e6-4d4b-8911-e017d918658c"
 
 
-
 def _noop(message: str) -> None:
     pass
 
