@@ -15,13 +15,19 @@ import contextlib
 import ipaddress
 import os
 import secrets
+import signal
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lib import atomic, cli
 from lib.errors import BatonError
 from lib.paths import STATE_DIR, find_root
+
+if TYPE_CHECKING:
+    from lib.console.app import Security
+    from lib.console.data import Console
 
 PROG = "serve.py"
 TOKEN_FILE = "serve.token"
@@ -100,6 +106,14 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Stopped(Exception):
+    pass
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped()
+
+
 def write_token(root: Path, token: str) -> Path:
     path = root / STATE_DIR / TOKEN_FILE
     atomic.write_text(path, token + "\n", mode=0o600)
@@ -112,38 +126,59 @@ def _serve(args: argparse.Namespace) -> int:
                          "(every request will then need the token)")
     roots = _projects(args.project_dir)
     # Imported here: the web stack is loaded only by the console.
-    import uvicorn
-    from lib.console.app import Security, allowed_hosts_for, create_app
+    from lib.console.app import Security, allowed_hosts_for
     from lib.console.data import Console, Settings
 
     console = Console(roots, Settings(poll_interval_s=args.poll_interval, stop_timeout_s=args.stop_timeout))
     sock = _bind(args.host, args.port)
-    port = sock.getsockname()[1]
     token = secrets.token_urlsafe(32)
-    token_path = write_token(roots[0], token)
-    remote = not is_loopback(args.host)
-    security = Security(token=token, allowed_hosts=allowed_hosts_for(args.host, port, tuple(args.allowed_host)),
-                        remote=remote)
-    app = create_app(console, security)
-    shown = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{shown}:{port}/"
-    print(f"baton console on {url}  ({', '.join(f'{p.name}={p.root}' for p in console.projects)})", flush=True)
-    print(f"token: {token}  (also in {token_path}, mode 0600; new at every start)", flush=True)
-    print(f"open with the Stop button armed: {url}#token={token}", flush=True)
-    if remote:
-        print("remote mode: every request needs the token (X-Baton-Token, Bearer, or Basic with the token as "
-              "password); the traffic is not encrypted: prefer an SSH tunnel", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=args.access_log, lifespan="on",
-                            timeout_graceful_shutdown=2, proxy_headers=False, server_header=False)
-    server = uvicorn.Server(config)
+    token_path = roots[0] / STATE_DIR / TOKEN_FILE
+    security = Security(token=token, remote=not is_loopback(args.host),
+                        allowed_hosts=allowed_hosts_for(args.host, sock.getsockname()[1], tuple(args.allowed_host)))
+    # A stop (Ctrl-C, SIGTERM) is the normal end of a console, at any moment from here on; uvicorn
+    # re-raises the signal that stopped it once it is done.
+    previous = signal.signal(signal.SIGTERM, _stopped)
     try:
-        server.run(sockets=[sock])
+        write_token(roots[0], token)
+        _run(console, security, sock, args, token, token_path)
+    except (_Stopped, KeyboardInterrupt):
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
         with contextlib.suppress(OSError):
             if token_path.read_text(encoding="utf-8").strip() == token:
                 os.unlink(token_path)
     return 0
+
+
+def _run(console: Console, security: Security, sock: socket.socket, args: argparse.Namespace, token: str,
+         token_path: Path) -> None:
+    import uvicorn
+    from lib.console.app import create_app
+
+    app = create_app(console, security)
+    host = args.host
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{sock.getsockname()[1]}/"
+    print(f"baton console on {url}  ({', '.join(f'{p.name}={p.root}' for p in console.projects)})", flush=True)
+    print(f"token: {token}  (also in {token_path}, mode 0600; new at every start)", flush=True)
+    print(f"open with the Stop button armed: {url}#token={token}", flush=True)
+    if security.remote:
+        print("remote mode: every request needs the token (X-Baton-Token, Bearer, or Basic with the token as "
+              "password); the traffic is not encrypted: prefer an SSH tunnel", flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=args.access_log, lifespan="on",
+                            timeout_graceful_shutdown=2, proxy_headers=False, server_header=False)
+    hub = app.hub
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            # Event streams never end by themselves: end them so the server stops at once.
+            if hub is not None:
+                hub.close_threadsafe()
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+    Server(config).run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lib import frontmatter
+from lib import atomic, frontmatter
 
 SCRIPT_NOTE = "<script>window.__pwned = 1</script>"
 
@@ -52,8 +52,7 @@ def write_telemetry(root: Path, session_id: str, *, ended: bool = False, age_s: 
         "tokens": {"input": 100, "output": 50, "cache_creation": 0, "cache_read": 0},
     }
     path = root / ".claude" / "state" / f"session-{session_id}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(state), encoding="utf-8")
+    atomic.write_text(path, json.dumps(state))  # as the telemetry hook writes it
     return path
 
 

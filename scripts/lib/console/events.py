@@ -97,7 +97,6 @@ class Watcher:
         self._handoffs: set[tuple[str, str]] = set()
         self._note_gen: dict[str, int] = {}
         self._written: dict[str, set[str]] = {}
-        self._state_stamp: dict[str, tuple[int, int, int] | None] = {}
         self._telemetry: dict[tuple[str, str], tuple[tuple[int, int, int] | None, Any, Any]] = {}
 
     def look(self) -> list[Change]:
@@ -197,10 +196,8 @@ class Watcher:
     # -- telemetry of sessions in progress --------------------------------------
 
     def _look_telemetry(self, project: Project) -> list[Change]:
-        stamp = _stat(project.state_dir)
-        if self._state_stamp.get(project.name, ()) == stamp and self.primed:
-            return []
-        self._state_stamp[project.name] = stamp
+        # Every state file is statted each time (a handful per machine): a folder's mtime alone
+        # misses two writes within one timestamp tick.
         out: list[Change] = []
         seen: set[tuple[str, str]] = set()
         now = time.time()
@@ -250,6 +247,8 @@ class EventHub:
         self._subscribers: set[asyncio.Queue[Event | None]] = set()
         self._next_id = 1
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
         self.ready = asyncio.Event()
         self.look_seconds: deque[float] = deque(maxlen=100)
 
@@ -274,6 +273,9 @@ class EventHub:
 
     def subscribe(self, last_id: int | None = None) -> tuple[asyncio.Queue[Event | None], list[Event]]:
         queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=QUEUE_MAX)
+        if self._closed:
+            queue.put_nowait(None)
+            return queue, []
         self._subscribers.add(queue)
         backlog = [e for e in self._history if last_id is not None and e.id > last_id]
         return queue, backlog
@@ -282,6 +284,8 @@ class EventHub:
         self._subscribers.discard(queue)
 
     def close(self) -> None:
+        """End every event stream (the server is shutting down)."""
+        self._closed = True
         for queue in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
@@ -308,9 +312,16 @@ class EventHub:
             for kind, payload in changes:
                 self.publish(kind, payload)
 
+    def close_threadsafe(self) -> None:
+        """`close` from another thread (a signal handler, a test), so the server can stop at once."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.close)
+
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
+            self._loop = asyncio.get_running_loop()
+            self._closed = False
+            self._task = self._loop.create_task(self.run())
 
     async def stop(self) -> None:
         self.close()

@@ -23,6 +23,8 @@ from typing import Any
 from .. import frontmatter, schema
 from ..paths import KINDS, SKIPPED_NAMES, STORE_FOLDERS
 
+# File-system timestamps move in ticks (a few milliseconds on Linux; up to 2 s elsewhere).
+RACY_NS = 2_000_000_000
 _SESSION_ID = re.compile(r"^(?P<initials>[A-Z]{2,4})-(?P<date>\d{6})-(?P<seq>\d{2})$")
 
 
@@ -72,6 +74,7 @@ class StoreView:
         self._notes: dict[str, Note] = {}  # relpath -> note
         self._folder_mtimes: dict[str, int] = {}
         self._last_scan = float("-inf")
+        self._racy = False
         self.generation = 0
         self._sorted: dict[str, tuple[int, list[Note], dict[str, Note]]] = {}
 
@@ -91,11 +94,15 @@ class StoreView:
         with self._lock:
             stamp = self._folder_stamp()
             stale = time.monotonic() - self._last_scan >= self.full_scan_s
-            if not force and not stale and stamp == self._folder_mtimes:
+            if not force and not stale and not self._racy and stamp == self._folder_mtimes:
                 return set()
+            now_ns = time.time_ns()
             changed = self._scan()
             self._folder_mtimes = stamp
             self._last_scan = time.monotonic()
+            # A folder changed within a timestamp tick of this scan could change again without its
+            # mtime moving (git's "racily clean" problem): scan again next time.
+            self._racy = any(now_ns - m < RACY_NS for m in stamp.values() if m > 0)
             if changed:
                 self.generation += 1
             return changed
