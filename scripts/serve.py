@@ -64,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="allow a non-loopback bind; every request then needs the token")
     parser.add_argument("--allowed-host", action="append", default=[], metavar="HOST[:PORT]",
                         help="another Host header value to accept (e.g. a name behind an SSH tunnel or proxy)")
-    parser.add_argument("--poll-interval", type=_seconds, default=0.5, metavar="S",
-                        help="how often to look for changes for live updates (default 0.5 s)")
+    parser.add_argument("--poll-interval", type=_seconds, default=0.25, metavar="S",
+                        help="how often to look for changes for live updates (default 0.25 s)")
     parser.add_argument("--stop-timeout", type=_seconds, default=20.0, metavar="S",
                         help="how long the Stop button waits for the runner (default 20 s)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
@@ -94,7 +94,9 @@ def _projects(paths: list[Path] | None) -> list[Path]:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only then, and without
+    # it a response written in two parts waits 40 ms for a delayed ACK on a keep-alive connection.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -312,7 +312,9 @@ def test_a_new_and_an_edited_note_show_up(tmp_path: Path) -> None:
         text = path.read_text(encoding="utf-8").replace("outcome: done", "outcome: blocked")
         path.write_text(text, encoding="utf-8")
         console: Console = client.app.console  # type: ignore[attr-defined]
-        console.projects[0].view.full_scan_s = 0  # an in-place edit is seen by the next full scan
+        view = console.projects[0].view
+        view.full_scan_s = 0
+        view.refresh(background=True)  # the watcher's periodic full scan sees an edit in place
         assert client.get("/api/sessions/DE-260401-01").json()["outcome"] == "blocked"
         path.unlink()
         assert client.get("/api/sessions/DE-260401-01").status_code == 404

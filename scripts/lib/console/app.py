@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import BatonError
 from . import openapi, render
@@ -162,7 +163,17 @@ class Guard:
             if not self.security.token_ok(token):
                 await _json_error(403, "wrong token")(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            # Server-Timing: what the console spent before answering (the benchmark reads it).
+            if message["type"] == "http.response.start":
+                spent = (time.perf_counter() - started) * 1000
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"server-timing", f"app;dur={spent:.2f}".encode())]}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
 
 
 def _json_error(status: int, message: str) -> JSONResponse:

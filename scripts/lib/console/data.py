@@ -50,7 +50,7 @@ class Unavailable(BatonError):
 @dataclass(frozen=True)
 class Settings:
     # How often the event watcher looks for changes (seconds).
-    poll_interval_s: float = 0.5
+    poll_interval_s: float = 0.25
     # A note edited in place (not renamed) is seen within this many seconds.
     full_scan_s: float = 5.0
     # A telemetry state with no event for this long is not "in progress" any more.
@@ -222,6 +222,7 @@ class Console:
         self._by_root = {os.path.realpath(p.root): p for p in self.projects}
         self._cache_lock = threading.Lock()
         self._insights_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._session_cache: dict[tuple[Any, ...], list[tuple[Project, Note]]] = {}
 
     # -- projects ----------------------------------------------------------------
 
@@ -255,11 +256,22 @@ class Console:
 
     def sessions(self, query: SessionQuery) -> dict[str, Any]:
         projects = self.selected(query.project)
-        matched: list[tuple[Project, Note]] = []
-        for project in projects:
-            matched.extend((project, n) for n in project.view.notes("session") if query.matches(n))
-        if len(projects) > 1:
-            matched.sort(key=lambda pn: pn[1].sort_key(), reverse=True)
+        notes = [(project, project.view.notes("session")) for project in projects]
+        # The filtered list is kept per store generation, so paging through it costs a slice.
+        key = (tuple((p.name, p.view.generation) for p in projects), query.operator, query.workstream,
+               query.since, query.until, query.status, query.outcome, query.chain)
+        with self._cache_lock:
+            matched = self._session_cache.get(key)
+        if matched is None:
+            matched = []
+            for project, found in notes:
+                matched.extend((project, n) for n in found if query.matches(n))
+            if len(projects) > 1:
+                matched.sort(key=lambda pn: pn[1].sort_key(), reverse=True)
+            with self._cache_lock:
+                if len(self._session_cache) > 32:
+                    self._session_cache.clear()
+                self._session_cache[key] = matched
         page = matched[query.offset: query.offset + query.limit]
         end = query.offset + len(page)
         return {

@@ -91,6 +91,8 @@ class Watcher:
 
     def __init__(self, console: Console) -> None:
         self.console = console
+        for project in console.projects:
+            project.view.watched = True
         self.primed = False
         self._registry_stamp: tuple[Any, ...] | None = None
         self._chains: dict[str, dict[str, Any]] = {}
@@ -169,7 +171,7 @@ class Watcher:
     # -- the store --------------------------------------------------------------
 
     def _look_store(self, project: Project) -> list[Change]:
-        project.view.refresh()
+        project.view.refresh(background=True)
         generation = project.view.generation
         if self._note_gen.get(project.name) == generation and self.primed:
             return []

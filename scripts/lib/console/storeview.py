@@ -23,8 +23,8 @@ from typing import Any
 from .. import frontmatter, schema
 from ..paths import KINDS, SKIPPED_NAMES, STORE_FOLDERS
 
-# File-system timestamps move in ticks (a few milliseconds on Linux; up to 2 s elsewhere).
-RACY_NS = 2_000_000_000
+# File-system timestamps move in ticks (a jiffy, a few milliseconds, on Linux).
+RACY_NS = 100_000_000
 _SESSION_ID = re.compile(r"^(?P<initials>[A-Z]{2,4})-(?P<date>\d{6})-(?P<seq>\d{2})$")
 
 
@@ -75,6 +75,8 @@ class StoreView:
         self._folder_mtimes: dict[str, int] = {}
         self._last_scan = float("-inf")
         self._racy = False
+        # Set by the event watcher, which then runs the periodic full scans in the background.
+        self.watched = False
         self.generation = 0
         self._sorted: dict[str, tuple[int, list[Note], dict[str, Note]]] = {}
 
@@ -89,11 +91,22 @@ class StoreView:
                 stamp[kind] = -1
         return stamp
 
-    def refresh(self, *, force: bool = False) -> set[str]:
-        """Bring the view up to date; the relpaths of notes added, changed or removed."""
-        with self._lock:
+    def refresh(self, *, force: bool = False, background: bool = False) -> set[str]:
+        """Bring the view up to date; the relpaths of notes added, changed or removed.
+
+        A reader's call (the default) scans when a store folder changed, and does not wait for a
+        scan that another thread is running: it keeps the view as it was (at most one scan old).
+        The periodic full scan (for edits in place) runs in the `background` call of the event
+        watcher when there is one (`watched`), else in readers' calls.
+        """
+        if background or self._last_scan == float("-inf"):
+            self._lock.acquire()
+        elif not self._lock.acquire(blocking=False):
+            return set()
+        try:
             stamp = self._folder_stamp()
-            stale = time.monotonic() - self._last_scan >= self.full_scan_s
+            periodic = background or not self.watched
+            stale = periodic and time.monotonic() - self._last_scan >= self.full_scan_s
             if not force and not stale and not self._racy and stamp == self._folder_mtimes:
                 return set()
             now_ns = time.time_ns()
@@ -106,6 +119,8 @@ class StoreView:
             if changed:
                 self.generation += 1
             return changed
+        finally:
+            self._lock.release()
 
     def _scan(self) -> set[str]:
         seen: set[str] = set()
