@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import frontmatter, schema
+from .. import frontmatter, yamlio
 from ..paths import KINDS, SKIPPED_NAMES, STORE_FOLDERS
 
 # File-system timestamps move in ticks (a jiffy, a few milliseconds, on Linux).
@@ -190,7 +190,7 @@ class StoreView:
 def _read_note(folder_kind: str, path: Path, rel: str, size: int, mtime_ns: int) -> Note:
     error: str | None = None
     try:
-        meta = schema.jsonable(frontmatter.read_metadata(path))
+        meta = yamlio.jsonable(frontmatter.read_metadata(path))
     except frontmatter.FrontmatterError as exc:
         meta, error = {}, exc.reason + (f" (line {exc.line})" if exc.line else "")
     except (OSError, UnicodeDecodeError) as exc:
