@@ -165,12 +165,17 @@ def test_workstreams_grouped_by_owner_with_last_activity(client: TestClient) -> 
     assert [w["id"] for w in active["workstreams"]] == ["auth"]
 
 
-def test_operators_from_the_sessions(client: TestClient) -> None:
+def test_operators_from_the_roster_and_the_sessions(client: TestClient) -> None:
     body = check(client.get("/api/operators"), "/api/operators")
     rows = {o["slug"]: o for o in body["operators"]}
     assert rows["ann"]["sessions"] == 3 and rows["bob"]["sessions"] == 2 and rows["cy"]["sessions"] == 1
     assert rows["bob"]["cost_usd"] == pytest.approx(1.1)
     assert rows["cy"]["last_session"] == "CY-260306-01"
+    assert (rows["ann"]["name"], rows["ann"]["initials"], rows["ann"]["in_roster"]) == ("Ann Example", "AN", True)
+    # In the roster without a session yet; writing sessions without being in the roster.
+    assert rows["dee"]["sessions"] == 0 and rows["dee"]["in_roster"]
+    assert rows["cy"]["in_roster"] is False
+    assert "emails" not in rows["ann"]
 
 
 def test_insights_figures(client: TestClient) -> None:

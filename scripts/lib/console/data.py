@@ -523,19 +523,15 @@ def _operator_entry(slug: str) -> dict[str, Any]:
 
 
 def _roster(root: Path) -> list[dict[str, Any]]:
-    """operators.yaml through `lib.operators` when it is installed; an unreadable roster reads as empty."""
+    """operators.yaml through `lib.operators`; a missing or invalid roster reads as empty (the sessions
+    still name their operators)."""
+    from .. import operators
+
     try:
-        module = importlib.import_module("lib.operators")
-    except ImportError:
-        return []
-    try:
-        roster = module.load(root)
+        roster = operators.load(root)
     except BatonError:
         return []
-    out = []
-    for op in roster.operators:
-        out.append({"slug": op.slug, "name": op.name, "initials": op.initials})
-    return out
+    return [{"slug": op.slug, "name": op.name, "initials": op.initials} for op in roster.operators]
 
 
 def _last_activity(sessions: list[Note]) -> dict[str, tuple[str, str, int]]:
