@@ -14,14 +14,13 @@ from console_store import SCRIPT_NOTE, build, write_session
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 
-from lib.console import openapi  # noqa: E402
+from console_openapi import DOC, check  # noqa: E402
 from lib.console.app import Guard, Security, allowed_hosts_for, create_app  # noqa: E402
 from lib.console.data import Console, Settings  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 BASE = "http://127.0.0.1:8765"
 TOKEN = "test-token-0123456789"
-DOC = openapi.document()
 
 
 def make_client(roots: list[Path], *, remote: bool = False, host: str = "127.0.0.1") -> TestClient:
@@ -62,21 +61,6 @@ def module_client(shared: tuple[Path, dict[str, Any]]) -> Iterator[TestClient]:
 @pytest.fixture
 def client(module_client: TestClient) -> TestClient:
     return module_client
-
-
-def response_schema(path: str, method: str, status: int) -> dict[str, Any]:
-    op = DOC["paths"][path][method]
-    content = op["responses"][str(status)]["content"]
-    schema = next(iter(content.values()))["schema"]
-    return {**schema, "components": DOC["components"]}
-
-
-def check(response: Any, path: str, status: int = 200, method: str = "get") -> Any:
-    """The status is as expected and the body validates against the OpenAPI document."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    jsonschema.Draft202012Validator(response_schema(path, method, status)).validate(body)
-    return body
 
 
 # ------------------------------------------------------------------ endpoints
