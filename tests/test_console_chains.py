@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import warnings
 from collections.abc import Iterator
@@ -78,7 +79,8 @@ def test_chains_list_and_detail(client: TestClient, repo: Path, registry: Regist
     registry.save(record(tmp_path / "elsewhere", "20260306-101500-ffff"))  # another project's chain
     registry.save(record(repo, "20260301-090000-0001", status="done"))
     log = repo / ".claude" / "state" / "decisions.jsonl"
-    log.write_text(json.dumps({"ts": "2026-03-06T10:50:00.000Z", "kind": "escalation", "chain": CHAIN_ID,
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)).isoformat(timespec="milliseconds")
+    log.write_text(json.dumps({"ts": later.replace("+00:00", "Z"), "kind": "escalation", "chain": CHAIN_ID,
                                "decision": "page the owner"}) + "\n", encoding="utf-8")
 
     listed = check(client.get("/api/chains"), "/api/chains")

@@ -476,7 +476,7 @@ def create_app(console: Console, security: Security) -> Guard:
             "cost_svg": Markup(render.cost_per_day(figures["cost_per_day"])),
             "failures_svg": Markup(failures_svg), "failures_legend": Markup(render.legend(classes)),
             "retries_svg": Markup(render.retries_per_day(figures["retries"]["per_day"])),
-            "retries_legend": Markup(render.legend(["succeeded", "failed", "pending"])),
+            "retries_legend": Markup(render.legend(render.RETRY_SERIES, render.RETRY_CLASSES)),
         }
 
     @contextlib.asynccontextmanager

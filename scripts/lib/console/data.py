@@ -442,7 +442,7 @@ class Console:
         logged = [d for d in decision_log.read_decisions(root=proj.root) if d.get("chain") == chain_id]
         out["decisions"] = [_decision(d, "registry") for d in data.get("decisions") or []
                             if isinstance(d, Mapping)] + [_decision(d, "log") for d in logged]
-        out["decisions"].sort(key=lambda d: d["at"] or "")
+        out["decisions"].sort(key=lambda d: _epoch(d["at"]) or 0.0)
         out["failures"] = [
             {"session": s["id"], "failure_class": s["failure_class"], "reason": s["reason"],
              "error_kind": s["error_kind"], "error": s["error"]}

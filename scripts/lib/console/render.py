@@ -55,8 +55,12 @@ def _ticks(top: float) -> list[float]:
 
 
 def bar_chart(points: Sequence[tuple[str, Mapping[str, float]]], series: Sequence[str], *, title: str,
-              money: bool = False, width: int = 1000, height: int = 230) -> str:
-    """Stacked bars, one per point (label -> {series: value}); an empty chart says so."""
+              money: bool = False, width: int = 1000, height: int = 230,
+              classes: Sequence[str] | None = None) -> str:
+    """Stacked bars, one per point (label -> {series: value}); an empty chart says so.
+
+    `classes` are the CSS classes of the series (default s0, s1, ...), which carry the colours."""
+    css = list(classes) if classes else [f"s{i % SERIES_CLASSES}" for i in range(len(series))]
     if not points:
         return (f'<svg class="chart" role="img" viewBox="0 0 {width} 60" width="100%" aria-label="{_e(title)}">'
                 f'<title>{_e(title)}</title><text class="chart-empty" x="{width / 2}" y="34" '
@@ -74,7 +78,8 @@ def bar_chart(points: Sequence[tuple[str, Mapping[str, float]]], series: Sequenc
     for tick in ticks:
         y = top_pad + plot_h - tick / top * plot_h
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_e(_fmt(tick, money))}</text>')
+        tick_label = (f"${tick:,.2f}" if top >= 0.1 else f"${tick:.4f}") if money else _fmt(tick, False)
+        parts.append(f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_e(tick_label)}</text>')
     label_every = max(1, int(len(points) / 12 + 0.999))
     for i, (label, values) in enumerate(points):
         x = left + i * slot + (slot - bar_w) / 2
@@ -87,7 +92,7 @@ def bar_chart(points: Sequence[tuple[str, Mapping[str, float]]], series: Sequenc
                 continue
             h = value / top * plot_h
             y -= h
-            parts.append(f'<rect class="s{s_index % SERIES_CLASSES}" x="{x:.1f}" y="{y:.1f}" '
+            parts.append(f'<rect class="{css[s_index]}" x="{x:.1f}" y="{y:.1f}" '
                          f'width="{bar_w:.1f}" height="{h:.1f}"/>')
         parts.append("</g>")
         if i % label_every == 0:
@@ -98,9 +103,9 @@ def bar_chart(points: Sequence[tuple[str, Mapping[str, float]]], series: Sequenc
     return "".join(parts)
 
 
-def legend(series: Sequence[str]) -> str:
-    items = "".join(f'<li><span class="swatch s{i % SERIES_CLASSES}"></span>{_e(name)}</li>'
-                    for i, name in enumerate(series))
+def legend(series: Sequence[str], classes: Sequence[str] | None = None) -> str:
+    css = list(classes) if classes else [f"s{i % SERIES_CLASSES}" for i in range(len(series))]
+    items = "".join(f'<li><span class="swatch {css[i]}"></span>{_e(name)}</li>' for i, name in enumerate(series))
     return f'<ul class="legend">{items}</ul>'
 
 
@@ -116,7 +121,11 @@ def failures_over_time(rows: Sequence[Mapping[str, Any]], *, days: int = 90) -> 
     return bar_chart(points, classes, title="Failures by class per day"), classes
 
 
+RETRY_SERIES = ("succeeded", "failed", "pending")
+RETRY_CLASSES = ("s4", "s1", "s2")  # green, red, grey
+
+
 def retries_per_day(rows: Sequence[Mapping[str, Any]], *, days: int = 90) -> str:
-    series = ["succeeded", "failed", "pending"]
-    points = [(str(r["date"]), {s: float(r[s]) for s in series}) for r in rows[-days:]]
-    return bar_chart(points, series, title="Retries per day: succeeded, failed, pending")
+    points = [(str(r["date"]), {s: float(r[s]) for s in RETRY_SERIES}) for r in rows[-days:]]
+    return bar_chart(points, RETRY_SERIES, title="Retries per day: succeeded, failed, pending",
+                     classes=RETRY_CLASSES)
