@@ -257,9 +257,26 @@ def main() -> int:
             rows.append((name, med))
             print(f"  {name:<24} {med:>11.1f} ms {p(server, 0.9):>5.1f} ms {statistics.median(seen):>11.1f} ms "
                   f"{med / base_ms:>10.1f}x")
+        # The same after a change: a note is written (atomically, as baton writes) before each request, so the
+        # store is scanned again (a stat per note) and nothing cached about it can be reused.
+        rng = random.Random(5)
+        changed: dict[str, list[float]] = {}
+        for name, path in (("dashboard /", "/"), ("/api/sessions?limit=50", "/api/sessions?limit=50")):
+            changed[name] = []
+            for i in range(args.requests):
+                ext, text = session_text(args.sessions + i + (0 if name == "dashboard /" else args.requests), rng)
+                atomic.write_text(root / "docs" / "sessions" / f"ZZ{ext[2:]}.md", text)
+                status, spent, body = client.get(path)
+                assert status == 200, body[:200]
+                changed[name].append(spent)
+        print(f"\n  after a change (a note written before each request, {args.requests} each):")
+        for name, values in changed.items():
+            print(f"  {name:<24} {statistics.median(values):>11.1f} ms {p(values, 0.9):>5.1f} ms")
         for name in ("dashboard /", "/api/sessions?limit=50"):
             med = statistics.median(results[name][0])
-            print(f"  target < 200 ms warm: {name}: {'met' if med < 200 else 'MISSED'} ({med:.1f} ms)")
+            after = statistics.median(changed[name])
+            print(f"  target < 200 ms warm: {name}: {'met' if max(med, after) < 200 else 'MISSED'} "
+                  f"({med:.1f} ms unchanged, {after:.1f} ms after a change)")
         looks = list(app.hub.look_seconds) if app.hub is not None else []
         if looks:
             print(f"  watcher look (stat of registry, store folders, state): median "

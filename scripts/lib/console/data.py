@@ -8,6 +8,7 @@ decision log through `lib.decisions`, figures through `lib.insights`. Stopping a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import os
@@ -156,31 +157,40 @@ class SessionQuery:
         return query
 
     def matches(self, note: Note) -> bool:
-        meta = note.meta
-        status = meta.get("status")
-        if self.status is not None:
-            if status != self.status:
-                return False
-        elif status == "claimed":
-            # A claim stub is "no session yet" to every reader unless asked for.
-            return False
-        if self.operator is not None and meta.get("operator") != self.operator:
-            return False
-        if self.workstream is not None and meta.get("workstream") != self.workstream:
-            return False
-        if self.outcome is not None and meta.get("outcome") != self.outcome:
-            return False
-        if self.chain is not None and meta.get("chain_id") != self.chain:
-            return False
+        return bool(self.filter([note]))
+
+    def filter(self, notes: list[Note]) -> list[Note]:
+        """The notes that match, in their order. `notes` newest first (by day), as the store view gives them."""
         if self.since is not None or self.until is not None:
-            day = note.date
-            if not day:
-                return False
-            if self.since is not None and day < self.since.isoformat():
-                return False
-            if self.until is not None and day > self.until.isoformat():
-                return False
-        return True
+            low = self.since.isoformat() if self.since else ""
+            high = self.until.isoformat() if self.until else "~"
+            # Newest first by day: the range is one run of the list; notes without a day come last.
+            lo = _first(notes, lambda n: n.date <= high)
+            hi = _first(notes, lambda n: n.date < low or not n.date, start=lo)
+            notes = notes[lo:hi]
+        if self.status is not None:
+            notes = [n for n in notes if n.meta.get("status") == self.status]
+        else:
+            # A claim stub is "no session yet" to every reader unless asked for.
+            notes = [n for n in notes if n.meta.get("status") != "claimed"]
+        for key, value in (("operator", self.operator), ("workstream", self.workstream), ("outcome", self.outcome),
+                           ("chain_id", self.chain)):
+            if value is not None:
+                notes = [n for n in notes if n.meta.get(key) == value]
+        return notes
+
+
+def _first(notes: list[Note], test: Callable[[Note], bool], start: int = 0) -> int:
+    """The index of the first note from `start` that passes `test` (len when none): a bisection, as
+    `test` turns true once and stays true along the list."""
+    lo, hi = start, len(notes)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if test(notes[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def session_row(project: Project, note: Note) -> dict[str, Any]:
@@ -265,7 +275,7 @@ class Console:
         if matched is None:
             matched = []
             for project, found in notes:
-                matched.extend((project, n) for n in found if query.matches(n))
+                matched.extend((project, n) for n in query.filter(found))
             if len(projects) > 1:
                 matched.sort(key=lambda pn: pn[1].sort_key(), reverse=True)
             with self._cache_lock:
@@ -296,8 +306,7 @@ class Console:
             body = proj.view.body(note)
         except BatonError as exc:
             body = ""
-            note = Note(note.kind, note.external_id, note.relpath, note.meta, note.error or str(exc),
-                        note.size, note.mtime_ns)
+            note = dataclasses.replace(note, error=note.error or str(exc))
         out = session_row(proj, note)
         out["frontmatter"] = note.meta
         out["body_markdown"] = body
@@ -479,7 +488,9 @@ class Console:
             cached = self._insights_cache.get(key)
         if cached is not None:
             return cached
-        metas = [n.meta for p in projects for n in p.view.notes("session") if n.meta.get("status") != "claimed"]
+        # Cut by day first (a string comparison) so a month's figures do not walk every note's fields.
+        window = SessionQuery(since=since, until=until)
+        metas = [n.meta for p in projects for n in window.filter(p.view.notes("session"))]
         records = [d for p in projects for d in decision_log.read_decisions(root=p.root)]
         result = insights.compute(
             metas, chains=chain_dicts, decisions=records,

@@ -12,8 +12,10 @@ keeps its interface and asks the index instead.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -23,8 +25,8 @@ from typing import Any
 from .. import frontmatter, yamlio
 from ..paths import KINDS, SKIPPED_NAMES, STORE_FOLDERS
 
-# File-system timestamps move in ticks (a jiffy, a few milliseconds, on Linux).
-RACY_NS = 100_000_000
+# File-system timestamps move in ticks (a jiffy on Linux: 1-10 ms).
+RACY_NS = 20_000_000
 _SESSION_ID = re.compile(r"^(?P<initials>[A-Z]{2,4})-(?P<date>\d{6})-(?P<seq>\d{2})$")
 
 
@@ -37,33 +39,42 @@ class Note:
     error: str | None
     size: int
     mtime_ns: int
+    ino: int = 0
+    # The note's day as YYYY-MM-DD ('' when unknown); a session id's date stands in for a missing key.
+    date: str = ""
+    # Newest first when sorted in reverse: date, then the id's sequence number, then write time.
+    key: tuple[str, int, str, str] = ("", 0, "", "")
 
     @property
     def is_claim_stub(self) -> bool:
         return self.kind == "session" and self.meta.get("status") == "claimed"
 
-    @property
-    def date(self) -> str:
-        """The note's day as YYYY-MM-DD ('' when unknown); a session id's date stands in for a missing key."""
-        value = self.meta.get("date")
+    def sort_key(self) -> tuple[str, int, str, str]:
+        return self.key
+
+
+def _day(external_id: str, meta: dict[str, Any], match: re.Match[str] | None) -> str:
+    value = meta.get("date")
+    if isinstance(value, str) and len(value) >= 10:
+        return value[:10]
+    if match:
+        d = match.group("date")
+        return f"20{d[0:2]}-{d[2:4]}-{d[4:6]}"
+    for name in ("written_at", "claimed_at", "created"):
+        value = meta.get(name)
         if isinstance(value, str) and len(value) >= 10:
             return value[:10]
-        m = _SESSION_ID.match(self.external_id)
-        if m:
-            d = m.group("date")
-            return f"20{d[0:2]}-{d[2:4]}-{d[4:6]}"
-        for key in ("written_at", "claimed_at", "created"):
-            value = self.meta.get(key)
-            if isinstance(value, str) and len(value) >= 10:
-                return value[:10]
-        return ""
+    return ""
 
-    def sort_key(self) -> tuple[str, int, str, str]:
-        """Newest first when sorted in reverse: date, then the id's sequence number, then write time."""
-        m = _SESSION_ID.match(self.external_id)
-        seq = int(m.group("seq")) if m else 0
-        written = self.meta.get("written_at") or self.meta.get("claimed_at") or ""
-        return (self.date, seq, written if isinstance(written, str) else "", self.external_id)
+
+def make_note(kind: str, external_id: str, relpath: str, meta: dict[str, Any], error: str | None, size: int,
+              mtime_ns: int, ino: int = 0) -> Note:
+    """A note with its day and sort key worked out once (sorting 10,000 notes then costs milliseconds)."""
+    match = _SESSION_ID.match(external_id)
+    day = _day(external_id, meta, match)
+    written = meta.get("written_at") or meta.get("claimed_at") or ""
+    key = (day, int(match.group("seq")) if match else 0, written if isinstance(written, str) else "", external_id)
+    return Note(kind, external_id, relpath, meta, error, size, mtime_ns, ino, day, key)
 
 
 class StoreView:
@@ -72,8 +83,10 @@ class StoreView:
         self.full_scan_s = full_scan_s
         self._lock = threading.Lock()
         self._notes: dict[str, Note] = {}  # relpath -> note
+        self._inodes: dict[str, dict[str, int]] = {}  # kind -> file name -> inode, as last listed
+        self._order: dict[str, list[tuple[tuple[str, int, str, str], str]]] = {k: [] for k in STORE_FOLDERS}
         self._folder_mtimes: dict[str, int] = {}
-        self._last_scan = float("-inf")
+        self._last_full = float("-inf")
         self._racy = False
         # Set by the event watcher, which then runs the periodic full scans in the background.
         self.watched = False
@@ -99,22 +112,25 @@ class StoreView:
         The periodic full scan (for edits in place) runs in the `background` call of the event
         watcher when there is one (`watched`), else in readers' calls.
         """
-        if background or self._last_scan == float("-inf"):
+        cold = self._last_full == float("-inf")
+        if background or cold:
             self._lock.acquire()
         elif not self._lock.acquire(blocking=False):
             return set()
         try:
             stamp = self._folder_stamp()
             periodic = background or not self.watched
-            stale = periodic and time.monotonic() - self._last_scan >= self.full_scan_s
-            if not force and not stale and not self._racy and stamp == self._folder_mtimes:
+            full = force or self._last_full == float("-inf") or (
+                periodic and time.monotonic() - self._last_full >= self.full_scan_s)
+            if not full and not self._racy and stamp == self._folder_mtimes:
                 return set()
             now_ns = time.time_ns()
-            changed = self._scan()
+            changed = self._scan(full)
+            if full:
+                self._last_full = time.monotonic()
             self._folder_mtimes = stamp
-            self._last_scan = time.monotonic()
             # A folder changed within a timestamp tick of this scan could change again without its
-            # mtime moving (git's "racily clean" problem): scan again next time.
+            # mtime moving (git's "racily clean" problem): look again next time.
             self._racy = any(now_ns - m < RACY_NS for m in stamp.values() if m > 0)
             if changed:
                 self.generation += 1
@@ -122,36 +138,60 @@ class StoreView:
         finally:
             self._lock.release()
 
-    def _scan(self) -> set[str]:
-        seen: set[str] = set()
+    def _scan(self, full: bool) -> set[str]:
+        """Read what changed. A full scan stats every note; otherwise only the names whose directory entry
+        is new or points at another inode are read (an atomic replace gives a new inode; an edit in place
+        waits for the next full scan)."""
         changed: set[str] = set()
         for kind in KINDS:
             folder = STORE_FOLDERS[kind]
             try:
-                entries = list(os.scandir(self.root / folder))
+                with os.scandir(self.root / folder) as it:
+                    inodes = {e.name: e.inode() for e in it
+                              if e.name.endswith(".md") and e.name not in SKIPPED_NAMES}
             except OSError:
-                continue
-            for entry in entries:
-                name = entry.name
-                if not name.endswith(".md") or name in SKIPPED_NAMES:
-                    continue
-                try:
-                    st = entry.stat()
-                except OSError:
-                    continue
-                if not entry.is_file():
-                    continue
+                inodes = {}
+            before = self._inodes.get(kind, {})
+            self._inodes[kind] = inodes
+            names = inodes.keys() if full else [n for n, ino in inodes.items() if before.get(n) != ino]
+            for name in before.keys() - inodes.keys():
                 rel = f"{folder}/{name}"
-                seen.add(rel)
-                old = self._notes.get(rel)
-                if old is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
+                if self._drop(rel):
+                    changed.add(rel)
+            base = self.root / folder
+            for name in names:
+                rel = f"{folder}/{name}"
+                path = base / name
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    if self._drop(rel):
+                        changed.add(rel)
                     continue
-                self._notes[rel] = _read_note(kind, Path(entry.path), rel, st.st_size, st.st_mtime_ns)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                old = self._notes.get(rel)
+                if old is not None and (old.size, old.mtime_ns, old.ino) == (st.st_size, st.st_mtime_ns, st.st_ino):
+                    continue
+                self._put(_read_note(kind, path, rel, st.st_size, st.st_mtime_ns, st.st_ino))
                 changed.add(rel)
-        for rel in set(self._notes) - seen:
-            del self._notes[rel]
-            changed.add(rel)
         return changed
+
+    def _drop(self, rel: str) -> bool:
+        old = self._notes.pop(rel, None)
+        if old is None:
+            return False
+        order = self._order[old.kind]
+        i = bisect.bisect_left(order, (old.key, rel))
+        if i < len(order) and order[i] == (old.key, rel):
+            del order[i]
+        return True
+
+    def _put(self, note: Note) -> None:
+        self._drop(note.relpath)
+        self._notes[note.relpath] = note
+        # Kept sorted as notes come and go, so a change costs a bisect, not a sort of every note.
+        bisect.insort(self._order[note.kind], (note.key, note.relpath))
 
     # -- queries ---------------------------------------------------------------
 
@@ -161,8 +201,8 @@ class StoreView:
             cached = self._sorted.get(kind)
             if cached is not None and cached[0] == self.generation:
                 return cached[1], cached[2]
-            found = [n for n in self._notes.values() if n.kind == kind]
-            found.sort(key=Note.sort_key, reverse=True)
+            notes = self._notes
+            found = [notes[rel] for _, rel in reversed(self._order[kind])]
             by_id: dict[str, Note] = {}
             for note in reversed(found):  # of two notes with one id, the newest wins
                 by_id[note.external_id] = note
@@ -187,7 +227,7 @@ class StoreView:
         return body
 
 
-def _read_note(folder_kind: str, path: Path, rel: str, size: int, mtime_ns: int) -> Note:
+def _read_note(folder_kind: str, path: Path, rel: str, size: int, mtime_ns: int, ino: int) -> Note:
     error: str | None = None
     try:
         meta = yamlio.jsonable(frontmatter.read_metadata(path))
@@ -198,5 +238,4 @@ def _read_note(folder_kind: str, path: Path, rel: str, size: int, mtime_ns: int)
     kind = meta.get("kind") if meta.get("kind") in STORE_FOLDERS else folder_kind
     ext = meta.get("external_id")
     external_id = ext if isinstance(ext, str) and ext else path.stem
-    return Note(kind=kind, external_id=external_id, relpath=rel, meta=meta, error=error, size=size,
-                mtime_ns=mtime_ns)
+    return make_note(kind, external_id, rel, meta, error, size, mtime_ns, ino)
