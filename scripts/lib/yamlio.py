@@ -141,7 +141,7 @@ def _one_line(exc: yaml.YAMLError) -> str:
 def load(text: str) -> Any:
     """Parse one YAML document with the fast loader; raises YAMLLoadError."""
     try:
-        return yaml.load(text, Loader=FastLoader)  # noqa: S506 - FastLoader is a SafeLoader
+        return yaml.load(text, Loader=FastLoader)
     except yaml.YAMLError as exc:
         raise YAMLLoadError(_one_line(exc), _mark_line(exc)) from None
 
@@ -153,7 +153,7 @@ def key_line(text: str, pointer: list[str | int]) -> int | None:
     demand. Returns the deepest line it could reach.
     """
     try:
-        node = yaml.compose(text, Loader=FastLoader)  # noqa: S506
+        node = yaml.compose(text, Loader=FastLoader)
     except yaml.YAMLError:
         return None
     line: int | None = None
@@ -184,7 +184,17 @@ def round_trip_yaml() -> Any:
     rt.preserve_quotes = True
     rt.width = 1_000_000  # never re-wrap a long line
     rt.allow_unicode = True
+    rt.representer.add_representer(dt.datetime, _represent_datetime)
     return rt
+
+
+def _represent_datetime(representer: Any, value: dt.datetime) -> Any:
+    # Values baton writes itself: ISO 8601 with a "T" and "Z" for UTC, which both
+    # loaders read back as the same aware datetime.
+    text = value.isoformat()
+    if value.utcoffset() == dt.timedelta(0):
+        text = text.replace("+00:00", "Z")
+    return representer.represent_scalar("tag:yaml.org,2002:timestamp", text)
 
 
 def to_plain(value: Any) -> Any:
@@ -215,15 +225,15 @@ def _plain_tz(value: dt.datetime) -> dt.tzinfo | None:
     offset = value.utcoffset()
     if offset is None:
         return None
-    return dt.timezone.utc if offset == dt.timedelta(0) else dt.timezone(offset)
+    return dt.UTC if offset == dt.timedelta(0) else dt.timezone(offset)
 
 
 def same_values(a: Any, b: Any) -> bool:
-    """Deep equality that also compares types (so True != 1 and 1 != 1.0) and key order."""
+    """Deep equality that also compares types (so True != 1 and 1 != 1.0); mapping order is not meaning."""
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return list(a) == list(b) and all(same_values(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(same_values(a[k], b[k]) for k in a)
     if isinstance(a, list):
         return len(a) == len(b) and all(same_values(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and a != a:

@@ -1,0 +1,42 @@
+"""Install (or remove) baton's git pre-commit hook in this repository."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from lib import cli, githooks
+from lib.paths import find_root
+
+
+def run(argv: Sequence[str] | None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="install_git_hook.py",
+        description="Install baton's pre-commit hook; an existing hook is kept as pre-commit.legacy and still run.",
+    )
+    parser.add_argument("--uninstall", action="store_true", help="remove baton's hook and restore a kept one")
+    parser.add_argument("--root", type=Path, help="repository root (default: found from the current folder)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    root = (args.root or find_root()).resolve()
+    if args.uninstall:
+        action = githooks.uninstall(root)
+        hook = githooks.hooks_dir(root) / "pre-commit"
+        legacy = None
+    else:
+        result = githooks.install(root)
+        action, hook, legacy = result.action, result.hook, result.legacy
+    if args.json:
+        cli.print_json({"hook": str(hook), "action": action, "legacy": str(legacy) if legacy else None})
+    else:
+        print(f"pre-commit hook: {action} ({hook})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.run(lambda: run(argv), "install_git_hook")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,249 @@
+"""Checking notes against the contract: per-file schema checks and cross-file checks.
+
+Input is (display path, text) pairs, so the same checks serve the working tree,
+explicit paths and git's staged blobs. Problems carry the line of the offending
+key when it exists; reporting is the CLI's job.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from . import frontmatter, schema, yamlio
+from .paths import KINDS, kind_for_relpath
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    line: int
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.pointer or '/'}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "pointer": self.pointer or "/", "message": self.message}
+
+
+@dataclass
+class FileResult:
+    path: str
+    kind: str | None = None
+    external_id: str | None = None
+    id_line: int = 1
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    files: list[FileResult] = field(default_factory=list)
+    cross_problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        found = [p for f in self.files for p in f.problems] + self.cross_problems
+        return sorted(found)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        problems = self.problems
+        return {
+            "version": 1,
+            "files_checked": len(self.files),
+            "files_with_problems": len({p.path for p in problems}),
+            "problem_count": len(problems),
+            "ok": not problems,
+            "problems": [p.as_dict() for p in problems],
+        }
+
+
+def _pointer(parts: Iterable[Any]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _message(error: Any) -> str:
+    validator = error.validator
+    if validator == "required":
+        match = re.match(r"'(.+)' is a required property", error.message)
+        return f"missing required key '{match.group(1)}'" if match else error.message
+    if validator == "pattern":
+        description = error.schema.get("description")
+        value = error.instance
+        return f"{value!r} is not {description}" if description else f"{value!r} has the wrong format"
+    if validator == "const":
+        return f"must be {error.validator_value!r}, not {error.instance!r}"
+    if validator == "enum":
+        allowed = ", ".join("null" if v is None else str(v) for v in error.validator_value)
+        return f"{error.instance!r} is not one of: {allowed}"
+    if validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"must be {expected}, not {_json_type(error.instance)}"
+    return " ".join(str(error.message).split())
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def check_text(path: str, text: str, kind_hint: str | None = None) -> FileResult:
+    """Check one file's text. `path` is repository-relative (POSIX) where possible."""
+    result = FileResult(path=path)
+    try:
+        parts = frontmatter.split(text, path)
+        metadata = frontmatter.parse_metadata(parts.yaml_text, path)
+    except frontmatter.FrontmatterError as exc:
+        result.problems.append(Problem(path, exc.line or 1, "", exc.reason))
+        return result
+    yaml_text = parts.yaml_text or ""
+
+    def line_of(parts_: list[Any]) -> int:
+        found = yamlio.key_line(yaml_text, parts_) if yaml_text else None
+        return found + 1 if found else 1  # +1: the opening delimiter line
+
+    if parts.yaml_text is None:
+        result.problems.append(Problem(path, 1, "", "no frontmatter (a '---' block at the top of the file)"))
+        return result
+
+    declared = metadata.get("kind")
+    kind = declared if isinstance(declared, str) else None
+    if declared is not None and declared not in KINDS:
+        allowed = ", ".join(KINDS)
+        result.problems.append(Problem(path, line_of(["kind"]), "/kind", f"unknown kind {declared!r} (one of: {allowed})"))
+        return result
+    kind = kind or kind_hint
+    result.kind = kind
+    if kind is None:
+        result.problems.append(
+            Problem(path, 1, "/kind", "cannot tell the kind: add 'kind:' or keep the file in a store folder")
+        )
+        return result
+
+    ext_id = metadata.get("external_id")
+    if isinstance(ext_id, str):
+        result.external_id = ext_id
+        result.id_line = line_of(["external_id"])
+
+    instance = schema.jsonable(metadata)
+    for error in schema.validator(kind).iter_errors(instance):
+        location = list(error.absolute_path)
+        if error.validator == "required":
+            line = 1
+        else:
+            line = line_of(location)
+        result.problems.append(Problem(path, line, _pointer(location), _message(error)))
+
+    if isinstance(ext_id, str) and schema.id_is_valid(kind, ext_id):
+        stem = PurePosixPath(path).stem
+        if not schema.expected_stem_matches(kind, stem, ext_id):
+            result.problems.append(
+                Problem(path, result.id_line, "/external_id",
+                        f"file name {PurePosixPath(path).name!r} disagrees with external_id {ext_id!r}")
+            )
+    # Duplicate problems (e.g. one error reachable through two schema branches) add nothing.
+    result.problems = sorted(set(result.problems))
+    return result
+
+
+def cross_check(results: Iterable[FileResult]) -> list[Problem]:
+    """Checks across files: one external_id per note within a kind."""
+    by_id: dict[tuple[str, str], list[FileResult]] = defaultdict(list)
+    for res in results:
+        if res.kind and res.external_id:
+            by_id[(res.kind, res.external_id)].append(res)
+    problems: list[Problem] = []
+    for (_kind, ext_id), group in by_id.items():
+        if len(group) < 2:
+            continue
+        paths = sorted(r.path for r in group)
+        for res in group:
+            others = ", ".join(p for p in paths if p != res.path)
+            problems.append(
+                Problem(res.path, res.id_line, "/external_id", f"duplicate external_id {ext_id!r} (also in {others})")
+            )
+    return problems
+
+
+def check_many(items: Iterable[tuple[str, str | bytes]]) -> Report:
+    """Check (relative path, content) pairs, including the cross-file checks among them."""
+    report = Report(files=[_check_content(path, content) for path, content in items])
+    report.cross_problems = cross_check(report.files)
+    return report
+
+
+# Below this many files a process pool costs more than it saves.
+PARALLEL_THRESHOLD = 400
+
+
+def check_paths(paths: Sequence[Path], root: Path, jobs: int | None = None) -> Report:
+    """Read and check files (in several processes for a large store), then check across them."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 2 or len(paths) < PARALLEL_THRESHOLD:
+        files = _read_and_check(list(paths), root)
+    else:
+        size = -(-len(paths) // (jobs * 4))
+        chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            files = [r for chunk in pool.map(_read_and_check, chunks, [root] * len(chunks)) for r in chunk]
+    report = Report(files=files)
+    report.cross_problems = cross_check(report.files)
+    return report
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _read_and_check(paths: list[Path], root: Path) -> list[FileResult]:
+    results = []
+    for path in paths:
+        rel = _relative(path, root)
+        try:
+            content = path.read_bytes()
+        except IsADirectoryError:
+            results.append(FileResult(rel, problems=[Problem(rel, 1, "", "is a directory, not a file")]))
+            continue
+        except OSError as exc:
+            results.append(FileResult(rel, problems=[Problem(rel, 1, "", f"cannot read: {exc.strerror or exc}")]))
+            continue
+        results.append(_check_content(rel, content))
+    return results
+
+
+def _check_content(path: str, content: str | bytes) -> FileResult:
+    if isinstance(content, bytes):
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = content[: exc.start].count(b"\n") + 1
+            return FileResult(path, problems=[Problem(path, line, "", "not valid UTF-8 text")])
+    else:
+        text = content
+    return check_text(path, text, kind_for_relpath(path))

@@ -1,0 +1,1 @@
+"""JSON Schemas of the store (a package only so an installed copy ships them)."""

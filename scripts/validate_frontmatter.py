@@ -1,0 +1,82 @@
+"""Validate the store's frontmatter against the contract (docs/conventions/frontmatter.md).
+
+With no paths: every note of the five kinds in the store. One line per problem,
+`PATH:LINE: /json/pointer: message`. Exit 0 when clean; with problems, exit 0
+(warn mode) or 1 with --strict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lib import cli, config, gitfacts, validate
+from lib.paths import Store, find_root
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="validate_frontmatter.py",
+        description="Check session, workstream, plan, ADR and learning notes against their schemas.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files to check (default: the whole store)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when there is any problem")
+    parser.add_argument("--json", action="store_true", help="print a versioned JSON report")
+    parser.add_argument("--staged", action="store_true",
+                        help="check the staged content of staged store files (what the pre-commit hook runs)")
+    parser.add_argument("--summary", action="store_true", help="print only a one-line summary")
+    parser.add_argument("--root", type=Path, help="repository root (default: found from the current folder)")
+    return parser
+
+
+def collect(args: argparse.Namespace, root: Path) -> validate.Report:
+    if args.staged:
+        return validate.check_many(gitfacts.staged_store_files(root))
+    paths = [Path(p) for p in args.paths] if args.paths else Store(root).note_paths()
+    return validate.check_paths(paths, root)
+
+
+def _strict_for_hook(root: Path) -> bool:
+    if os.environ.get("BATON_STRICT") == "1":
+        return True
+    return bool(config.load(root).get("pre_commit") == "strict")
+
+
+def run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    root = (args.root or find_root()).resolve()
+    report = collect(args, root)
+    strict = args.strict or (args.staged and _strict_for_hook(root))
+    problems = report.problems
+
+    if args.json:
+        payload = report.as_dict()
+        payload["strict"] = strict
+        cli.print_json(payload)
+    elif args.summary:
+        files = len(report.files)
+        if problems:
+            print(f"store: {files} notes checked, {len(problems)} problems in "
+                  f"{len({p.path for p in problems})} files (run scripts/validate_frontmatter.py for details)")
+        else:
+            print(f"store: {files} notes checked, no problems")
+    else:
+        for problem in problems:
+            print(problem)
+        if args.staged and problems:
+            mode = "blocking the commit" if strict else "warning only (BATON_STRICT=1 or pre_commit: strict blocks)"
+            print(f"baton pre-commit: {len(problems)} frontmatter problems; {mode}", file=sys.stderr)
+    if problems and strict:
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.run(lambda: run(argv), "validate_frontmatter")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
