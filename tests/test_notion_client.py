@@ -19,7 +19,9 @@ from lib.notion.client import (
 )
 from lib.notion.limiter import TokenBucket
 
-FAST = RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=0.3)
+FAST = RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=5.0)
+# For timeout tests: the fake answers after 1.5 s, well past this client's patience.
+SHORT = RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=0.5)
 
 
 @pytest.fixture
@@ -86,17 +88,17 @@ def test_a_529_on_a_read_honours_retry_after(fake: FakeNotion) -> None:
 
 def test_a_timeout_on_a_read_is_retried(fake: FakeNotion) -> None:
     db, _ = fake.add_database("D")
-    fake.inject("GET", "/v1/databases/", delay=0.6)
-    with make_client(fake) as client:
+    fake.inject("GET", "/v1/databases/", delay=1.5)
+    with make_client(fake, SHORT) as client:
         assert client.retrieve_database(db)["id"] == db
         assert client.stats.retries == 1
 
 
 def test_a_timeout_on_an_append_is_ambiguous(fake: FakeNotion) -> None:
     _, (ds,) = fake.add_database("D")
-    with make_client(fake) as client:
+    with make_client(fake, SHORT) as client:
         page = client.create_page(page_body(ds))
-        fake.inject("PATCH", "/children$", delay=0.6)
+        fake.inject("PATCH", "/children$", delay=1.5)
         with pytest.raises(AmbiguousWrite):
             client.append_children(page["id"], [{"paragraph": {"rich_text": []}}])
     assert fake.count("append") == 1

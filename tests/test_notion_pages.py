@@ -12,7 +12,7 @@ from lib.notion.client import NotionClient, RetryPolicy
 from lib.notion.limiter import TokenBucket
 from lib.notion.pages import BodyWriter
 
-FAST = RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=0.3)
+FAST = RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=5.0)
 
 
 @pytest.fixture
@@ -120,9 +120,12 @@ def test_an_edit_inside_a_nested_list_keeps_the_top_level_item(
 def test_an_append_that_timed_out_after_landing_is_not_sent_twice(
         fake: FakeNotion, client: NotionClient, page: str) -> None:
     md = "\n\n".join(f"para {i}" for i in range(230))
-    fake.inject("PATCH", "/children$", delay=0.6, skip=1)  # the second batch lands, its answer is lost
-    writer = BodyWriter(client)
-    writer.write_body(page, markdown_to_blocks(md), known_prefix=0)
+    fake.inject("PATCH", "/children$", delay=1.5, skip=1)  # the second batch lands, its answer is lost
+    impatient = NotionClient(fake.token, base_url=fake.base_url, limiter=TokenBucket(1000, 1000),
+                             policy=RetryPolicy(max_attempts=4, backoff_base_s=0.01, timeout_s=0.5))
+    with impatient:
+        writer = BodyWriter(impatient)
+        writer.write_body(page, markdown_to_blocks(md), known_prefix=0)
     assert [n["text"] for n in fake.tree(page)] == [f"para {i}" for i in range(230)]
     assert writer.stats.restarts == 1 and writer.stats.listed == 1
 
