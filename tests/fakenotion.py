@@ -61,7 +61,7 @@ TEXT_BLOCKS = ("paragraph", "heading_1", "heading_2", "heading_3", "bulleted_lis
 BLOCK_TYPES = (*TEXT_BLOCKS, "code", "divider", "table", "table_row")
 PARENT_TYPES = frozenset({"paragraph", "bulleted_list_item", "numbered_list_item", "to_do", "quote",
                           "toggle", "callout", "table"})
-WRITE_ROUTES = ("create_page", "update_page", "append", "delete")
+WRITE_ROUTES = ("create_page", "update_page", "append", "update_block", "delete")
 
 _ID = r"[0-9a-fA-F-]{32,36}"
 
@@ -478,6 +478,7 @@ class FakeNotion:
             ("PATCH", rf"^/v1/pages/({_ID})$", "update_page", self._update_page),
             ("GET", rf"^/v1/blocks/({_ID})/children$", "list", self._list_children),
             ("PATCH", rf"^/v1/blocks/({_ID})/children$", "append", self._append),
+            ("PATCH", rf"^/v1/blocks/({_ID})$", "update_block", self._update_block),
             ("DELETE", rf"^/v1/blocks/({_ID})$", "delete", self._delete),
         ]
         known_path = False
@@ -807,6 +808,35 @@ class FakeNotion:
             if nested:
                 self._insert_children(blk.id, "block_id", nested)
         return ids
+
+    def _update_block(self, ident: str, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        blk = self.blocks.get(ident)
+        if blk is None:
+            raise _not_found("block", ident)
+        if blk.in_trash:
+            raise _validation("Can't edit block that is archived. You must unarchive the block before editing.")
+        keys = [k for k in body if k in BLOCK_TYPES]
+        if keys != [blk.type]:
+            raise _validation(f"body failed validation: the update must carry `{blk.type}` (the block's type), "
+                              f"instead had {keys or 'none'}.")
+        data = body[blk.type]
+        if not isinstance(data, dict) or "children" in data:
+            raise _validation(f"body failed validation: body.{blk.type}.children should be not present.")
+        if blk.type == "table":
+            if "table_width" in data and data["table_width"] != blk.data["table_width"]:
+                raise _validation("A table's width cannot be changed.")
+            merged = {**blk.data, **data}
+        else:
+            probe = {blk.type: data}
+            parent_type = self.blocks[blk.parent[1]].type if blk.parent[0] == "block_id" else None
+            _validate_children([probe], "body", 2, parent_type=parent_type)
+            if blk.type == "table_row" and len(data.get("cells") or []) != len(blk.data["cells"]):
+                raise _validation(f"Number of cells in table row must match the table width of {len(blk.data['cells'])}.")
+            merged = {**blk.data, **_normalize_block_data(blk.type, {**blk.data, **data})}
+            if blk.type in TEXT_BLOCKS and "rich_text" not in data:
+                merged["rich_text"] = blk.data["rich_text"]
+        blk.data = merged
+        return self._block_json(blk)
 
     def _delete(self, ident: str, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         if ident in self.pages:

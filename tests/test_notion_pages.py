@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 from fakenotion import FakeNotion, iter_tree
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lib.notion import pages
 from lib.notion.blocks import markdown_to_blocks
 from lib.notion.client import NotionClient, RetryPolicy
 from lib.notion.limiter import TokenBucket
@@ -93,15 +96,46 @@ def test_an_update_that_appends_at_the_end_deletes_nothing(
     assert shape(fake.tree(page)) == expected_shape(after, fake, client)
 
 
-def test_an_edit_in_the_middle_replaces_only_from_the_edit_on(
-        fake: FakeNotion, client: NotionClient, page: str) -> None:
-    before = "\n\n".join(f"p{i}" for i in range(10))
-    after = before.replace("p6", "p6 edited")
+def update_cost(fake: FakeNotion, client: NotionClient, page: str, before: str, after: str) -> BodyWriter:
+    """Write `before`, then update to `after`; check the result equals a fresh write of `after`."""
     BodyWriter(client).write_body(page, markdown_to_blocks(before), known_prefix=0)
     writer = BodyWriter(client)
     writer.write_body(page, markdown_to_blocks(after))
-    assert writer.stats.deleted == 4
-    assert [n["text"] for n in fake.tree(page)] == after.split("\n\n")
+    assert shape(fake.tree(page)) == expected_shape(after, fake, client)
+    return writer
+
+
+def test_a_paragraph_edited_in_the_middle_is_updated_in_place(
+        fake: FakeNotion, client: NotionClient, page: str) -> None:
+    before = "\n\n".join(f"p{i}" for i in range(10))
+    writer = update_cost(fake, client, page, before, before.replace("p6", "p6 **edited**"))
+    assert (writer.stats.updated, writer.stats.deleted, writer.stats.append_requests) == (1, 0, 0)
+
+
+def test_a_paragraph_removed_from_the_middle_costs_one_delete_and_keeps_the_rest(
+        fake: FakeNotion, client: NotionClient, page: str) -> None:
+    before = "\n\n".join(f"p{i}" for i in range(10))
+    BodyWriter(client).write_body(page, markdown_to_blocks(before), known_prefix=0)
+    kept = [n["id"] for n in fake.tree(page) if n["text"] != "p4"]
+    writer = BodyWriter(client)
+    writer.write_body(page, markdown_to_blocks(before.replace("p4\n\n", "")))
+    assert (writer.stats.updated, writer.stats.deleted, writer.stats.append_requests) == (0, 1, 0)
+    assert [n["id"] for n in fake.tree(page)] == kept
+
+
+def test_an_insertion_in_the_middle_shifts_what_follows(
+        fake: FakeNotion, client: NotionClient, page: str) -> None:
+    before = "\n\n".join(f"p{i}" for i in range(10))
+    writer = update_cost(fake, client, page, before, before.replace("p7", "new\n\np7"))
+    # three blocks take the text of their predecessor, the last one is appended: no delete
+    assert (writer.stats.updated, writer.stats.deleted, writer.stats.append_requests) == (3, 0, 1)
+
+
+def test_a_block_that_changes_type_replaces_the_blocks_from_there(
+        fake: FakeNotion, client: NotionClient, page: str) -> None:
+    before = "\n\n".join(f"p{i}" for i in range(10))
+    writer = update_cost(fake, client, page, before, before.replace("p7", "## p7"))
+    assert (writer.stats.deleted, writer.stats.append_requests) == (3, 1)
 
 
 def test_an_edit_inside_a_nested_list_keeps_the_top_level_item(
@@ -112,9 +146,61 @@ def test_an_edit_inside_a_nested_list_keeps_the_top_level_item(
     top_ids = [n["id"] for n in fake.tree(page)]
     writer = BodyWriter(client)
     writer.write_body(page, markdown_to_blocks(after))
-    assert writer.stats.deleted == 1
+    assert (writer.stats.updated, writer.stats.deleted) == (1, 0)
     assert [n["id"] for n in fake.tree(page)] == top_ids
     assert shape(fake.tree(page)) == expected_shape(after, fake, client)
+
+
+def test_a_checked_task_and_a_changed_code_language_are_updated_in_place(
+        fake: FakeNotion, client: NotionClient, page: str) -> None:
+    before = "- [ ] task\n\n```sh\nls\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    after = "- [x] task\n\n```python\nls\n```\n\n| a | b |\n|---|---|\n| 1 | 3 |\n"
+    writer = update_cost(fake, client, page, before, after)
+    assert (writer.stats.updated, writer.stats.deleted, writer.stats.append_requests) == (3, 0, 0)
+
+
+TOKENS = st.sampled_from(["p a", "p b", "p c", "## h", "- x", "- y\n  - z", "- [ ] t", "> q", "---",
+                          "```py\nc\n```", "| a |\n|---|\n| r |"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.lists(TOKENS, max_size=8), after=st.lists(TOKENS, max_size=8), exact=st.booleans())
+def test_any_update_ends_equal_to_a_fresh_write(
+        fake: FakeNotion, client: NotionClient, monkeypatch: pytest.MonkeyPatch,
+        before: list[str], after: list[str], exact: bool) -> None:
+    # exact: the full alignment; else the position-by-position fallback used for huge pages
+    monkeypatch.setattr(pages, "ALIGN_CELLS", 250_000 if exact else 0)
+    _, (ds,) = fake.add_database("Prop")
+    target = client.create_page({"parent": {"data_source_id": ds}, "properties": {}})["id"]
+    old, new = "\n\n".join(before), "\n\n".join(after)
+    BodyWriter(client).write_body(target, markdown_to_blocks(old), known_prefix=0)
+    BodyWriter(client).write_body(target, markdown_to_blocks(new))
+    assert shape(fake.tree(target)) == expected_shape(new, fake, client)
+
+
+def response_blocks(md: str) -> list[dict[str, Any]]:
+    """The blocks of `md` as the API would list them (ids, response shape), without a server."""
+    out = []
+    for i, block in enumerate(markdown_to_blocks(md)):
+        data = {**block.data, "rich_text": [{"type": "text", "text": {"content": o["text"]["content"]},
+                                             "annotations": o.get("annotations", {}),
+                                             "plain_text": o["text"]["content"]}
+                                            for o in block.data.get("rich_text", [])]}
+        out.append({"id": f"b{i}", "type": block.type, block.type: data, "has_children": bool(block.children)})
+    return out
+
+
+@pytest.mark.parametrize(("before", "after", "cost"), [
+    ("a\n\nb\n\nc", "a\n\nb\n\nc\n\nd", 1),             # append at the end
+    ("a\n\nb\n\nc", "a\n\nB\n\nc", 1),                    # edit in place
+    ("a\n\nb\n\nc", "a\n\nc", 1),                          # remove from the middle
+    ("a\n\nb\n\nc\n\nd", "a\n\nc\n\nd\n\ne", 2),          # remove one, add one at the end
+    ("a\n\nb\n\nc\n\nd", "a\n\nx\n\nb\n\nc\n\nd", 4),      # insert mid-page: 3 shifted + 1 append
+    ("a\n\nb", "# a\n\nb", 3),                               # a type change at the top: replace both
+])
+def test_alignment_costs(before: str, after: str, cost: int) -> None:
+    edit = pages.align(response_blocks(before), markdown_to_blocks(after))
+    assert edit.cost() == cost
 
 
 def test_an_append_that_timed_out_after_landing_is_not_sent_twice(

@@ -179,6 +179,7 @@ FAULTS = [
     pytest.param(dict(method="GET", path="/children$", delay=1.5), id="timeout-on-list"),
     pytest.param(dict(method="PATCH", path="^/v1/pages/", status=529, retry_after="0.05"), id="529-on-update"),
     pytest.param(dict(method="DELETE", path="^/v1/blocks/", status=500, apply=True), id="delete-landed-but-500"),
+    pytest.param(dict(method="PATCH", path="^/v1/blocks/[^/]+$", status=502), id="502-on-block-update"),
 ]
 
 
@@ -189,7 +190,9 @@ def test_injected_faults_lose_nothing_and_duplicate_nothing(
     notes = [session_note(repo, f"RT-260511-0{i}", "\n\n".join(f"Paragraph {i}.{j}" for j in range(120)))
              for i in range(1, 4)]
     sync(repo, capsys, "--apply", "--limit", "1")  # one page exists, so updates and deletes happen too
-    notes[0].write_text(notes[0].read_text().replace("Paragraph 1.5\n", "Paragraph 1.5 edited\n"))
+    # an edit, a removal and an addition: a block update, a delete and an append
+    text = notes[0].read_text().replace("Paragraph 1.5\n", "Paragraph 1.5 edited\n")
+    notes[0].write_text(text.replace("Paragraph 1.7\n\n", "") + "\n\nParagraph 1.new\n")
     method, path = str(fault.pop("method")), str(fault.pop("path"))
     injected = ws.fake.inject(method, path, times=2, **fault)  # type: ignore[arg-type]
     code, out = sync(repo, capsys, "--apply")

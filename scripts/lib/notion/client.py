@@ -296,6 +296,10 @@ class NotionClient:
         results = data.get("results")
         return results if isinstance(results, list) else []
 
+    def update_block(self, block_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace a block's content (same type); setting the same content twice is harmless."""
+        return self.request("PATCH", f"/v1/blocks/{block_id}", body=body, idempotent=True)
+
     def delete_block(self, block_id: str) -> dict[str, Any]:
         return self.request("DELETE", f"/v1/blocks/{block_id}", idempotent=True)
 
