@@ -152,7 +152,8 @@ def _apply(root: Path, config: notion_config.NotionConfig, client: NotionClient,
         interactive = not as_json and sys.stdout.isatty() and work > 0
 
         def say(outcome: sync.FileOutcome) -> None:
-            if not as_json:
+            # Unchanged notes are counted in the totals and listed in the audit log, not printed.
+            if not as_json and outcome.outcome != "unchanged":
                 print(client.redact(_line(outcome, applied=True)), flush=True)
 
         if not interactive:
@@ -171,7 +172,9 @@ def _apply(root: Path, config: notion_config.NotionConfig, client: NotionClient,
             task = progress.add_task("sync", total=len(plans))
 
             def tick(outcome: sync.FileOutcome) -> None:
-                progress.console.print(client.redact(_line(outcome, applied=True)), markup=False, highlight=False)
+                if outcome.outcome != "unchanged":
+                    progress.console.print(client.redact(_line(outcome, applied=True)), markup=False,
+                                           highlight=False)
                 progress.advance(task)
 
             try:

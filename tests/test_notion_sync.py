@@ -366,3 +366,74 @@ def test_a_mapping_to_a_missing_property_stops_before_any_write(
     assert code == 2
     assert "'Sumary'" in out and "kinds.session.properties.summary" in out
     assert ws.fake.write_requests() == []
+
+
+NESTED = "## Plan\n\n- step one\n  - detail a\n  - detail b\n- step two\n  - detail c\n\nClosing paragraph.\n"
+
+
+def test_a_frontmatter_only_edit_costs_one_request(
+        repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    note = session_note(repo, "RT-260511-01", NESTED)
+    sync(repo, capsys, "--apply")
+    note.write_text(note.read_text().replace("tags: [testing, sync]", "tags: [testing, sync, later]"))
+    ws.fake.reset_requests()
+    assert sync(repo, capsys, "--apply")[0] == 0
+    assert [r.route for r in ws.fake.requests] == ["get_database", "get_data_source", "update_page"]
+    assert ws.fake.prop_value(meta(note)["notion_page_id"], "Tags") == ["testing", "sync", "later"]
+
+
+def test_a_body_edit_reads_only_the_top_level_when_the_memo_holds(
+        repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    note = session_note(repo, "RT-260511-01", NESTED)
+    sync(repo, capsys, "--apply")
+    note.write_text(note.read_text().replace("Closing paragraph.", "Closing paragraph, edited."))
+    ws.fake.reset_requests()
+    assert sync(repo, capsys, "--apply")[0] == 0
+    routes = [r.route for r in ws.fake.requests][2:]
+    assert routes == ["update_page", "list", "update_block"]
+    assert page_text(ws.fake, meta(note)["notion_page_id"])[-1] == "Closing paragraph, edited."
+
+
+def test_without_the_memo_an_update_compares_everything_and_ends_the_same(
+        repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    note = session_note(repo, "RT-260511-01", NESTED)
+    sync(repo, capsys, "--apply")
+    for memo_file in (repo / ".claude" / "state" / "notion-pages").iterdir():
+        memo_file.unlink()
+    note.write_text(note.read_text().replace("tags: [testing, sync]", "tags: [x]"))
+    ws.fake.reset_requests()
+    assert sync(repo, capsys, "--apply")[0] == 0
+    assert [r.route for r in ws.fake.requests].count("list") == 3  # the page and both nested items
+    assert is_synced(note)
+
+
+def test_a_memo_from_another_sync_state_is_not_trusted(
+        repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    """Another machine synced this note since (its synced_hash differs): read the page again."""
+    note = session_note(repo, "RT-260511-01", NESTED)
+    sync(repo, capsys, "--apply")
+    page = meta(note)["notion_page_id"]
+    nested = ws.fake.tree(page)[1]["children"][0]["id"]
+    ws.fake.blocks[nested].data["rich_text"][0]["plain_text"] = "changed elsewhere"
+    ws.fake.blocks[nested].data["rich_text"][0]["text"]["content"] = "changed elsewhere"
+    doc = frontmatter.load_document(note)
+    doc.update({"synced_hash": "sha256:" + "1" * 64, "tags": ["other"]})
+    doc.save()
+    assert sync(repo, capsys, "--apply")[0] == 0
+    assert "detail a" in page_text(ws.fake, page) and "changed elsewhere" not in page_text(ws.fake, page)
+
+
+def test_a_memo_whose_top_level_no_longer_matches_the_page_is_not_trusted(
+        repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    note = session_note(repo, "RT-260511-01", NESTED)
+    sync(repo, capsys, "--apply")
+    page = meta(note)["notion_page_id"]
+    top = ws.fake.tree(page)[1]["id"]
+    ws.fake.blocks[top].data["rich_text"][0]["text"]["content"] = "step one (hand edit)"
+    ws.fake.blocks[top].data["rich_text"][0]["plain_text"] = "step one (hand edit)"
+    nested = ws.fake.tree(page)[1]["children"][1]["id"]
+    ws.fake.blocks[nested].in_trash = True
+    note.write_text(note.read_text().replace("Closing paragraph.", "Closing paragraph, edited."))
+    assert sync(repo, capsys, "--apply")[0] == 0
+    assert page_text(ws.fake, page) == ["Plan", "step one", "detail a", "detail b", "step two", "detail c",
+                                        "Closing paragraph, edited."]

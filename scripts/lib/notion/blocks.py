@@ -18,6 +18,7 @@ Limits honoured here rather than discovered as 400s:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -217,6 +218,7 @@ def paragraph(text: str) -> list[Block]:
 
 # ------------------------------------------------------------------ markdown
 
+@functools.lru_cache(maxsize=1)
 def _parser() -> Any:
     from markdown_it import MarkdownIt
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import memo
 from .blocks import MAX_CHILDREN, Block, api_fingerprint, block_fingerprint, plan_append
 from .client import AmbiguousWrite, APIResponseError, NotionClient, NotionError
 
@@ -188,34 +189,47 @@ class BodyWriter:
         self.stats.updated += 1
 
     def converge(self, parent_id: str, desired: Sequence[Block],
-                 existing: list[dict[str, Any]] | None = None) -> None:
-        """Make the children of `parent_id` equal `desired` with as few requests as the API allows."""
+                 existing: list[dict[str, Any]] | None = None,
+                 known: Sequence[tuple[str, str]] | None = None) -> None:
+        """Make the children of `parent_id` equal `desired` with as few requests as the API allows.
+
+        known: what the sync last left here (memo.top_of), one (content, children) digest pair per
+        block; used only if the blocks listed now match it, to skip re-reading unchanged children.
+        """
         if existing is None:
             existing = self.client.list_children(parent_id)
             self.stats.listed += 1
         have = [blk for blk in existing if blk.get("type") not in PRESERVED_TYPES]
+        children_known: dict[str, str] = {}
+        if known is not None and len(known) == len(have) and all(
+                memo.digest(api_fingerprint(blk)) == own for blk, (own, _) in zip(have, known, strict=True)):
+            children_known = {str(blk["id"]): kids for blk, (_, kids) in zip(have, known, strict=True)}
         edit = align(have, desired)
         for old, want in edit.updates:
             self.update(old, want)
         for old, want in edit.kept + edit.updates:
+            if children_known.get(str(old["id"])) == memo.children_digest(want.children):
+                continue  # its children are as the last sync left them and as wanted
             if want.children or old.get("has_children"):
                 self.converge(str(old["id"]), want.children, None if old.get("has_children") else [])
         for old in edit.stale:
             self.delete(str(old["id"]))
         self.append_tree(parent_id, edit.new)
 
-    def write_body(self, page_id: str, desired: Sequence[Block], *, known_prefix: int | None = None) -> None:
+    def write_body(self, page_id: str, desired: Sequence[Block], *, known_prefix: int | None = None,
+                   known: Sequence[tuple[str, str]] | None = None) -> None:
         """Bring the page body to `desired`.
 
         known_prefix: the page was just created with exactly the first `known_prefix` blocks (no
-        listing needed); None: the body is unknown and is listed first.
+        listing needed); None: the body is unknown and is listed first. known: see `converge`.
         """
         for attempt in range(1, self.max_attempts + 1):
             try:
                 if attempt == 1 and known_prefix is not None:
                     self.append_tree(page_id, desired[known_prefix:])
                 else:
-                    self.converge(page_id, desired)
+                    # after a failed attempt the memo no longer describes the page
+                    self.converge(page_id, desired, known=known if attempt == 1 else None)
                 return
             except AmbiguousWrite:
                 if attempt >= self.max_attempts:

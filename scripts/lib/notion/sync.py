@@ -10,8 +10,7 @@ Apply, per note, in order:
   a page that is gone (deleted or in the trash) is looked up by external_id and,
   failing that, created again;
 - create: query the data source by external_id first and adopt a page found there;
-  else create it with as many blocks as fit, record the new id in the note at once,
-  and append the rest. A create that timed out or got a 5xx is never sent again
+  else create it with as many blocks as fit and append the rest. A create that timed out or got a 5xx is never sent again
   blindly: the data source is queried by external_id first.
 - write-back through the round-trip writer: notion_page_id, sync_status: synced,
   synced_at, synced_hash (the hash of the content that was pushed); a failure
@@ -36,6 +35,7 @@ from .. import atomic, frontmatter
 from ..errors import BatonError, ConfigError
 from ..paths import KINDS, Store
 from . import blocks as nblocks
+from . import memo
 from .client import AmbiguousWrite, APIResponseError, NotionClient, NotionError, is_notion_id, normalize_id
 from .config import KindConfig, NotionConfig
 from .pages import BodyWriter
@@ -59,6 +59,8 @@ class FilePlan:
     content_hash: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     body: str = ""
+    blocks: list[nblocks.Block] = field(default_factory=list)
+    known_page: str | None = None   # a page this run created or found for the note
 
 
 @dataclass
@@ -66,7 +68,7 @@ class FileOutcome:
     rel: str
     kind: str
     action: str
-    outcome: str           # created | updated | adopted | unchanged | error | planned | deferred | not run
+    outcome: str           # created | updated | adopted | unchanged | error | planned | deferred
     external_id: str | None = None
     page_id: str | None = None
     detail: str = ""
@@ -97,7 +99,7 @@ class SyncReport:
         return sum(1 for o in self.outcomes if o.outcome == outcome)
 
     def counts(self) -> dict[str, int]:
-        keys = ("created", "updated", "adopted", "unchanged", "error", "planned", "deferred", "not run")
+        keys = ("created", "updated", "adopted", "unchanged", "error", "planned", "deferred")
         return {k: self.count(k) for k in keys if self.count(k)}
 
     def planned_counts(self) -> dict[str, int]:
@@ -189,7 +191,7 @@ def _plan_one(path: Path, rel: str, kind: str) -> FilePlan:
         return plan
     status = metadata.get("sync_status")
     if status == "synced" and metadata.get("synced_hash") == digest:
-        plan.action, plan.reason = "skip", "unchanged"
+        plan.action = "skip"
     else:
         plan.action = "update"
         plan.reason = "previous sync failed" if status == "error" else "changed"
@@ -216,6 +218,7 @@ class Syncer:
         self.config = config
         self.client = client
         self.sources: dict[str, DataSource] = {}
+        self.memos = memo.MemoStore(root)
 
     # -- data sources
 
@@ -299,21 +302,27 @@ class Syncer:
         fallback = plan.path.stem
         props = build_properties(source.kind, source.types, plan.metadata, fallback)
         body = nblocks.markdown_to_blocks(plan.body)
+        plan.blocks = body
         writer = BodyWriter(self.client, max_attempts=self.config.file_attempts)
         lookup = self.find_page(source)
 
         if plan.page_id is not None:
+            known = self.memos.load(plan.page_id, plan.metadata.get("synced_hash"))
+            self.memos.forget(plan.page_id)  # from here on the page may differ from any memo
             try:
                 self.client.update_page(plan.page_id, {"properties": props})
             except APIResponseError as exc:
                 if not _gone(exc):
                     raise
             else:
-                writer.write_body(plan.page_id, body)
+                if known is None or known.body != memo.children_digest(body):
+                    writer.write_body(plan.page_id, body, known=known.top if known else None)
                 return "updated", plan.page_id
 
         found = lookup(plan.external_id)
         if found is not None:
+            self.memos.forget(found)
+            plan.known_page = found
             self.client.update_page(found, {"properties": props})
             writer.write_body(found, body)
             return "adopted", found
@@ -328,25 +337,19 @@ class Syncer:
                 # The page may exist now: look before creating again.
                 found = lookup(plan.external_id)
                 if found is not None:
-                    self._record_page(plan, found)
+                    plan.known_page = found
                     writer.write_body(found, body)
                     return "created", found
                 if attempt >= self.config.file_attempts:
                     raise
                 continue
             page_id = normalize_id(str(page["id"]))
-            self._record_page(plan, page_id)
+            plan.known_page = page_id
             writer.write_body(page_id, body, known_prefix=inline)
             return "created", page_id
         raise NotionError("create failed")  # pragma: no cover - the loop returns or raises
 
     # -- write-back
-
-    def _record_page(self, plan: FilePlan, page_id: str) -> None:
-        """Note the new page id right away, so a run killed before the body is complete finds it by id."""
-        doc = frontmatter.load_document(plan.path)
-        doc.update({"notion_page_id": page_id, "sync_status": "pending"})
-        doc.save()
 
     def mark_synced(self, plan: FilePlan, page_id: str) -> None:
         doc = frontmatter.load_document(plan.path)
@@ -357,7 +360,11 @@ class Syncer:
 
     def mark_error(self, plan: FilePlan, message: str) -> None:
         doc = frontmatter.load_document(plan.path)
-        doc.update({"sync_status": "error", "sync_error": message})
+        values: dict[str, Any] = {"sync_status": "error", "sync_error": message}
+        if plan.known_page and not is_notion_id(doc.get("notion_page_id")):
+            # The page exists (its body may be incomplete): the next run updates it by id.
+            values["notion_page_id"] = plan.known_page
+        doc.update(values)
         doc.save()
 
     # -- the run
@@ -380,7 +387,7 @@ class Syncer:
     def _apply_one(self, plan: FilePlan) -> FileOutcome:
         base = FileOutcome(plan.rel, plan.kind, plan.action, "", plan.external_id, plan.page_id)
         if plan.action == "skip":
-            base.outcome, base.detail = "unchanged", plan.reason
+            base.outcome = "unchanged"
             return base
         if plan.action == "defer":
             base.outcome, base.detail = "deferred", plan.reason
@@ -403,6 +410,11 @@ class Syncer:
             self.mark_synced(plan, page_id)
         except (BatonError, OSError) as exc:
             base.outcome, base.detail = "error", one_line(f"pushed, but the note could not be updated: {exc}")
+            return base
+        try:
+            self.memos.save(page_id, plan.content_hash or "", plan.blocks)
+        except OSError:
+            pass  # only an optimisation: the next update lists the page instead
         return base
 
     def _failed(self, plan: FilePlan, base: FileOutcome, exc: Exception) -> FileOutcome:
