@@ -70,6 +70,13 @@ def body(rng: random.Random, i: int) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _drop_paragraph(text: str, after: str) -> str:
+    """Remove the paragraph that follows `after`."""
+    start = text.index(after) + len(after)
+    end = text.index("\n\n", start) + 2
+    return text[:start] + text[end:]
+
+
 def make_store(root: Path, count: int, rng: random.Random) -> list[Path]:
     notes = []
     folder = root / "docs" / "sessions"
@@ -164,33 +171,44 @@ def main() -> int:
         print(f"  achieved rate {achieved:.2f} req/s = {frac:.2f} of the limit; "
               f"429s: {sum(1 for r in fake.requests[mark:] if r.status == 429)}")
 
-        # 2. updates of three kinds, 1/3 of the notes each
-        third = len(notes) // 3
-        groups = {"line appended at the end": notes[:third], "paragraph edited mid-note": notes[third:2 * third],
-                  "frontmatter only (tags)": notes[2 * third:]}
-        for path in groups["line appended at the end"]:
-            path.write_text(path.read_text() + "\nOne more line for the log.\n")
-        for path in groups["paragraph edited mid-note"]:
-            text = path.read_text()
-            start = text.index("## Decisions\n\n") + len("## Decisions\n\n")
-            path.write_text(text[:start] + "Edited: " + text[start:])
-        for path in groups["frontmatter only (tags)"]:
-            path.write_text(path.read_text().replace("tags: [bench, sync]", "tags: [bench, sync, edited]"))
-        mark = len(fake.requests)
-        t0 = time.perf_counter()
-        updated = run_sync(root, env)
-        wall = time.perf_counter() - t0
-        frac_u, achieved_u = rate_fraction(fake, mark, args.rate, burst)
-        by_route = routes(fake, mark)
-        print(f"\nupdate: {updated['totals']} in {wall:.1f} s wall; requests {updated['requests']['total']} "
-              f"({dict(by_route)})")
-        for label, paths in groups.items():
-            rel = {p.relative_to(root).as_posix() for p in paths}
-            print(f"  {label}: requests per note {describe(per_file(updated, 'updated', rel))}")
-        print(f"  block deletes per updated note: {by_route['delete'] / max(1, len(notes)):.2f}; "
-              f"in-place block updates per note: {by_route['update_block'] / max(1, len(notes)):.2f}; "
-              f"listings per note: {by_route['list'] / max(1, len(notes)):.2f}")
-        print(f"  achieved rate {achieved_u:.2f} req/s = {frac_u:.2f} of the limit")
+        # 2. updates of six kinds, one group of notes each, one sync per group
+        edits = {
+            "line appended at the end": lambda t: t + "\nOne more line for the log.\n",
+            "paragraph edited mid-note": lambda t: t.replace("## Decisions\n\n", "## Decisions\n\nEdited: ", 1),
+            "paragraph removed mid-note": lambda t: _drop_paragraph(t, "## Decisions\n\n"),
+            "paragraph inserted mid-note": lambda t: t.replace("## Next steps", "A new paragraph.\n\n## Next steps"),
+            "frontmatter only (tags)": lambda t: t.replace("tags: [bench, sync]", "tags: [bench, sync, edited]"),
+            "paragraph edited, no memo": lambda t: t.replace("## Decisions\n\n", "## Decisions\n\nEdited: ", 1),
+        }
+        size = len(notes) // len(edits)
+        print(f"\nupdate ({size} notes per kind of edit):")
+        total_requests = total_time = total_ideal = 0.0
+        for g, (label, edit) in enumerate(edits.items()):
+            group = notes[g * size:(g + 1) * size]
+            for path in group:
+                path.write_text(edit(path.read_text()))
+                if "no memo" in label:
+                    page = json.loads(subprocess.run(
+                        [PYTHON, "-c", "import sys, json; sys.path.insert(0, 'scripts');"
+                         "from lib import frontmatter; print(json.dumps(frontmatter.read_metadata(sys.argv[1])"
+                         "['notion_page_id']))", str(path)], cwd=ROOT, capture_output=True, text=True).stdout)
+                    (root / ".claude/state/notion-pages" / f"{page}.json").unlink(missing_ok=True)
+            mark = len(fake.requests)
+            updated = run_sync(root, env)
+            by_route = routes(fake, mark)
+            n = len(group)
+            frac_u, _ = rate_fraction(fake, mark, args.rate, burst)
+            total_requests += len(fake.requests) - mark
+            if len(fake.requests) - mark > 1:
+                span = fake.requests[-1].t - fake.requests[mark].t
+                total_time += span
+                total_ideal += max(len(fake.requests) - mark - burst, 0) / args.rate
+            print(f"  {label}: {describe(per_file(updated, 'updated'))} requests per note; per note: "
+                  f"{by_route['delete'] / n:.2f} deletes, {by_route['update_block'] / n:.2f} block updates, "
+                  f"{by_route['list'] / n:.2f} listings, {by_route['append'] / n:.2f} appends; "
+                  f"rate {frac_u:.2f} of the limit")
+        print(f"  all updates: {total_requests / len(notes):.2f} requests per note; "
+              f"achieved rate {total_ideal / total_time if total_time else 0:.2f} of the limit")
 
         # 3. nothing changed
         mark = len(fake.requests)

@@ -437,3 +437,15 @@ def test_a_memo_whose_top_level_no_longer_matches_the_page_is_not_trusted(
     assert sync(repo, capsys, "--apply")[0] == 0
     assert page_text(ws.fake, page) == ["Plan", "step one", "detail a", "detail b", "step two", "detail c",
                                         "Closing paragraph, edited."]
+
+
+def test_two_notes_with_one_external_id_are_both_refused(
+        repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    first = session_note(repo, "RT-260511-01")
+    copy = first.with_name("RT-260511-01-copy.md")
+    copy.write_text(first.read_text())
+    session_note(repo, "RT-260511-02")
+    code, out = sync(repo, capsys, "--apply")
+    assert code == 1
+    assert "external_id RT-260511-01 is also used by docs/sessions/RT-260511-01-copy.md" in out
+    assert ws.pages("RT-260511-01") == [] and len(ws.pages("RT-260511-02")) == 1

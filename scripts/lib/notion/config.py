@@ -98,6 +98,8 @@ def parse(text: str, path: Path) -> NotionConfig:
     if error is not None:
         pointer = list(error.absolute_path)
         line = yamlio.key_line(text, pointer) or 1
+        if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+            line = yamlio.key_line(text, [*pointer, error.instance]) or line  # the offending key's own line
         where = "/" + "/".join(str(p) for p in pointer)
         message = error.message
         if error.validator == "oneOf":

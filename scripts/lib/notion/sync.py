@@ -158,17 +158,26 @@ def plan_files(root: Path, config: NotionConfig, *, only: str | None = None,
     kinds = tuple(k for k in KINDS if k in config.kinds and (only is None or k == only))
     store = Store(root)
     plans: list[FilePlan] = []
-    pushing = 0
     for path in store.note_paths(kinds):
         kind = store.kind_of(path) or "?"
-        rel = path.relative_to(root).as_posix()
-        plan = _plan_one(path, rel, kind)
+        plans.append(_plan_one(path, path.relative_to(root).as_posix(), kind))
+    # Two notes with one external_id would fight over one page: push neither.
+    owners: dict[tuple[str, str], list[FilePlan]] = {}
+    for plan in plans:
+        if plan.external_id and plan.action != "error":
+            owners.setdefault((plan.kind, plan.external_id), []).append(plan)
+    for (_, external_id), same in owners.items():
+        if len(same) > 1:
+            for plan in same:
+                others = ", ".join(p.rel for p in same if p is not plan)
+                plan.action, plan.reason = "error", f"external_id {external_id} is also used by {others}"
+    pushing = 0
+    for plan in plans:
         if plan.action in ("create", "update"):
             if limit is not None and pushing >= limit:
                 plan.action, plan.reason = "defer", "over --limit"
             else:
                 pushing += 1
-        plans.append(plan)
     return plans
 
 
