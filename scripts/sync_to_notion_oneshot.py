@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         filters = [f"only {args.only}"] if args.only else []
         if args.limit is not None:
             filters.append(f"limit {args.limit}")
-        report, started = sync.start_report(mode + (f" ({', '.join(filters)})" if filters else ""))
+        report, started = sync.start_report(mode + (f" ({', '.join(filters)})" if filters else ""), root)
 
         client = NotionClient(
             token, base_url=base_url,
@@ -107,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     _apply(root, config, client, plans, report, args.json)
                 else:
                     _dry_run(root, config, client, plans, report)
+        except BatonError as exc:
+            report.aborted = str(exc)
+            raise
+        except KeyboardInterrupt:
+            report.aborted = "interrupted"
+            raise
         finally:
             sync.finish_report(report, started, client, config.rate_per_s)
             if args.apply:
@@ -157,11 +163,7 @@ def _apply(root: Path, config: notion_config.NotionConfig, client: NotionClient,
                 print(client.redact(_line(outcome, applied=True)), flush=True)
 
         if not interactive:
-            try:
-                syncer.run(plans, on_done=say, report=report)
-            except BatonError as exc:
-                report.aborted = str(exc)
-                raise
+            syncer.run(plans, on_done=say, report=report)
             return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -177,11 +179,7 @@ def _apply(root: Path, config: notion_config.NotionConfig, client: NotionClient,
                                            highlight=False)
                 progress.advance(task)
 
-            try:
-                syncer.run(plans, on_done=tick, report=report)
-            except BatonError as exc:
-                report.aborted = str(exc)
-                raise
+            syncer.run(plans, on_done=tick, report=report)
     finally:
         lock.release()
 

@@ -70,6 +70,9 @@ def test_a_rejected_token_stops_the_run_with_exit_2(repo: Path, fake: FakeNotion
     assert result.returncode == 2
     assert "ntn_not_the_right_one" not in result.stdout + result.stderr
     assert note.read_bytes() == before
+    audit = (repo / "docs/sync/LAST_SYNC.md").read_text()
+    assert "- Stopped early: Notion refused the token (401 unauthorized)" in audit
+    assert "ntn_not_the_right_one" not in audit
 
 
 def test_kill_9_mid_run_then_rerun_ends_fully_synced(repo: Path, fake: FakeNotion) -> None:

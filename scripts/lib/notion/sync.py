@@ -131,12 +131,13 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def who_runs() -> str:
+def who_runs(root: Path) -> str:
     name = os.environ.get("OPERATOR", "").strip()
     if name:
         return name
     try:
-        out = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5).stdout.strip()
+        out = subprocess.run(["git", "config", "user.name"], cwd=root, capture_output=True, text=True,
+                             timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         out = ""
     if out:
@@ -474,8 +475,8 @@ def write_audit(root: Path, report: SyncReport, redact: Callable[[str], str]) ->
     return path
 
 
-def start_report(mode: str) -> tuple[SyncReport, float]:
-    return SyncReport(mode=mode, started_at=utc_now(), who=who_runs(), outcomes=[]), time.monotonic()
+def start_report(mode: str, root: Path) -> tuple[SyncReport, float]:
+    return SyncReport(mode=mode, started_at=utc_now(), who=who_runs(root), outcomes=[]), time.monotonic()
 
 
 def finish_report(report: SyncReport, started: float, client: NotionClient | None, rate: float) -> None:
