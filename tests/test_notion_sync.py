@@ -449,3 +449,12 @@ def test_two_notes_with_one_external_id_are_both_refused(
     assert code == 1
     assert "external_id RT-260511-01 is also used by docs/sessions/RT-260511-01-copy.md" in out
     assert ws.pages("RT-260511-01") == [] and len(ws.pages("RT-260511-02")) == 1
+
+
+def test_the_audit_log_names_the_operator_from_the_roster(
+        repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ".claude" / "operators.yaml").write_text(
+        "operators:\n  - slug: tess\n    initials: TA\n    name: Test Author\n    emails: [author@example.com]\n")
+    session_note(repo, "RT-260511-01")
+    assert sync(repo, capsys, "--apply")[0] == 0
+    assert "- Who: tess" in (repo / "docs/sync/LAST_SYNC.md").read_text()

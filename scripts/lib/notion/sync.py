@@ -132,6 +132,13 @@ def utc_now() -> str:
 
 
 def who_runs(root: Path) -> str:
+    """The operator (lib.operators), else $OPERATOR, git's user.name or the login name: for the audit log."""
+    from .. import operators
+
+    try:
+        return operators.resolve(root).operator.slug
+    except (BatonError, OSError, ValueError):
+        pass  # an audit line never stops a sync
     name = os.environ.get("OPERATOR", "").strip()
     if name:
         return name
