@@ -78,3 +78,12 @@ def test_the_title_falls_back_to_the_file_name() -> None:
                  "      external_id: ext\n").kinds["plan"]
     props = build_properties(kind, {"Name": "title", "ext": "rich_text"}, {"external_id": "p"}, "my-plan")
     assert props["Name"]["title"][0]["text"]["content"] == "my-plan"
+
+
+def test_the_settings_schema_is_a_valid_json_schema() -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads(nconfig.schema_path().read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
