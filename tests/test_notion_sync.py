@@ -96,6 +96,19 @@ def test_a_second_sync_makes_no_request_at_all(
     assert "4 unchanged" in out
 
 
+def test_a_claim_stub_is_not_mirrored_until_its_handoff_is_written(
+        repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    stub = repo / "docs/sessions/RT-260511-09.md"
+    stub.write_text("---\nkind: session\nexternal_id: RT-260511-09\noperator: rt\n"
+                    "claimed_at: 2026-05-11T09:00:00Z\nstatus: claimed\n---\n", encoding="utf-8")
+    before = stub.read_bytes()
+    code, out = sync(repo, capsys, "--apply")
+    assert code == 0, out
+    assert ws.fake.requests == []
+    assert stub.read_bytes() == before
+    assert ws.pages("RT-260511-09", "session") == []
+
+
 def test_an_edit_syncs_as_an_update_of_the_same_page(
         repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     notes = store(repo)

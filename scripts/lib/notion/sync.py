@@ -194,6 +194,9 @@ def _plan_one(path: Path, rel: str, kind: str) -> FilePlan:
         metadata, body = frontmatter.read(path)
     except BatonError as exc:
         return FilePlan(path, rel, kind, "error", one_line(str(exc)))
+    if kind == "session" and metadata.get("status") == "claimed":
+        # a claim stub is "no session yet": there is nothing to mirror until its handoff is written
+        return FilePlan(path, rel, kind, "skip", "claim stub (no handoff written yet)", metadata=metadata)
     raw_id = metadata.get("external_id")
     external_id = str(raw_id).strip() if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else ""
     if not external_id:
