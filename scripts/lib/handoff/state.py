@@ -1,9 +1,8 @@
 """The telemetry state of a Claude Code session, as the handoff reads it; invariants; archiving.
 
 The state file is written by the telemetry hook (`.claude/state/session-<id>.json`,
-docs/conventions/telemetry-state.md). `_read_state`, `_normalise`, `_session_files`
-and `_refresh_usage` are the touch points with `lib.hookstate`, the hook's own reader:
-until it is present they read the documented shape themselves.
+docs/conventions/telemetry-state.md) and read here through the hook's own reader,
+`lib.hookstate` (normalisation, counters, the session's files, transcript usage).
 """
 
 from __future__ import annotations
@@ -12,101 +11,42 @@ import contextlib
 import copy
 import datetime as dt
 import fcntl
-import json
 import os
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import hookstate
 from ..errors import BatonError
 from ..paths import STATE_DIR
 
 ARCHIVE_DIR = "archive"
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
-# Keys of the telemetry state the handoff copies into the note, with their empty values.
+# Counters of the telemetry state the handoff reports.
 COUNTERS = ("tool_calls_count", "tool_failures_count", "subagents_dispatched", "parallel_terminals_observed")
-MAPPINGS = ("tool_calls_breakdown", "tool_calls_breakdown_methods", "failures_breakdown")
 
 
 def is_valid_session_id(value: str) -> bool:
-    return bool(_SESSION_ID.match(value))
+    return hookstate.is_valid_session_id(value)
 
 
 def state_dir(root: Path) -> Path:
     return root / STATE_DIR
 
 
-# ----------------------------------------------------------------- touch points (lib.hookstate)
-
 def _session_paths(folder: Path, session_id: str) -> dict[str, Path]:
-    base = folder / f"session-{session_id}"
-    return {
-        "state": base.with_name(base.name + ".json"),
-        "lock": base.with_name(base.name + ".lock"),
-        "usage": base.with_name(base.name + ".usage.json"),
-        "usage_lock": base.with_name(base.name + ".usage.lock"),
-    }
-
-
-def _session_files(folder: Path, session_id: str) -> list[Path]:
-    return [p for p in _session_paths(folder, session_id).values() if p.exists()]
-
-
-def _as_int(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, float) and value == value and abs(value) != float("inf"):
-        return max(int(value), 0)
-    return 0
-
-
-def _int_map(value: Any) -> dict[str, int]:
-    return {str(k): _as_int(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
-
-
-def _normalise(raw: Any, session_id: str) -> dict[str, Any]:
-    src = dict(raw) if isinstance(raw, Mapping) else {}
-    out: dict[str, Any] = dict(src)
-    out["session_id"] = src.get("session_id") if isinstance(src.get("session_id"), str) else session_id
-    for key in ("started_at", "last_event_at", "ended_at", "transcript_path", "cwd"):
-        out[key] = src.get(key) if isinstance(src.get(key), str) else None
-    for key in COUNTERS:
-        out[key] = _as_int(src.get(key))
-    out["tool_calls_breakdown"] = _int_map(src.get("tool_calls_breakdown"))
-    out["failures_breakdown"] = _int_map(src.get("failures_breakdown"))
-    methods = src.get("tool_calls_breakdown_methods")
-    out["tool_calls_breakdown_methods"] = (
-        {str(k): _int_map(v) for k, v in methods.items()} if isinstance(methods, Mapping) else {}
-    )
-    raw_tokens = src.get("tokens")
-    tokens: Mapping[str, Any] = raw_tokens if isinstance(raw_tokens, Mapping) else {}
-    out["tokens"] = {k: _as_int(tokens.get(k)) for k in ("input", "output", "cache_creation", "cache_read")}
-    cost = src.get("cost_usd")
-    out["cost_usd"] = float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None
-    unpriced = src.get("unpriced_models")
-    out["unpriced_models"] = [str(m) for m in unpriced] if isinstance(unpriced, list) else []
-    return out
-
-
-def _read_state(folder: Path, session_id: str) -> dict[str, Any] | None:
-    path = _session_paths(folder, session_id)["state"]
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return None
-    return _normalise(raw, session_id)
+    return {k: Path(v) for k, v in hookstate.session_paths(str(folder), session_id).items()}
 
 
 def _refresh_usage(folder: Path, session_id: str, overrides: Mapping[str, Any]) -> list[str]:
-    """Bring tokens and cost up to date from the transcript (the hook's reader does this)."""
-    return []
+    """Bring tokens and cost up to date from the transcript; problems become warnings."""
+    problems: list[str] = []
+    try:
+        hookstate.refresh_usage(str(folder), session_id, overrides=overrides, log=problems.append)
+    except (OSError, ValueError) as exc:
+        problems.append(f"tokens and cost not refreshed: {exc}")
+    return problems
 
 
 # ----------------------------------------------------------------- reading
@@ -141,12 +81,7 @@ class Telemetry:
 
 
 def counter_at(state: Mapping[str, Any], dotted: str) -> int:
-    node: Any = state
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return 0
-        node = node[part]
-    return _as_int(node)
+    return max(hookstate.counter_at(state, dotted), 0)
 
 
 def _ensure_counter(state: dict[str, Any], dotted: str) -> None:
@@ -160,11 +95,11 @@ def _ensure_counter(state: dict[str, Any], dotted: str) -> None:
             node[part] = {}
         node = node[part]
     if isinstance(node, dict):
-        node[parts[-1]] = _as_int(node.get(parts[-1]))
+        node[parts[-1]] = counter_at(node, parts[-1])
 
 
 def empty_state(session_id: str | None) -> dict[str, Any]:
-    return _normalise({}, session_id or "")
+    return hookstate.normalise_state({}, session_id or "")
 
 
 def read_telemetry(root: Path, session_id: str | None, invariant_paths: list[str],
@@ -180,7 +115,7 @@ def read_telemetry(root: Path, session_id: str | None, invariant_paths: list[str
         folder = state_dir(root)
         if refresh:
             warnings.extend(_refresh_usage(folder, session_id, pricing or {}))
-        state = _read_state(folder, session_id)
+        state = hookstate.read_state(str(folder), session_id)
         if state is None:
             warnings.append(
                 f"no telemetry state for session {session_id} ({STATE_DIR}/session-{session_id}.json): "
@@ -250,7 +185,7 @@ def archive_state(root: Path, session_id: str) -> ArchiveResult:
     folder = state_dir(root)
     archive = folder / ARCHIVE_DIR
     result = ArchiveResult(session_id)
-    files = _session_files(folder, session_id)
+    files = [Path(p) for p in hookstate.session_files(str(folder), session_id)]
     if not files:
         result.already_archived = any(archive.glob(f"session-{session_id}.*"))
         return result
