@@ -21,8 +21,8 @@ from handoff_support import (
     handoff,
     helper,
     helper_json,
+    hook,
     make_store,
-    session_start,
     start,
     tool_calls,
     write,
@@ -42,7 +42,13 @@ def remote(store: Path, tmp_path: Path) -> Path:
 
 def test_end_to_end_the_remote_gets_one_commit_with_exactly_the_handoff_files(store: Path, remote: Path) -> None:
     # The session: telemetry through the real hook, two commits of work, a file the user staged and keeps staged.
-    session_start(store)
+    transcript = store.parent / "transcript.jsonl"
+    line = {"type": "assistant", "requestId": "req_1", "message": {
+        "id": "msg_1", "model": "claude-sonnet-4-6",
+        "usage": {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 0,
+                  "cache_read_input_tokens": 100}}}
+    transcript.write_text((json.dumps(line) + "\n") * 2)  # one message, two content blocks: counted once
+    hook(store, {"hook_event_name": "SessionStart", "source": "startup", "transcript_path": str(transcript)})
     tool_calls(store, "Bash", 4)
     tool_calls(store, "Edit", 3)
     (store / "app.py").write_text("print('hi')\n")
@@ -85,6 +91,8 @@ def test_end_to_end_the_remote_gets_one_commit_with_exactly_the_handoff_files(st
     assert metadata["tool_calls_breakdown"] == {"Bash": 4, "Edit": 3, "mcp__notion_offplan": 0}
     assert metadata["invariants"] == {"tool_calls_breakdown.mcp__notion_offplan": 0}
     assert metadata["commits_count"] == 2 and metadata["lines_added"] == 2
+    assert metadata["tokens"] == {"input": 10, "output": 5, "cache_creation": 0, "cache_read": 100}
+    assert metadata["cost_usd"] > 0 and metadata["model"] == "claude-sonnet-4-6"
     assert "- " + session_id in git(remote, "show", "main:workstreams/auth.md")
     assert f"[{session_id}]({session_id}.md)" in git(remote, "show", "main:docs/sessions/INDEX.md")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,27 @@ def test_regen_index_records_its_files_for_the_commit(store: Path) -> None:
     helper(store, "commit", "--id", started["id"])
     files = git(store, "show", "--name-only", "--format=", "HEAD").split()
     assert sorted(files) == sorted([started["path"], "docs/sessions/INDEX.md", "workstreams/INDEX.md"])
+
+
+def _age(*paths: Path) -> None:
+    """Date files an hour back: a file changed just before the indexes were made is re-checked (racy)."""
+    past = time.time_ns() - 3600 * 10**9
+    for path in paths:
+        os.utime(path, ns=(past, past))
+
+
+def test_indexes_know_when_a_note_changed_after_them(store: Path) -> None:
+    workstream = store / "workstreams" / "auth.md"
+    _age(workstream)
+    indexes.regen_indexes(store)
+    assert not indexes.is_stale(store)
+    started = start(store)
+    assert indexes.is_stale(store)  # a new claim stub
+    _age(store / started["path"])
+    indexes.regen_indexes(store)
+    assert not indexes.is_stale(store)
+    (store / started["path"]).unlink()
+    assert indexes.is_stale(store)  # a removal
+    indexes.regen_indexes(store)
+    workstream.write_text(workstream.read_text() + "\nMore.\n")
+    assert indexes.is_stale(store)  # an edit, even in the same tick as the indexes

@@ -187,7 +187,8 @@ def _commit_paths(root: Path, settings: Settings, paths: list[str], message: str
 
 
 def _refresh_indexes(root: Path, paths: list[str]) -> None:
-    if indexes.SESSIONS_INDEX in paths or indexes.WORKSTREAMS_INDEX in paths:
+    """Bring the handoff's indexes up to date with notes written since (another handoff's, a rename)."""
+    if (indexes.SESSIONS_INDEX in paths or indexes.WORKSTREAMS_INDEX in paths) and indexes.is_stale(root):
         indexes.regen_indexes(root)
 
 

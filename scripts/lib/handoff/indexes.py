@@ -7,12 +7,15 @@ the same bytes, and a file is rewritten only when its content changes.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import atomic, frontmatter
-from ..paths import STORE_FOLDERS, Store
+from ..paths import SKIPPED_NAMES, STATE_DIR, STORE_FOLDERS, Store
 
 SESSIONS_INDEX = f"{STORE_FOLDERS['session']}/INDEX.md"
 WORKSTREAMS_INDEX = f"{STORE_FOLDERS['workstream']}/INDEX.md"
@@ -104,11 +107,54 @@ def _write_if_changed(root: Path, rel: str, text: str, result: IndexResult) -> N
     result.written.append(rel)
 
 
+FINGERPRINT = f"{STATE_DIR}/index-fingerprint.json"
+# A note changed this close to the moment its stat was taken may have changed again unseen (coarse file times).
+RACY_NS = 50_000_000
+
+
+def fingerprint(root: Path) -> dict[str, list[int]]:
+    """(size, mtime_ns) of every session and workstream note: a stat each, nothing parsed."""
+    found: dict[str, list[int]] = {}
+    for kind in ("session", "workstream"):
+        folder = root / STORE_FOLDERS[kind]
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".md") and entry.name not in SKIPPED_NAMES:
+                        st = entry.stat()
+                        found[f"{STORE_FOLDERS[kind]}/{entry.name}"] = [st.st_size, st.st_mtime_ns]
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _save_fingerprint(root: Path, notes: dict[str, list[int]], taken_ns: int) -> None:
+    atomic.write_text(root / FINGERPRINT, json.dumps({"taken_ns": taken_ns, "notes": notes}, sort_keys=True))
+
+
+def is_stale(root: Path) -> bool:
+    """Whether a note was added, changed or removed since the indexes were last generated."""
+    if not all((root / rel).is_file() for rel in (SESSIONS_INDEX, WORKSTREAMS_INDEX)):
+        return True
+    try:
+        recorded = json.loads((root / FINGERPRINT).read_text(encoding="utf-8"))
+        taken_ns, notes = int(recorded["taken_ns"]), recorded["notes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    current = fingerprint(root)
+    if current != notes:
+        return True
+    return any(mtime >= taken_ns - RACY_NS for _, mtime in current.values())
+
+
 def regen_indexes(root: Path) -> IndexResult:
+    taken_ns = time.time_ns()
+    notes = fingerprint(root)
     store = Store(root)
     result = IndexResult()
     sessions = _read(store.note_paths(("session",)), result, root)
     workstreams = _read(store.note_paths(("workstream",)), result, root)
     _write_if_changed(root, SESSIONS_INDEX, sessions_table(sessions), result)
     _write_if_changed(root, WORKSTREAMS_INDEX, workstreams_table(workstreams), result)
+    _save_fingerprint(root, notes, taken_ns)
     return result
