@@ -92,10 +92,14 @@ def test_the_chain_runner_pre_claimed_id_is_used(store: Path) -> None:
     started = start(store, "--auto", env={"BATON_SESSION_ID": "SK-250301-07", "OPERATOR": ""})
     assert started["id"] == "SK-250301-07" and started["claim"] == "preclaimed" and started["mode"] == "auto"
     assert started["operator"]["slug"] == "sam" and not started["confirm_operator"]
+    assert not started["note_written"]
     write(store, "SK-250301-07", content(), env={"BATON_SESSION_ID": "SK-250301-07"})
     meta, _ = note_of(store, "SK-250301-07")
     assert meta["operator"] == "sam" and meta["chain_id"] == "nightly" and meta["mode"] == "auto"
     assert meta["date"].isoformat() == "2025-03-01"
+    # A retried handoff of the same chain session is told the note exists (the command then adds --force).
+    again = start(store, "--auto", env={"BATON_SESSION_ID": "SK-250301-07", "OPERATOR": ""})
+    assert again["id"] == "SK-250301-07" and again["note_written"]
 
 
 # ----------------------------------------------------------------- modes

@@ -34,6 +34,7 @@ class StartResult:
     confirm_operator: bool
     first_handoff: bool
     hint: str | None
+    note_written: bool
     mode: str
     trivial: bool
     trivial_reason: str
@@ -141,6 +142,7 @@ def start(root: Path, *, quick: bool, auto: bool, operator_confirmed: bool, clau
         confirm_operator=claim is None,
         first_handoff=False,
         hint=None,
+        note_written=False,
         mode=choose_mode(quick, auto, trivial),
         trivial=trivial,
         trivial_reason=reason,
@@ -154,6 +156,8 @@ def start(root: Path, *, quick: bool, auto: bool, operator_confirmed: bool, clau
     )
     if claim is None:
         return result
+    meta = identity.read_stub(claim.path) or {}
+    result.note_written = meta.get("status") not in (None, "claimed")
     result.first_handoff = is_first_handoff(root, operator.slug, initials, claim.id)
     if result.first_handoff:
         result.hint = first_handoff_hint(operator.slug, initials, claim.id)
