@@ -332,3 +332,15 @@ def test_a_handoff_waits_on_the_lock_another_handoff_holds(store: Path) -> None:
     assert "another handoff has held" in blocked.stderr and git(store, "rev-parse", "HEAD") == head
     helper(store, "commit", "--id", session_id)
     assert git(store, "rev-parse", "HEAD") != head
+
+
+def test_a_recorded_file_the_user_removed_is_left_out_of_the_commit(store: Path) -> None:
+    session_id = start(store)["id"]
+    learning = {"slug": "gone", "title": "Gone", "summary": "Removed before the commit.", "tags": [],
+                "lesson": "x"}
+    helper(store, "write-learning", "--id", session_id, input=json.dumps(learning))
+    write(store, session_id, content())
+    (store / "docs" / "learnings" / "gone.md").unlink()
+    helper(store, "stage", "--id", session_id)
+    helper(store, "commit", "--id", session_id)
+    assert commit_files(store) == [f"docs/sessions/{session_id}.md"]

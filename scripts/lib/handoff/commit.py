@@ -149,9 +149,11 @@ def _porcelain(root: Path, *pathspec: str) -> list[tuple[str, str]]:
 
 def stage(root: Path, session_id: str, settings: Settings) -> StageResult:
     """`git add` the handoff's files, and list everything else that is dirty (left alone)."""
-    record, paths = _paths_of(root, session_id)
-    _must(_retrying(root, settings, "add", "-A", "--", *paths), "git add")
-    mine = set(paths)
+    record, recorded = _paths_of(root, session_id)
+    paths = _present(root, recorded)
+    if paths:
+        _must(_retrying(root, settings, "add", "-A", "--", *paths), "git add")
+    mine = set(recorded)
     staged_by_user, unrelated = [], []
     for status, path in _porcelain(root):
         if path in mine or path.startswith(f"{STATE_DIR}/"):
@@ -171,8 +173,20 @@ def _head(root: Path) -> str | None:
     return result.stdout.strip() if result.ok else None
 
 
+def _present(root: Path, paths: list[str]) -> list[str]:
+    """The paths git can take: files that exist, or tracked files that were removed (a rename)."""
+    missing = [p for p in paths if not (root / p).exists()]
+    if not missing:
+        return paths
+    tracked = set(gitcmd.run(root, "ls-files", "--", *missing).stdout.splitlines())
+    return [p for p in paths if p not in missing or p in tracked]
+
+
 def _commit_paths(root: Path, settings: Settings, paths: list[str], message: str, *, amend: bool = False) -> bool:
     """Commit exactly `paths`; False when none of them has a change to commit."""
+    paths = _present(root, paths)
+    if not paths:
+        return False
     _must(_retrying(root, settings, "add", "-A", "--", *paths), "git add")
     if not _porcelain(root, *paths) and not amend:
         return False
