@@ -34,7 +34,7 @@ def build(root: Path, sessions: int, workstreams: int) -> None:
     git(root, "config", "user.name", "Bench")
     (root / ".claude").mkdir()
     (root / ".claude" / "operators.yaml").write_text(
-        "- slug: bench\n  initials: BE\n  name: Bench\n  emails: [bench@example.com]\n")
+        "operators:\n  - slug: bench\n    initials: BE\n    name: Bench\n    emails: [bench@example.com]\n")
     (root / ".gitignore").write_text(".claude/state/*\n")
     folder = root / "docs" / "sessions"
     folder.mkdir(parents=True)

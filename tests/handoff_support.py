@@ -18,14 +18,15 @@ HOOK = SCRIPTS / "hooks" / "session_state.py"
 CLAUDE_ID = "0b9d7c1e-1111-4a2b-9c3d-5e6f7a8b9c0d"
 
 OPERATORS = """\
-- slug: rita
-  initials: RT
-  name: Rita Example
-  emails: [author@example.com]
-- slug: sam
-  initials: SK
-  name: Sam Example
-  emails: [sam@example.com]
+operators:
+  - slug: rita
+    initials: RT
+    name: Rita Example
+    emails: [author@example.com]
+  - slug: sam
+    initials: SK
+    name: Sam Example
+    emails: [sam@example.com]
 """
 
 WORKSTREAM = """\

@@ -45,7 +45,7 @@ def sections_of(body: str) -> list[str]:
 def test_an_operator_inferred_from_the_git_email_is_confirmed_before_anything_is_claimed(store: Path) -> None:
     first = start(store, env=NO_OPERATOR)
     assert first["confirm_operator"] and first["id"] is None and first["claim"] == "none"
-    assert first["operator"] == {"slug": "rita", "initials": "RT", "source": "git user.email",
+    assert first["operator"] == {"slug": "rita", "initials": "RT", "source": "git config user.email",
                                  "email": "author@example.com", "inferred": True}
     assert [p.name for p in (store / "docs" / "sessions").iterdir()] == []
     confirmed = start(store, "--operator-confirmed", env=NO_OPERATOR)
@@ -63,8 +63,16 @@ def test_operator_named_in_the_environment_needs_no_confirmation(store: Path) ->
 
 def test_unknown_operator_is_a_one_line_error(store: Path) -> None:
     result = helper(store, "start", env={"OPERATOR": "nobody"}, ok=False)
-    assert "OPERATOR='nobody' is not an operator" in result.stderr
+    assert "$OPERATOR='nobody' names no operator" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert not list((store / "docs" / "sessions").glob("*.md"))
+
+
+def test_an_unknown_email_halts_with_an_entry_to_paste(store: Path) -> None:
+    git(store, "config", "user.email", "new.person@example.com")
+    result = helper(store, "start", env=NO_OPERATOR, ok=False)
+    assert "no operator in .claude/operators.yaml has the email new.person@example.com" in result.stderr
+    assert "- slug:" in result.stderr and not list((store / "docs" / "sessions").glob("*.md"))
 
 
 def test_first_handoff_hint_until_the_operator_has_a_written_note(store: Path) -> None:
