@@ -349,20 +349,7 @@ def build_metadata(session_id: str, operator: str, content: Content, telemetry: 
         git_fields[key] = _as_datetime(git_fields[key])
     meta.update(git_fields)
     meta.setdefault("sync_status", "pending")
-    return {key: _unshared(value) for key, value in meta.items()}
-
-
-def _unshared(value: Any) -> Any:
-    """A fresh copy with no object appearing twice: the YAML emitter would write `&anchor` / `*alias`."""
-    if isinstance(value, Mapping):
-        return {k: _unshared(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_unshared(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return value.replace()
-    if isinstance(value, dt.date):
-        return dt.date(value.year, value.month, value.day)
-    return value
+    return meta
 
 
 # ----------------------------------------------------------------- writing

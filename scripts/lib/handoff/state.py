@@ -115,6 +115,8 @@ def read_telemetry(root: Path, session_id: str | None, invariant_paths: list[str
         folder = state_dir(root)
         if refresh:
             warnings.extend(_refresh_usage(folder, session_id, pricing or {}))
+        # failed calls only recorded their output: fold any not yet classified into failures_breakdown
+        hookstate.classify_pending(str(folder), session_id, warnings.append)
         state = hookstate.read_state(str(folder), session_id)
         if state is None:
             warnings.append(
