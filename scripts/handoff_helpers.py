@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lib import cli, config
+from lib import cli, config, yamlio
 from lib.errors import BatonError
 from lib.handoff import commit as commits
 from lib.handoff import context, indexes, note, plan, resume_cache, state, worklog
@@ -60,14 +59,20 @@ def _session_id(args: argparse.Namespace) -> str:
     return str(value)
 
 
-def _stdin_json(args: argparse.Namespace) -> Any:
+def _stdin_content(args: argparse.Namespace) -> Any:
+    """Content as block-style YAML (or JSON, which is YAML too) on stdin or from --input.
+
+    The command file sends YAML because Claude Code refuses a Bash command holding a brace
+    next to a quote (`{"`: "expansion obfuscation"), which every JSON object has.
+    """
     raw = Path(args.input).read_text(encoding="utf-8") if args.input else sys.stdin.read()
     if not raw.strip():
-        raise BatonError("no content: pass the JSON on stdin (or --input FILE)")
+        raise BatonError("no content: pass it as YAML on stdin (or --input FILE)")
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BatonError(f"content is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        return yamlio.load(raw)
+    except yamlio.YAMLLoadError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise BatonError(f"content is not valid YAML: {where}{exc}") from None
 
 
 # ----------------------------------------------------------------- subcommands
@@ -161,7 +166,7 @@ def _content_failure(args: argparse.Namespace, exc: note.ContentError, what: str
 
 def cmd_write_session(args: argparse.Namespace, root: Path) -> int:
     session_id = _session_id(args)
-    data = _stdin_json(args)
+    data = _stdin_content(args)
     try:
         result = note.write_session(root, session_id, data, force=args.force, claude_id=args.session_id,
                                     since=args.since, now=_now())
@@ -179,7 +184,7 @@ def cmd_write_session(args: argparse.Namespace, root: Path) -> int:
 
 def cmd_write_learning(args: argparse.Namespace, root: Path) -> int:
     session_id = _session_id(args)
-    data = _stdin_json(args)
+    data = _stdin_content(args)
     try:
         result = note.write_learning(root, session_id, data, force=args.force, now=_now())
     except note.ContentError as exc:
@@ -342,15 +347,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", metavar="FILE", help="read the prompt from FILE instead of stdin")
 
     p = add("write-session", cmd_write_session,
-            "step 4: write the note over its claim stub from content JSON on stdin (validated, content_hash)")
+            "step 4: write the note over its claim stub from its content (YAML or JSON on stdin; validated, content_hash)")
     id_opt(p)
     p.add_argument("--force", action="store_true", help="replace a note that is already written")
     p.add_argument("--since", metavar="ISO", help="start of the session for git (default: recorded by start)")
-    p.add_argument("--input", metavar="FILE", help="read the content JSON from FILE instead of stdin")
+    p.add_argument("--input", metavar="FILE", help="read the content (YAML or JSON) from FILE instead of stdin")
     session_id_opt(p)
 
     p = add("write-learning", cmd_write_learning,
-            "step 1.2: write docs/learnings/<slug>.md from JSON on stdin (validated)")
+            "step 1.2: write docs/learnings/<slug>.md from YAML or JSON on stdin (validated)")
     id_opt(p)
     p.add_argument("--force", action="store_true", help="replace a learning of the same slug from another session")
     p.add_argument("--input", metavar="FILE", help="read the JSON from FILE instead of stdin")
