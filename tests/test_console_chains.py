@@ -16,6 +16,7 @@ from chains_harness import Harness, make_harness, note, result
 from console_openapi import check
 from console_store import write_session
 from lib.chains import runner as chain_runner
+from lib.decisions import log_decision
 from lib.chains.registry import Breaker, ChainRecord, Handoff, Registry, SessionRecord
 from lib.console.data import Console, Settings
 from lib.console.events import Watcher
@@ -80,8 +81,12 @@ def test_chains_list_and_detail(client: TestClient, repo: Path, registry: Regist
     registry.save(record(repo, "20260301-090000-0001", status="done"))
     log = repo / ".claude" / "state" / "decisions.jsonl"
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)).isoformat(timespec="milliseconds")
-    log.write_text(json.dumps({"ts": later.replace("+00:00", "Z"), "kind": "escalation", "chain": CHAIN_ID,
-                               "decision": "page the owner"}) + "\n", encoding="utf-8")
+    # The runner mirrors its decisions into the decision log; a decision only the log has is shown too.
+    for kind, session in (("routing", "CY-260306-01"), ("retry", "CY-260306-02")):
+        log_decision(kind, root=repo, chain=CHAIN_ID, session_id=session)
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"ts": later.replace("+00:00", "Z"), "kind": "escalation", "chain": CHAIN_ID,
+                             "decision": "page the owner"}) + "\n")
 
     listed = check(client.get("/api/chains"), "/api/chains")
     assert [c["id"] for c in listed["chains"]] == [CHAIN_ID, "20260301-090000-0001"]

@@ -448,10 +448,19 @@ class Console:
             "remaining_usd": round(max(budget - spent, 0.0), 6) if budget is not None else None,
             "per_session": [{"id": s["id"], "cost_usd": s["cost_usd"]} for s in sessions],
         }
-        logged = [d for d in decision_log.read_decisions(root=proj.root) if d.get("chain") == chain_id]
-        out["decisions"] = [_decision(d, "registry") for d in data.get("decisions") or []
-                            if isinstance(d, Mapping)] + [_decision(d, "log") for d in logged]
-        out["decisions"].sort(key=lambda d: _epoch(d["at"]) or 0.0)
+        recorded = [_decision(d, "registry") for d in data.get("decisions") or [] if isinstance(d, Mapping)]
+        # The runner writes each decision to the chain's record and to the decision log: a log line that
+        # mirrors a recorded decision (same type and session, within two seconds) is not shown twice.
+        seen = [(d["type"], d["session"], _epoch(d["at"]) or 0.0) for d in recorded]
+        logged = []
+        for entry in decision_log.read_decisions(root=proj.root):
+            if entry.get("chain") != chain_id:
+                continue
+            item = _decision(entry, "log")
+            at = _epoch(item["at"]) or 0.0
+            if not any(t == item["type"] and s == item["session"] and abs(a - at) <= 2.0 for t, s, a in seen):
+                logged.append(item)
+        out["decisions"] = sorted(recorded + logged, key=lambda d: _epoch(d["at"]) or 0.0)
         out["failures"] = [
             {"session": s["id"], "failure_class": s["failure_class"], "reason": s["reason"],
              "error_kind": s["error_kind"], "error": s["error"]}
