@@ -1,0 +1,297 @@
+"""The note each session must leave: claiming its id, validating it, and the synthetic fallback.
+
+The runner claims the session id before it starts `claude` and exports it as
+BATON_SESSION_ID; the session's `/handoff --auto` writes the note over the
+claim stub. Three functions here stand in for pieces of baton that other
+modules own, and keep the runner's contact with them to one place:
+`claim_session_id` (session ids), `write_synthetic_handoff` and `commit_note`
+(the handoff helpers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import frontmatter, validate, yamlio
+from ..errors import BatonError
+from ..paths import STORE_FOLDERS, is_safe_slug
+
+SUMMARY_MIN_CHARS = 20
+FED_MAX_CHARS = 10_000
+MAX_PER_DAY = 99
+
+_INITIALS = re.compile(r"^[A-Z]{2,4}$")
+_SECTION = re.compile(r"^##[ \t]+(.+?)[ \t]*#*[ \t]*$")
+
+
+# ------------------------------------------------------------------ operator and id
+
+
+@dataclass(frozen=True)
+class ClaimedId:
+    id: str
+    path: Path
+    operator: str
+    initials: str
+
+
+def resolve_operator(project_dir: Path, operator: str | None) -> tuple[str, str]:
+    """(slug, initials) of the operator running the chain.
+
+    Looks the value (a slug or initials) up in .claude/operators.yaml when there is
+    one; otherwise derives initials from the slug ("rita-tavares" -> "RT").
+    """
+    value = (operator or os.environ.get("OPERATOR") or "").strip()
+    if not value:
+        raise BatonError("no operator: pass --operator SLUG or set OPERATOR")
+    for entry in _operators(project_dir):
+        slug, initials = str(entry.get("slug") or ""), str(entry.get("initials") or "")
+        if (value in (slug, initials) or value.lower() == slug) and is_safe_slug(slug) and _INITIALS.match(initials):
+            return slug, initials
+    if _INITIALS.match(value):
+        return value.lower(), value
+    if not is_safe_slug(value) or not re.match(r"^[a-z0-9][a-z0-9_-]*$", value):
+        raise BatonError(f"operator {value!r}: not a slug (lowercase letters, digits, '-')")
+    parts = [p for p in re.split(r"[-_]", value) if p and p[0].isalpha()]
+    initials = "".join(p[0] for p in parts).upper() if len(parts) >= 2 else value[:2].upper()
+    initials = re.sub(r"[^A-Z]", "X", initials)[:4].ljust(2, "X")
+    return value, initials
+
+
+def _operators(project_dir: Path) -> list[dict[str, Any]]:
+    path = project_dir / ".claude" / "operators.yaml"
+    try:
+        data = yamlio.load(path.read_text(encoding="utf-8"))
+    except (OSError, yamlio.YAMLLoadError):
+        return []
+    if isinstance(data, dict):
+        data = data.get("operators")
+    return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+
+
+def claim_session_id(project_dir: Path, operator: str | None, *, chain_id: str,
+                     today: dt.date | None = None) -> ClaimedId:
+    """Claim the next free `<INITIALS>-YYMMDD-NN` by creating its claim stub with O_EXCL."""
+    slug, initials = resolve_operator(project_dir, operator)
+    today = today or dt.date.today()
+    folder = project_dir / STORE_FOLDERS["session"]
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = f"{initials}-{today:%y%m%d}-"
+    for number in range(1, MAX_PER_DAY + 1):
+        session_id = f"{prefix}{number:02d}"
+        path = folder / f"{session_id}.md"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        metadata = {
+            "kind": "session",
+            "external_id": session_id,
+            "operator": slug,
+            "claimed_at": _now_iso(),
+            "status": "claimed",
+            "chain_id": chain_id,
+        }
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(frontmatter.new_document(metadata, "", kind="session").render())
+            fh.flush()
+            os.fsync(fh.fileno())
+        return ClaimedId(session_id, path, slug, initials)
+    raise BatonError(f"{folder}: all {MAX_PER_DAY} session ids of {today:%Y-%m-%d} for {initials} are taken")
+
+
+# ------------------------------------------------------------------ validation
+
+
+@dataclass
+class HandoffCheck:
+    path: Path
+    ok: bool = False
+    exists: bool = False
+    problems: list[str] = field(default_factory=list)
+    outcome: str | None = None
+    summary: str = ""
+    next_steps: str = ""
+    resume_prompt: str = ""
+    synthetic: bool = False
+
+    @property
+    def fed_text(self) -> str:
+        return "\n\n".join(p for p in (self.summary, self.next_steps, self.resume_prompt) if p)
+
+
+def sections(body: str) -> dict[str, str]:
+    """`## Heading` -> text, headings lower-cased; text inside code fences is not split."""
+    out: dict[str, str] = {}
+    current: str | None = None
+    lines: list[str] = []
+    fence: str | None = None
+    for line in body.splitlines():
+        stripped = line.strip()
+        if fence is None and stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+        elif fence is not None and stripped.startswith(fence):
+            fence = None
+        elif fence is None:
+            match = _SECTION.match(line)
+            if match:
+                if current is not None:
+                    out[current] = "\n".join(lines).strip()
+                current, lines = match.group(1).strip().lower(), []
+                continue
+        if current is not None:
+            lines.append(line)
+    if current is not None:
+        out[current] = "\n".join(lines).strip()
+    return out
+
+
+def validate_handoff(note_path: Path, expected_id: str | None = None) -> HandoffCheck:
+    """Whether the note a session left can carry the chain: schema, Summary, Next steps, size."""
+    check = HandoffCheck(path=note_path)
+    try:
+        text = note_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        check.problems.append("no note")
+        return check
+    except OSError as exc:
+        check.problems.append(f"cannot read: {exc.strerror}")
+        return check
+    check.exists = True
+    try:
+        metadata, body = frontmatter.loads(text, note_path)
+    except frontmatter.FrontmatterError as exc:
+        check.problems.append(str(exc))
+        return check
+    if metadata.get("status") == "claimed":
+        check.problems.append("still a claim stub (the session wrote no handoff)")
+        return check
+    result = validate.check_text(note_path.name, text, kind_hint="session")
+    check.problems.extend(str(p) for p in result.problems)
+    if metadata.get("kind") != "session":
+        check.problems.append(f"kind is {metadata.get('kind')!r}, not 'session'")
+    if expected_id is not None and metadata.get("external_id") != expected_id:
+        check.problems.append(f"external_id is {metadata.get('external_id')!r}, not {expected_id!r}")
+    if metadata.get("status") != "written":
+        check.problems.append(f"status is {metadata.get('status')!r}, not 'written'")
+    parts = sections(body)
+    fm_summary = metadata.get("summary")
+    check.summary = parts.get("summary") or (fm_summary if isinstance(fm_summary, str) else "")
+    check.next_steps = parts.get("next steps", "")
+    check.resume_prompt = parts.get("resume prompt", "")
+    outcome = metadata.get("outcome")
+    check.outcome = outcome if isinstance(outcome, str) else None
+    check.synthetic = metadata.get("synthetic") is True
+    if len(check.summary.strip()) < SUMMARY_MIN_CHARS:
+        check.problems.append(f"Summary has {len(check.summary.strip())} characters (at least {SUMMARY_MIN_CHARS})")
+    if check.outcome == "incomplete" and not check.next_steps.strip():
+        check.problems.append("outcome is incomplete but there is no '## Next steps'")
+    if len(check.fed_text) >= FED_MAX_CHARS:
+        check.problems.append(f"Summary + Next steps + Resume Prompt are {len(check.fed_text)} characters "
+                              f"(under {FED_MAX_CHARS})")
+    check.ok = not check.problems
+    return check
+
+
+# ------------------------------------------------------------------ synthetic handoff
+
+
+def write_synthetic_handoff(
+    note_path: Path,
+    *,
+    session_id: str,
+    operator: str,
+    chain_id: str,
+    claude_session_id: str | None,
+    reason: str,
+    error: str | None,
+    partial_output: str,
+    previous: HandoffCheck | None,
+    model: str | None = None,
+) -> HandoffCheck:
+    """A note built from the session's partial output and error context, marked `synthetic: true`.
+
+    Written over the claim stub (or an invalid note) so the next session has
+    something to resume from; the previous valid note's Next steps are carried
+    forward because the failed session may not have finished them.
+    """
+    today = dt.date.today()
+    what = f"ended without a valid handoff ({reason})"
+    summary = f"Synthetic handoff: session {session_id} of chain {chain_id} {what}."
+    if error:
+        summary += f" Error: {_one_line(error, 200)}"
+    body_parts = ["## Summary", summary, ""]
+    if partial_output.strip():
+        body_parts += ["## What was done", "Last output of the session (verbatim, quoted):", "",
+                       _quote(partial_output.strip()[-3000:]), ""]
+    steps = [
+        "- Check the working tree and the last commits: this session may have left work half done.",
+    ]
+    if previous is not None and previous.next_steps.strip():
+        steps.append("- Then carry on with the Next steps of the last valid handoff:")
+        steps.append(_indent(previous.next_steps.strip()[:3000]))
+    body_parts += ["## Next steps", *steps, ""]
+    resume = (f"The previous session ({session_id}) stopped before writing its handoff ({reason}). "
+              "Inspect `git status` and `git log` first, finish or revert any partial change, then continue "
+              "the mission from the Next steps above.")
+    if previous is not None and previous.resume_prompt.strip():
+        resume += "\n\nResume Prompt of the last valid handoff:\n\n" + _quote(previous.resume_prompt.strip()[:3000])
+    body_parts += ["## Resume Prompt", resume, ""]
+    now = _now_iso()
+    metadata: dict[str, Any] = {
+        "title": f"Synthetic handoff for {session_id}",
+        "operator": operator,
+        "summary": summary,
+        "tags": ["chain", "synthetic"],
+        "kind": "session",
+        "external_id": session_id,
+        "status": "written",
+        "outcome": "incomplete",
+        "date": today.isoformat(),
+        "written_at": now,
+        "mode": "auto",
+        "model": model,
+        "claude_session_id": claude_session_id,
+        "chain_id": chain_id,
+        "synthetic": True,
+    }
+    doc = frontmatter.new_document(metadata, "\n".join(body_parts), kind="session")
+    doc.stamp_content_hash()
+    doc.save(note_path)
+    return validate_handoff(note_path, session_id)
+
+
+def commit_note(project_dir: Path, note_path: Path, message: str) -> str | None:
+    """Commit exactly this note (whatever else is staged stays staged); the error text, or None."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k.startswith(("GIT_AUTHOR", "GIT_COMMITTER"))}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    rel = os.path.relpath(note_path, project_dir)
+    for args in (["add", "--", rel], ["commit", "-q", "-m", message, "--only", "--", rel]):
+        proc = subprocess.run(["git", *args], cwd=project_dir, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            return lines[-1] if lines else f"git {args[0]} failed (exit {proc.returncode})"
+    return None
+
+
+def _quote(text: str) -> str:
+    # Quoted so the partial output can never open a section or close the frontmatter.
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" if line.strip() else "" for line in text.splitlines())
+
+
+def _one_line(text: str, limit: int) -> str:
+    return " ".join(text.split())[:limit]
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
