@@ -293,6 +293,55 @@ def test_some_edits_denied_but_others_made_is_not_a_failure(h: Harness) -> None:
     assert _sessions(chain)[0]["status"] == "ok"
 
 
+def test_a_stream_cut_twice_in_a_row_is_fatal(h: Harness) -> None:
+    cut = {"steps": [{"init": {}}, {"noise": '{"type":"assistant","message":{"content":[{"type":"te'}, {"exit": 0}]}
+    h.scenario(cut, cut, default=session("done"))
+    chain = json.loads(h.run().stdout)
+    assert chain["status"] == "failed"
+    [only] = _sessions(chain)
+    assert [a["reason"] for a in only["attempts"]] == ["truncated_stream", "truncated_stream"]
+    assert only["error_kind"] == "fatal"
+    assert len(h.invocations()) == 2
+
+
+def test_usage_limit_waits_are_capped_then_the_session_fails(h: Harness) -> None:
+    h.settings(usage_limit_max_waits=2, usage_limit_max_wait_s=0.05, breaker_threshold=1)
+    limited = {"steps": [{"init": {}}, result(is_error=True, result="You've hit your limit · resets 11pm (UTC)"),
+                         {"exit": 1}]}
+    h.scenario(default=limited)
+    chain = json.loads(h.run().stdout)
+    [only] = _sessions(chain)
+    assert [a["error_kind"] for a in only["attempts"]] == ["wait", "wait", "wait"]
+    waits = [d["wait_s"] for d in _decisions(chain, "retry") if d["what"] == "usage_limit_wait"]
+    assert waits == [0.05, 0.05]  # the reset is hours away: capped
+    assert only["status"] == "failed"
+    assert chain["status"] == "circuit_open"
+
+
+def test_max_turns_is_not_an_error_and_a_missing_note_gets_the_retry_turn(h: Harness) -> None:
+    h.scenario(
+        {"steps": [{"init": {}}, result(subtype="error_max_turns", is_error=True, num_turns=9), {"exit": 1}]},
+        {"steps": [{"init": {}}, note("incomplete"), result()]},
+        session("done"),
+    )
+    chain = json.loads(h.run("--max-turns", "8").stdout)
+    assert chain["status"] == "done"
+    first = _sessions(chain)[0]
+    assert first["status"] == "ok" and first["reason"] == "max_turns"
+    assert first["handoff"]["status"] == "valid_after_retry"
+    assert chain["breaker"]["consecutive_failures"] == 0
+
+
+def test_a_completion_signal_seen_in_consecutive_sessions_ends_the_chain(h: Harness) -> None:
+    h.settings(completion_signal="MISSION-COMPLETE", completion_repeats=2)
+    said = {"steps": [{"init": {}}, note("incomplete"), result(result="Tidied up. MISSION-COMPLETE")]}
+    h.scenario(said, session(), said, said, default=session())
+    chain = json.loads(h.run().stdout)
+    assert chain["status"] == "done"
+    assert len(_sessions(chain)) == 4  # the streak was broken by the second session
+    assert "MISSION-COMPLETE" in h.invocations()[0]["prompt"]
+
+
 # ------------------------------------------------------------------ budget
 
 
@@ -646,6 +695,8 @@ def test_a_webhook_that_keeps_failing_does_not_fail_the_chain(h: Harness, webhoo
     assert len(hook.requests) == 2
     assert "webhook failed" in proc.stderr
     assert "SECRET-TOKEN" not in proc.stderr
+    # The session never saw the URL in its environment.
+    assert "BATON_NOTIFY_WEBHOOK" not in h.invocations()[0]["env_names"]
 
 
 def test_a_webhook_nobody_listens_on_is_logged_not_fatal(h: Harness) -> None:

@@ -110,6 +110,7 @@ def classify(
     returncode: int | None,
     killed_by: KilledBy | None = None,
     spawn_error: str | None = None,
+    spawn_missing: bool = True,
     stderr_text: str = "",
     fatal_retry: str | None = None,
     now: dt.datetime | None = None,
@@ -117,7 +118,7 @@ def classify(
     """Classify one attempt: process facts, then the stream's structure, then text."""
     now = now or dt.datetime.now(dt.UTC)
     if spawn_error is not None:
-        return Verdict("missing_binary", "fatal", True, spawn_error)
+        return Verdict("missing_binary" if spawn_missing else "spawn_failed", "fatal", True, spawn_error)
     if killed_by == "stop":
         return Verdict("stopped", None, False, "stopped on request")
     if killed_by == "fatal_retry":

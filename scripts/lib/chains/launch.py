@@ -39,6 +39,8 @@ class ProcessOutcome:
     returncode: int | None = None
     killed_by: KilledBy | None = None
     spawn_error: str | None = None
+    # the binary is missing or not executable (vs. another failure to start, e.g. arguments too long)
+    spawn_missing: bool = False
     fatal_retry: str | None = None
     stderr_tail: str = ""
     pid: int | None = None
@@ -70,6 +72,7 @@ def run_claude(
             )
         except OSError as exc:
             outcome.spawn_error = f"cannot run {argv[0]}: {exc.strerror or exc}"
+            outcome.spawn_missing = isinstance(exc, (FileNotFoundError, PermissionError, NotADirectoryError))
             return outcome
         outcome.pid = proc.pid
         if on_spawn is not None:

@@ -50,6 +50,8 @@ from .stream import StreamReader
 DECISION_TYPES = ("routing", "retry", "skip", "escalation", "abort", "refinement_cycle")
 HANDOFF_PROMPT = "/handoff --auto"
 HANDOFF_TURNS = 2
+# The prompt is one command-line argument, and Linux caps one argument at 128 KiB.
+MAX_MISSION_CHARS = 100_000
 
 EventSink = Callable[[str], None]
 
@@ -87,7 +89,11 @@ class ChainRunner:
 
     @property
     def chain_dir(self) -> Path:
-        return chain_dir(self.registry, self.chain.id)
+        path = chain_dir(self.registry, self.chain.id)
+        if not path.is_dir():
+            # Raw streams can quote whatever the session read: readable by the user only.
+            path.mkdir(parents=True, mode=0o700, exist_ok=True)
+        return path
 
     def request_stop(self) -> None:
         """Ask the runner to stop the current session and end the chain as `stopped` (signal-safe)."""
@@ -326,6 +332,8 @@ class ChainRunner:
         # A runner started from inside a Claude Code session must not make the
         # child believe it is nested.
         env.pop("CLAUDECODE", None)
+        # The webhook URL may carry a token: the session (and its transcript) never sees it.
+        env.pop("BATON_NOTIFY_WEBHOOK", None)
         env["BATON_SESSION_ID"] = session.id
         env["BATON_CHAIN_ID"] = self.chain.id
         if self.chain.operator:
@@ -351,7 +359,8 @@ class ChainRunner:
         )
         summary = outcome.summary
         verdict = classify(summary, returncode=outcome.returncode, killed_by=outcome.killed_by,
-                           spawn_error=outcome.spawn_error, stderr_text=outcome.stderr_tail,
+                           spawn_error=outcome.spawn_error, spawn_missing=outcome.spawn_missing,
+                           stderr_text=outcome.stderr_tail,
                            fatal_retry=outcome.fatal_retry)
         result = summary.result or {}
         attempt.ended_at = now_iso()
@@ -567,6 +576,9 @@ def start_chain(request: StartRequest, *, registry: Registry | None = None,
         raise BatonError(f"{project_dir}: no such project folder")
     if not request.mission.strip():
         raise BatonError("the mission is empty")
+    if len(request.mission) > MAX_MISSION_CHARS:
+        raise BatonError(f"the mission is {len(request.mission)} characters (at most {MAX_MISSION_CHARS}): "
+                         "keep it short and point to files in the project")
     settings = load_settings(project_dir, overrides=request.overrides)
     slug, _ = handoff_check.resolve_operator(project_dir, request.operator)
     lock = _take_lock(registry, project_dir)
@@ -659,6 +671,9 @@ def _reopen(runner: ChainRunner) -> None:
     chain.runner = _runner_info()
     if runner.webhook_url:
         chain.settings["webhook"] = True
+    elif chain.settings.get("webhook"):
+        runner.log(f"chain {chain.id}: started with a webhook, but none given now (--notify-webhook or "
+                   "BATON_NOTIFY_WEBHOOK): no notification at the end")
     try:
         stop_file(runner.registry, chain.id).unlink()
     except FileNotFoundError:
