@@ -32,29 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def collect(args: argparse.Namespace, root: Path) -> tuple[list[tuple[str, bytes]], list[validate.Problem]]:
-    """The contents to check, and a problem for each file that could not be read."""
+def collect(args: argparse.Namespace, root: Path) -> validate.Report:
     if args.staged:
-        return gitfacts.staged_store_files(root), []
+        return validate.check_many(gitfacts.staged_store_files(root))
     paths = [Path(p) for p in args.paths] if args.paths else Store(root).note_paths()
-    items: list[tuple[str, bytes]] = []
-    unreadable: list[validate.Problem] = []
-    for path in paths:
-        rel = _relative(path, root)
-        try:
-            items.append((rel, path.read_bytes()))
-        except IsADirectoryError:
-            unreadable.append(validate.Problem(rel, 1, "", "is a directory, not a file"))
-        except OSError as exc:
-            unreadable.append(validate.Problem(rel, 1, "", f"cannot read: {exc.strerror or exc}"))
-    return items, unreadable
+    return validate.check_paths(paths, root)
 
 
 def _strict_for_hook(root: Path) -> bool:
@@ -66,9 +48,7 @@ def _strict_for_hook(root: Path) -> bool:
 def run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     root = (args.root or find_root()).resolve()
-    items, unreadable = collect(args, root)
-    report = validate.check_many(items)
-    report.files.extend(validate.FileResult(p.path, problems=[p]) for p in unreadable)
+    report = collect(args, root)
     strict = args.strict or (args.staged and _strict_for_hook(root))
     problems = report.problems
 

@@ -316,8 +316,9 @@ def _emit(data: Any, source_yaml: str | None, indent: tuple[int, int, int]) -> s
     if not source_yaml:
         return emitted
     want = yamlio.to_plain(data)
-    for normalise in (_strip_all_space, _collapse_space):
-        restored = _restore(source_yaml, emitted, normalise)
+    # From the most faithful restoration to the most careful; each result is verified.
+    for normalise, nulls in ((_strip_all_space, True), (_collapse_space, True), (_collapse_space, False)):
+        restored = _restore(source_yaml, emitted, normalise, nulls)
         if restored == emitted:
             return emitted
         try:
@@ -338,16 +339,41 @@ def _collapse_space(line: str) -> str:
     return key[:-2] if key.endswith(": ~") else key
 
 
-def _restore(source: str, emitted: str, normalise: Any) -> str:
+def _restore(source: str, emitted: str, normalise: Any, nulls: bool) -> str:
     """Emitted lines, except that runs whose tokens match the source keep the source's spelling."""
     src = source.splitlines(keepends=True)
     new = emitted.splitlines(keepends=True)
     matcher = difflib.SequenceMatcher(None, [normalise(s) for s in src], [normalise(n) for n in new], autojunk=False)
     out: list[str] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        out.extend(src[i1:i2] if tag == "equal" else new[j1:j2])
+        if tag == "equal":
+            out.extend(src[i1:i2])
+        elif tag == "replace" and i2 - i1 == j2 - j1:
+            out.extend(s if _same_value_line(s, n, nulls) else n for s, n in zip(src[i1:i2], new[j1:j2], strict=True))
+        else:
+            out.extend(new[j1:j2])
     text = "".join(out)
     return text if text.endswith("\n") else text + "\n"
+
+
+def _same_value_line(source: str, emitted: str, nulls: bool) -> bool:
+    """Whether two one-line `key: value` entries mean the same (e.g. `.250Z` re-spelled `.250000Z`)."""
+    indent = len(source) - len(source.lstrip(" "))
+    if indent != len(emitted) - len(emitted.lstrip(" ")):
+        return False
+    source, emitted = source[indent:], emitted[indent:]
+    if source.startswith(("-", "#")) or emitted.startswith(("-", "#")):
+        return False
+    try:
+        a, b = yamlio.load(source), yamlio.load(emitted)
+    except yamlio.YAMLLoadError:
+        return False
+    if not (isinstance(a, dict) and isinstance(b, dict) and len(a) == len(b) == 1):
+        return False
+    # With `nulls` off, `key:` never matches: it could head a block that continues below.
+    if not nulls and next(iter(a.values())) is None:
+        return False
+    return yamlio.same_values(a, b)
 
 
 def _guess_indent(yaml_text: str) -> tuple[int, int, int]:

@@ -63,18 +63,36 @@ def key_order(kind: str) -> list[str]:
 
 @cache
 def validator(kind: str) -> Any:
-    """A compiled Draft 2020-12 validator for a kind, with common.schema.json resolvable."""
-    import jsonschema
-    from referencing import Registry, Resource
+    """A compiled Draft 2020-12 validator for a kind.
 
-    common = load("common")
-    resource = Resource.from_contents(common)
-    registry: Registry[Any] = Registry().with_resources(
-        [(common["$id"], resource), ("common.schema.json", resource)]
-    )
-    schema = load(kind)
+    The kind's `$ref`s into common.schema.json are inlined first: resolving them
+    through a registry on every validation made checking ~3x slower.
+    """
+    import jsonschema
+
+    schema = dereferenced(kind)
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def dereferenced(kind: str) -> dict[str, Any]:
+    """A kind's schema with every reference to common.schema.json replaced by its definition."""
+    definitions = load("common")["$defs"]
+    prefix = "common.schema.json#/$defs/"
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(prefix):
+                merged = {**definitions[ref[len(prefix):]], **{k: v for k, v in node.items() if k != "$ref"}}
+                return inline(merged)
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    result: dict[str, Any] = inline(load(kind))
+    return result
 
 
 def jsonable(value: Any) -> Any:

@@ -7,11 +7,13 @@ key when it exists; reporting is the CLI's job.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import frontmatter, schema, yamlio
@@ -188,17 +190,60 @@ def cross_check(results: Iterable[FileResult]) -> list[Problem]:
 
 def check_many(items: Iterable[tuple[str, str | bytes]]) -> Report:
     """Check (relative path, content) pairs, including the cross-file checks among them."""
-    report = Report()
-    for path, content in items:
-        if isinstance(content, bytes):
-            try:
-                text = content.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                line = content[: exc.start].count(b"\n") + 1
-                report.files.append(FileResult(path, problems=[Problem(path, line, "", "not valid UTF-8 text")]))
-                continue
-        else:
-            text = content
-        report.files.append(check_text(path, text, kind_for_relpath(path)))
+    report = Report(files=[_check_content(path, content) for path, content in items])
     report.cross_problems = cross_check(report.files)
     return report
+
+
+# Below this many files a process pool costs more than it saves.
+PARALLEL_THRESHOLD = 400
+
+
+def check_paths(paths: Sequence[Path], root: Path, jobs: int | None = None) -> Report:
+    """Read and check files (in several processes for a large store), then check across them."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 2 or len(paths) < PARALLEL_THRESHOLD:
+        files = _read_and_check(list(paths), root)
+    else:
+        size = -(-len(paths) // (jobs * 4))
+        chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            files = [r for chunk in pool.map(_read_and_check, chunks, [root] * len(chunks)) for r in chunk]
+    report = Report(files=files)
+    report.cross_problems = cross_check(report.files)
+    return report
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _read_and_check(paths: list[Path], root: Path) -> list[FileResult]:
+    results = []
+    for path in paths:
+        rel = _relative(path, root)
+        try:
+            content = path.read_bytes()
+        except IsADirectoryError:
+            results.append(FileResult(rel, problems=[Problem(rel, 1, "", "is a directory, not a file")]))
+            continue
+        except OSError as exc:
+            results.append(FileResult(rel, problems=[Problem(rel, 1, "", f"cannot read: {exc.strerror or exc}")]))
+            continue
+        results.append(_check_content(rel, content))
+    return results
+
+
+def _check_content(path: str, content: str | bytes) -> FileResult:
+    if isinstance(content, bytes):
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = content[: exc.start].count(b"\n") + 1
+            return FileResult(path, problems=[Problem(path, line, "", "not valid UTF-8 text")])
+    else:
+        text = content
+    return check_text(path, text, kind_for_relpath(path))

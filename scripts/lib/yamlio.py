@@ -229,11 +229,11 @@ def _plain_tz(value: dt.datetime) -> dt.tzinfo | None:
 
 
 def same_values(a: Any, b: Any) -> bool:
-    """Deep equality that also compares types (so True != 1 and 1 != 1.0) and key order."""
+    """Deep equality that also compares types (so True != 1 and 1 != 1.0); mapping order is not meaning."""
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return list(a) == list(b) and all(same_values(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(same_values(a[k], b[k]) for k in a)
     if isinstance(a, list):
         return len(a) == len(b) and all(same_values(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and a != a:

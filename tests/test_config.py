@@ -1,0 +1,43 @@
+"""config: .claude/baton.yaml is optional, validated, merged over documented defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lib import config
+from lib.errors import ConfigError
+
+
+def test_defaults_when_absent(tmp_path: Path) -> None:
+    settings = config.load(tmp_path)
+    assert settings == config.DEFAULTS
+    assert settings is not config.DEFAULTS
+
+
+def test_partial_sections_merge_over_defaults(tmp_path: Path) -> None:
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude/baton.yaml").write_text("pre_commit: strict\nchains:\n  budget_usd: 2.5\n", encoding="utf-8")
+    settings = config.load(tmp_path)
+    assert settings["pre_commit"] == "strict"
+    assert settings["chains"]["budget_usd"] == 2.5
+    assert settings["chains"]["max_retries"] == config.DEFAULTS["chains"]["max_retries"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("pre_commit: sometimes\n", ":1: /pre_commit: 'sometimes' is not one of ['warn', 'strict']"),
+        ("session_start:\n  enabled: true\n  max_tokens: ten\n", ":3: /session_start/max_tokens:"),
+        ("typo_key: 1\n", ":1: /: Additional properties are not allowed ('typo_key' was unexpected)"),
+        ("- a list\n", ":1: must be a mapping"),
+        ("pre_commit: [\n", "invalid YAML"),
+    ],
+)
+def test_bad_settings_name_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude/baton.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        config.load(tmp_path)
+    assert str(tmp_path / ".claude/baton.yaml") in str(info.value)
+    assert message in str(info.value)
