@@ -242,6 +242,7 @@ def write_synthetic_handoff(
               "the mission from the Next steps above.")
     if previous is not None and previous.resume_prompt.strip():
         resume += "\n\nResume Prompt of the last valid handoff:\n\n" + _quote(previous.resume_prompt.strip()[:3000])
+    resume += "\n\nConfidence: low"
     body_parts += ["## Resume Prompt", resume, ""]
     now = _now_iso()
     metadata: dict[str, Any] = {
@@ -260,6 +261,7 @@ def write_synthetic_handoff(
         "claude_session_id": claude_session_id,
         "chain_id": chain_id,
         "synthetic": True,
+        "sync_status": "pending",
     }
     doc = frontmatter.new_document(metadata, "\n".join(body_parts), kind="session")
     doc.stamp_content_hash()
