@@ -200,10 +200,10 @@ def test_usage_limit_waits_until_the_reset_and_is_not_counted_by_the_breaker(h: 
 
 
 def test_api_retry_lines_keep_a_slow_session_alive(h: Harness) -> None:
-    h.settings(stall_s=0.5)
+    h.settings(stall_s=0.8)
     h.scenario({"steps": [
         {"init": {}},
-        {"api_retry": {"error_status": 529, "error": "server_error"}, "count": 12, "interval": 0.15},
+        {"api_retry": {"error_status": 529, "error": "server_error"}, "count": 16, "interval": 0.1},
         note("done"),
         result(total_cost_usd=0.05),
     ]})
@@ -214,7 +214,7 @@ def test_api_retry_lines_keep_a_slow_session_alive(h: Harness) -> None:
     [only] = _sessions(chain)
     assert only["status"] == "ok" and len(only["attempts"]) == 1
     runs = h.invocations()
-    assert runs[0]["end"] - runs[0]["start"] > 1.5  # three times the stall limit, and still alive
+    assert runs[0]["end"] - runs[0]["start"] > 1.6  # twice the stall limit, and still alive
 
 
 def test_a_silent_session_is_a_stall_killed_with_its_process_group(h: Harness) -> None:
