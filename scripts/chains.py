@@ -17,6 +17,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,7 @@ def _mission(text: str) -> tuple[str, str | None]:
 
 
 def _progress(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def _run(args: argparse.Namespace, registry: Registry) -> int:
@@ -281,7 +282,8 @@ def _print_chain(chain: ChainRecord, registry: Registry, *, alive: bool | None =
     if chain.sessions:
         print(f"  {'#':>2}  {'session':<14} {'status':<11} {'cost':>9} {'turns':>5}  {'handoff':<17} reason")
         for s in chain.sessions:
-            print(f"  {s.index:>2}  {s.id:<14} {s.status:<11} ${s.cost_usd:>8.4f} {s.turns:>5}  "
+            cost = f"${s.cost_usd:.4f}"
+            print(f"  {s.index:>2}  {s.id:<14} {s.status:<11} {cost:>9} {s.turns:>5}  "
                   f"{s.handoff.status:<17} {s.reason or ''}")
     log = chain_runner.chain_dir(registry, chain.id) / "runner.log"
     print(f"log      {log}")
