@@ -403,23 +403,25 @@ def _guess_indent(yaml_text: str) -> tuple[int, int, int]:
 
 def _insert_position(keys: list[Any], key: str, kind: str | None) -> int:
     """Where a new key goes in an existing mapping, keeping the canonical order where the file has it."""
+    # the trailing run of sync keys is "the sync block"; a sync key elsewhere is the author's choice
+    block = len(keys)
+    while block > 0 and keys[block - 1] in _SYNC_SET:
+        block -= 1
     if key in _SYNC_SET:
-        # sync metadata is the last block: before the first sync key that sorts after it, else at the end
         mine = SYNC_KEYS.index(key)
-        for i, existing in enumerate(keys):
-            if existing in _SYNC_SET and SYNC_KEYS.index(existing) > mine:
+        for i in range(block, len(keys)):
+            if SYNC_KEYS.index(keys[i]) > mine:
                 return i
         return len(keys)
-    first_sync = next((i for i, existing in enumerate(keys) if existing in _SYNC_SET), len(keys))
     rank = {k: i for i, k in enumerate(canonical_order(kind)) if k not in _SYNC_SET}
     if key not in rank:
-        return first_sync  # unknown keys: just before the sync metadata block
+        return block  # unknown keys: just before the sync block
     mine = rank[key]
-    after = [i for i, existing in enumerate(keys) if rank.get(existing, mine) < mine]
+    after = [i for i, existing in enumerate(keys[:block]) if rank.get(existing, mine) < mine]
     if after:
         return after[-1] + 1
-    before = [i for i, existing in enumerate(keys) if rank.get(existing, -1) > mine]
-    return before[0] if before else first_sync
+    before = [i for i, existing in enumerate(keys[:block]) if rank.get(existing, -1) > mine]
+    return before[0] if before else block
 
 
 def canonical_order(kind: str | None) -> list[str]:
