@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lib.chains.errors import classify, failure_class_for, fatal_retry_reason, parse_reset
+from lib.chains.errors import Verdict, classify, failure_class_for, fatal_retry_reason, parse_reset
 from lib.chains.stream import StreamReader, StreamSummary
 
 STREAMS = Path(__file__).resolve().parent / "fakeclaude" / "streams"
@@ -171,3 +171,16 @@ def test_the_reader_keeps_non_json_lines_and_splits_chunks_anywhere() -> None:
     assert summary.failed_mcp_servers == ["notion"]
     assert list(summary.raw_lines) == ["warning: something"]
     assert summary.cost_usd == 0.5 and summary.num_turns == 7
+
+
+def test_failure_class_is_structural_where_it_can_be_and_from_the_text_otherwise() -> None:
+    assert failure_class_for(Verdict("ok")) is None
+    assert failure_class_for(Verdict("max_turns")) is None
+    assert failure_class_for(Verdict("stall", "transient", True)) == "timeout"
+    assert failure_class_for(Verdict("rate_limit", "transient", True, "API Error: 429")) == "orchestration_error"
+    assert failure_class_for(Verdict("edits_denied", None, True)) == "orchestration_error"
+    # A crash of the CLI itself: lib.failures reads the evidence.
+    crashed = Verdict("process_error", "transient", True, "claude exited with exit code 1")
+    evidence = "Error: Cannot find module '/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js'\n" \
+               "code: 'MODULE_NOT_FOUND'"
+    assert failure_class_for(crashed, evidence, 1) == "dependency_missing"

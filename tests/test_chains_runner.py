@@ -26,6 +26,7 @@ from chains_harness import (
 )
 from conftest import git
 from lib import frontmatter, validate
+from lib.decisions import read_decisions
 
 
 @pytest.fixture
@@ -131,6 +132,11 @@ def test_transient_429_is_retried_with_exponential_backoff(h: Harness) -> None:
     assert gap2 > gap1
     # The retries of one session use the same claimed id.
     assert len({r["baton_session_id"] for r in runs}) == 1
+    # ... and are in the project's decision log too, with the chain and the failure class.
+    logged = [d for d in read_decisions(root=h.root) if d["kind"] == "retry"]
+    assert [d["reason"] for d in logged] == ["rate_limit", "rate_limit"]
+    assert all(d["chain"] == chain["id"] and d["session_id"] == only["id"] for d in logged)
+    assert all(d["failure_class"] == "orchestration_error" for d in logged)
 
 
 def test_fatal_auth_error_stops_at_once_without_retry(h: Harness) -> None:

@@ -70,27 +70,36 @@ _TEXT_RULES: tuple[tuple[re.Pattern[str], str, ErrorKind], ...] = (
                 r"network|connection (?:error|reset|refused)|timed? ?out", re.I), "network", "transient"),
 )
 
+# Reasons whose class the runner knows from structure alone; the rest go to lib.failures.
 _FAILURE_CLASS = {
     "stall": "timeout",
     "wall_clock": "timeout",
     "budget_exceeded": "budget_exceeded",
 }
+_ORCHESTRATION = frozenset({
+    "auth", "billing", "invalid_model", "user_abort", "missing_binary", "spawn_failed", "cli_usage",
+    "rate_limit", "server_error", "network", "usage_limit", "truncated_stream", "edits_denied",
+})
 
 
-def failure_class_for(verdict: Verdict) -> str | None:
-    """A coarse failure class from the runner's own evidence; None for a session that did not fail.
+def failure_class_for(verdict: Verdict, evidence: str = "", exit_code: int | None = None) -> str | None:
+    """The failure class (lib.failures' nine) of a failed session; None when it did not fail.
 
-    The nine classes come from the failure-intelligence module; until it reads the
-    session's output itself, errors of the Claude Code plumbing are
-    `orchestration_error` and the rest `unknown`.
+    What the runner knows from structure decides first: Claude Code's own failures
+    (API, CLI, permissions) are `orchestration_error`, our stall and wall-clock kills
+    `timeout`, a spent budget `budget_exceeded`. Anything else is classified from its
+    text (the error message and the end of stderr) by lib.failures.
     """
-    if verdict.ok or verdict.reason in ("max_turns", "stopped"):
+    if verdict.ok or verdict.reason in ("max_turns", "stopped", "interrupted"):
         return None
     if verdict.reason in _FAILURE_CLASS:
         return _FAILURE_CLASS[verdict.reason]
-    if verdict.reason in ("edits_denied", "unknown", "invalid_request"):
-        return "unknown"
-    return "orchestration_error"
+    if verdict.reason in _ORCHESTRATION:
+        return "orchestration_error"
+    from .. import failures
+
+    text = "\n".join(part for part in (verdict.message, evidence) if part)
+    return failures.classify(text, tool="claude", exit_code=exit_code).failure_class
 
 
 def fatal_retry_reason(event: dict[str, Any]) -> str | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import decisions
 from ..errors import BatonError
 from . import handoff_check, launch
 from .errors import Verdict, classify, failure_class_for
@@ -47,7 +48,6 @@ from .settings import ChainSettings
 from .settings import load as load_settings
 from .stream import StreamReader
 
-DECISION_TYPES = ("routing", "retry", "skip", "escalation", "abort", "refinement_cycle")
 HANDOFF_PROMPT = "/handoff --auto"
 HANDOFF_TURNS = 2
 # The prompt is one command-line argument, and Linux caps one argument at 128 KiB.
@@ -57,12 +57,20 @@ EventSink = Callable[[str], None]
 
 
 def append_decision(chain: ChainRecord, kind: str, *, session: str | None = None, **detail: Any) -> None:
-    """Record a decision of the runner in the chain (the decision log's entry shape)."""
-    if kind not in DECISION_TYPES:
+    """Record a decision of the runner: in the chain's record, and in the project's decision log."""
+    if kind not in decisions.DECISION_KINDS:
         raise ValueError(f"unknown decision type {kind!r}")
     entry: dict[str, Any] = {"at": now_iso(), "type": kind, "session": session}
     entry.update(detail)
     chain.decisions.append(entry)
+    what = detail.get("what") or detail.get("model") or kind
+    reason = detail.get("reason")
+    context = {k: v for k, v in detail.items() if k not in ("what", "reason", "failure_class")}
+    decisions.log_decision(
+        kind, decision=str(what), reason=None if reason is None else str(reason), context=context or None,
+        root=chain.project_dir, chain=chain.id, session_id=session, failure_class=detail.get("failure_class"),
+        operator=chain.operator,
+    )
 
 
 def find_claude() -> str:
@@ -84,6 +92,8 @@ class ChainRunner:
         self._stop_flag = False
         # the final `result` text of each session's main attempt, for the completion signal
         self._result_text: dict[str, str] = {}
+        # the end of the last attempt's stderr and stray output, for the failure classifier
+        self._evidence: dict[str, str] = {}
 
     # -- paths and signals ------------------------------------------------------
 
@@ -229,7 +239,8 @@ class ChainRunner:
         session.error_kind = verdict.error_kind
         session.reason = verdict.reason
         session.error = verdict.message or None
-        session.failure_class = failure_class_for(verdict)
+        session.failure_class = failure_class_for(verdict, self._evidence.get(session.id, ""),
+                                                  session.attempts[-1].exit_code if session.attempts else None)
 
         if check.ok:
             session.handoff.status = "valid"
@@ -279,7 +290,7 @@ class ChainRunner:
                     retries += 1
                     delay = settings.backoff_delay(retries)
                     append_decision(chain, "retry", session=session.id, what="session", reason=verdict.reason,
-                                    retry=retries, delay_s=delay)
+                                    retry=retries, delay_s=delay, failure_class=failure_class_for(verdict))
                     self.save()
                     self.log(f"session {session.id}: {verdict.reason}, retry {retries}/{settings.max_retries} "
                              f"in {delay:g} s")
@@ -383,6 +394,8 @@ class ChainRunner:
             self._result_text[session.id] = str(result.get("result") or "")
             for name in summary.failed_mcp_servers:
                 session.warnings.append(f"MCP server {name!r} failed to start")
+        if purpose == "main":
+            self._evidence[session.id] = "\n".join([*summary.raw_lines, outcome.stderr_tail[-2000:]])
         session.pid = session.pgid = None
         session.proc_start = None
         self.save()
