@@ -1,0 +1,110 @@
+"""The chain runner driving the real Claude Code CLI (against the local API stand-in).
+
+What only the real client can show: the runner's flags are accepted as they are built, the
+variables it exports reach the session's Bash tool, and its classification holds on the
+stream the CLI really prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import standin as s
+from .claude_cli import REPO_ROOT, Claude
+from .standin import StandIn
+
+# Written by the "model" through the Bash tool, as `/handoff --auto` would: the id and the
+# operator come from the environment the runner gave the session.
+WRITE_NOTE = r"""mkdir -p docs/sessions && cat > "docs/sessions/$BATON_SESSION_ID.md" <<EOF
+---
+title: "Session $BATON_SESSION_ID"
+operator: "$OPERATOR"
+summary: "Wrote greeting.txt, which was the whole mission."
+tags: [chain]
+kind: session
+external_id: "$BATON_SESSION_ID"
+status: written
+outcome: done
+date: "2026-11-22"
+chain_id: "$BATON_CHAIN_ID"
+---
+
+## Summary
+
+Wrote greeting.txt, which was the whole mission.
+
+## Resume Prompt
+
+Nothing is left to do. Confidence: high
+EOF
+echo hello > greeting.txt && git add greeting.txt "docs/sessions/$BATON_SESSION_ID.md" && git commit -q -m "handoff: $BATON_SESSION_ID" && echo committed"""
+
+
+def _run_chain(claude: Claude, project: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    (project / ".claude").mkdir(exist_ok=True)
+    (project / ".claude" / "baton.yaml").write_text(
+        "chains:\n  backoff_base_s: 0.05\n  stall_s: 60\n  session_wall_clock_s: 60\n  kill_grace_s: 1\n")
+    env = claude.environment({"BATON_STATE_HOME": os.environ["BATON_STATE_HOME"]})
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "chains.py"), "run", "--mission", "Write greeting.txt.",
+         "--operator", "rt", "--model", claude.model, "--allowed-tools", "Bash", "--max-sessions", "2", "--json",
+         *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.stdout, proc.stderr
+    return proc, json.loads(proc.stdout)
+
+
+def test_the_runner_drives_the_real_cli_to_done(claude: Claude, standin: StandIn, scratch_project: Path) -> None:
+    (scratch_project / "README.md").write_text("scratch\n")
+    subprocess.run(["git", "add", "README.md"], cwd=scratch_project, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "initial"], cwd=scratch_project, check=True)
+    standin.add(s.bash(WRITE_NOTE, tool_id="toolu_note"), s.text("Done: the handoff is written."))
+
+    proc, chain = _run_chain(claude, scratch_project)
+
+    assert proc.returncode == 0, proc.stderr
+    assert chain["status"] == "done", proc.stderr
+    [session] = chain["sessions"]
+    assert session["status"] == "ok" and session["handoff"]["status"] == "valid"
+    assert session["claude_session_id"]
+    assert session["cost_usd"] > 0 and session["turns"] >= 2
+    assert (scratch_project / "greeting.txt").read_text() == "hello\n"
+    # The session's Bash tool saw the runner's variables.
+    note = (scratch_project / "docs" / "sessions" / f"{session['id']}.md").read_text()
+    assert 'operator: "rt"' in note and f'chain_id: "{chain["id"]}"' in note
+    # The flags the runner built, as the CLI received them: the prompt asks for the handoff.
+    first = standin.model_requests()[0]
+    assert "Write greeting.txt." in first.all_text() and "/handoff --auto" in first.all_text()
+    assert "Bash" in first.tool_names()
+
+
+def test_a_real_auth_failure_stops_the_chain_at_once(claude: Claude, standin: StandIn,
+                                                     scratch_project: Path) -> None:
+    standin.add(s.Persistent(s.authentication_error()))
+
+    proc, chain = _run_chain(claude, scratch_project)
+
+    assert proc.returncode == 1
+    assert chain["status"] == "failed"
+    [session] = chain["sessions"]
+    assert (session["error_kind"], session["reason"]) == ("fatal", "auth")
+    assert len(session["attempts"]) == 1
+
+
+def test_a_real_overload_is_retried_by_the_runner(claude: Claude, standin: StandIn, scratch_project: Path) -> None:
+    # The CLI's own retry (CLAUDE_CODE_MAX_RETRIES=1) takes two requests; then the runner retries.
+    standin.add(s.overloaded_error(), s.overloaded_error(), s.bash(WRITE_NOTE), s.text("Done."))
+
+    proc, chain = _run_chain(claude, scratch_project)
+
+    assert chain["status"] == "done", proc.stderr
+    [session] = chain["sessions"]
+    assert [a["reason"] for a in session["attempts"]] == ["server_error", "ok"]
+    assert session["attempts"][0]["error_kind"] == "transient"
+    assert [d["what"] for d in chain["decisions"] if d["type"] == "retry"] == ["session"]
