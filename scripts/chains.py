@@ -285,6 +285,9 @@ def _print_chain(chain: ChainRecord, registry: Registry, *, alive: bool | None =
             cost = f"${s.cost_usd:.4f}"
             print(f"  {s.index:>2}  {s.id:<14} {s.status:<11} {cost:>9} {s.turns:>5}  "
                   f"{s.handoff.status:<17} {s.reason or ''}")
+    last = chain_runner.last_summary(chain)
+    if last:
+        print(f"last     {' '.join(last.split())[:300]}")
     log = chain_runner.chain_dir(registry, chain.id) / "runner.log"
     print(f"log      {log}")
 

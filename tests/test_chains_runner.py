@@ -92,12 +92,13 @@ def test_three_sessions_reach_done_each_from_the_previous_note(h: Harness) -> No
 
 
 def test_status_and_list_show_the_chain(h: Harness) -> None:
-    h.scenario(session("done", cost=0.25))
+    h.scenario(session("done", cost=0.25, summary="LAST-SUMMARY: the feature is built and tested."))
     proc = h.run()
     chain_id = json.loads(proc.stdout)["id"]
     status = h.chains("status", chain_id)
     assert status.returncode == 0, status.stderr
     assert chain_id in status.stdout and "done" in status.stdout and "breaker  closed" in status.stdout
+    assert "LAST-SUMMARY" in status.stdout and "$0.2500" in status.stdout
     status_json = json.loads(h.chains("status", "--json").stdout)
     assert status_json["id"] == chain_id and status_json["runner_alive"] is False
     listed = json.loads(h.chains("list", "--project-dir", str(h.root), "--json").stdout)
@@ -682,7 +683,7 @@ def test_webhook_gets_the_summary_with_one_retry(h: Harness, webhook: tuple[str,
     assert payload["id"] == chain["id"] and payload["status"] == "done"
     assert payload["sessions"] == 2 and payload["cost_usd"] == pytest.approx(0.2)
     assert isinstance(payload["duration_s"], float)
-    assert payload["last_summary"]  # the last note's summary
+    assert payload["last_summary"] == "Worked on the mission and made steady progress on it."  # the done note's
     # The URL (with its token) is in no file the runner wrote.
     for path in h.state.rglob("*"):
         if path.is_file():

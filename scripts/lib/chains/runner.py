@@ -518,17 +518,19 @@ def build_prompt(chain: ChainRecord, session: SessionRecord, last: HandoffCheck 
     return "\n".join(parts) + "\n"
 
 
+def last_summary(chain: ChainRecord) -> str | None:
+    """The Summary of the newest valid note of the chain."""
+    for session in reversed(chain.sessions):
+        if session.handoff.status in ("valid", "valid_after_retry", "synthetic") and session.handoff.path:
+            check = handoff_check.validate_handoff(Path(chain.project_dir) / session.handoff.path, session.id)
+            if check.ok:
+                return check.summary[:1000]
+    return None
+
+
 def summary_payload(chain: ChainRecord) -> dict[str, Any]:
     """What the webhook receives: small, no secrets, no mission text beyond a headline."""
     chain.refresh_totals()
-    last_summary = None
-    for session in reversed(chain.sessions):
-        if session.handoff.status in ("valid", "valid_after_retry", "synthetic"):
-            path = Path(chain.project_dir) / (session.handoff.path or "")
-            check = handoff_check.validate_handoff(path, session.id)
-            if check.ok:
-                last_summary = check.summary[:1000]
-                break
     headline = chain.mission.strip().splitlines()[0][:200] if chain.mission.strip() else ""
     return {
         "id": chain.id,
@@ -540,7 +542,7 @@ def summary_payload(chain: ChainRecord) -> dict[str, Any]:
         "session_ids": [s.id for s in chain.sessions],
         "cost_usd": chain.cost_usd,
         "duration_s": chain.totals.get("duration_s"),
-        "last_summary": last_summary,
+        "last_summary": last_summary(chain),
     }
 
 
