@@ -8,8 +8,9 @@ wall time of:
 
 - `python -c pass` (the baseline, same interpreter the hook command runs) and `python -I -S -c pass`;
 - one hook invocation for a successful tool call (`python -I -S session_state.py`);
-- one hook invocation for a failed Bash call (PostToolUseFailure) with failure classification
-  on (lib/failures.py; the output says so when that module is absent);
+- one hook invocation for a failed Bash call (PostToolUseFailure): the call records the output
+  for classification, which the hook does in one batch at SessionEnd (measured too, per failure;
+  lib/failures.py must be present, the output says so when it is absent);
 - the exact command registered in .claude/settings.json, run through `sh -c` (launcher included),
   next to `sh -c 'python -c pass'` (Claude Code runs every hook command through a shell);
 
@@ -154,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python -c pass (baseline)": ([py, "-c", "pass"], None),
             "python -I -S -c pass": ([py, "-I", "-S", "-c", "pass"], None),
             "hook, successful tool call": (hook_cmd, "ok"),
-            "hook, failed call + classification": (hook_cmd, "fail"),
+            "hook, failed call (recorded)": (hook_cmd, "fail"),
             "sh -c 'python -c pass'": (["sh", "-c", f"'{py}' -c pass"], None),
             "registered command via sh -c": (["sh", "-c", command], "ok"),
         }
@@ -169,6 +170,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 samples[name].append(wall)
                 cpu[name].append(used)
         before = read_count(root)
+
+        # SessionEnd classifies every failure the timed rounds recorded, in one batch.
+        pending = root / ".claude" / "state" / f"session-{SESSION}.failures.jsonl"
+        recorded = pending.read_text().count("\n") if pending.exists() else 0
+        end = json.dumps({"session_id": SESSION, "hook_event_name": "SessionEnd", "reason": "other",
+                          "cwd": str(root)}).encode()
+        end_wall, _ = timed(hook_cmd, end, env)
+        state_doc = json.loads((root / ".claude" / "state" / f"session-{SESSION}.json").read_text())
+        classified = sum(state_doc.get("failures_breakdown", {}).values())
 
         # Concurrency: N processes for one fresh session, all started before any is waited on.
         conc_session = "c0ffee00-0000-4000-8000-000000000200"
@@ -201,10 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         used = statistics.median(cpu[name])
         print(f"{name:40s} {med * 1000:14.2f} {p90 * 1000:8.2f} {med / base:6.2f}x "
               f"{used * 1000:14.2f} {used / base_cpu:6.2f}x")
-    for name in ("hook, successful tool call", "hook, failed call + classification"):
+    for name in ("hook, successful tool call", "hook, failed call (recorded)"):
         ratio = statistics.median(samples[name]) / base
         verdict = "within" if ratio <= TARGET_RATIO else "OVER"
         print(f"target {TARGET_RATIO}x for '{name}': {verdict} ({ratio:.2f}x)")
+    print(f"SessionEnd classifying {recorded} recorded failures in one batch: {end_wall * 1000:.1f} ms "
+          f"({(end_wall - base) * 1000 / max(recorded, 1):.2f} ms per failure over the baseline); "
+          f"classified {classified}: {dict(state_doc.get('failures_breakdown', {}))}")
     print()
     ok = got == args.concurrent and not any(codes)
     print(f"concurrent: {args.concurrent} processes -> tool_calls_count {got} "

@@ -362,7 +362,9 @@ def test_parallel_terminals_count_other_sessions_active_within_the_hour(repo: Pa
 
 
 def test_failed_tool_calls_are_counted_even_without_a_classifier(repo: Path) -> None:
-    run_hook(repo, tool(S1, "Bash", 1, "PostToolUseFailure", error="Exit code 1\nE   assert 3 == 4", is_interrupt=False))
+    pytest_failure = ("Exit code 1\nFAILED tests/test_math.py::test_add - assert 3 == 4\n"
+                      "========================= 1 failed in 0.02s =========================")
+    run_hook(repo, tool(S1, "Bash", 1, "PostToolUseFailure", error=pytest_failure, is_interrupt=False))
     run_hook(repo, tool(S1, "Bash", 2, tool_response={"stdout": "", "stderr": "fatal: not a git repository"}))
     run_hook(repo, tool(S1, "Bash", 3, tool_response={"stdout": "", "stderr": "Cloning into 'x'...\n"}))
     run_hook(repo, tool(S1, "Bash", 4, "PostToolUseFailure", error="", is_interrupt=True))
@@ -370,8 +372,18 @@ def test_failed_tool_calls_are_counted_even_without_a_classifier(repo: Path) -> 
     assert doc["tool_calls_count"] == 4
     assert doc["tool_failures_count"] == 2
     assert doc["tool_interrupts_count"] == 1
+    # a failed call only records its output; classification waits for SessionEnd (or a reader)
+    assert doc["failures_breakdown"] == {}
+    pending = (repo / ".claude/state" / f"session-{S1}.failures.jsonl").read_text().splitlines()
+    assert [json.loads(line)["text"] for line in pending] == [pytest_failure, "fatal: not a git repository"]
+    run_hook(repo, {"session_id": S1, "hook_event_name": "SessionEnd", "reason": "other"})
+    doc = state(repo, S1)
     has_classifier = (SCRIPTS / "lib" / "failures.py").exists()
     assert sum(doc["failures_breakdown"].values()) == (2 if has_classifier else 0)
+    if has_classifier:
+        assert doc["failures_breakdown"] == {"test_fail": 1, "orchestration_error": 1}
+    run_hook(repo, {"session_id": S1, "hook_event_name": "SessionEnd", "reason": "other"})
+    assert state(repo, S1)["failures_breakdown"] == doc["failures_breakdown"]  # never counted twice
 
 
 def _scripts_with_classifier(tmp_path: Path, body: str) -> Path:
@@ -399,15 +411,17 @@ def test_the_classifier_is_called_lazily_and_its_failures_never_lose_a_count(
         repo: Path, tmp_path: Path, body: str, expected: dict[str, int], logged: str) -> None:
     hook = _scripts_with_classifier(tmp_path, body)
     payload = tool(S1, "Bash", 1, "PostToolUseFailure", error="Exit code 1\nE   assert 3 == 4")
-    result = subprocess.run([PYTHON, *FLAGS, str(hook)], input=_stdin(payload), env=_env(repo),
-                            capture_output=True, timeout=60)
-    assert result.returncode == 0
+    end = {"session_id": S1, "hook_event_name": "SessionEnd", "reason": "other"}
+    for event in (payload, end):
+        result = subprocess.run([PYTHON, *FLAGS, str(hook)], input=_stdin(event), env=_env(repo),
+                                capture_output=True, timeout=60)
+        assert result.returncode == 0
     doc = state(repo, S1)
     assert doc["tool_failures_count"] == 1
     assert doc["failures_breakdown"] == expected
     assert logged in errors(repo)
-    if not logged:
-        assert errors(repo) == ""
+    if not logged:  # nothing logged but the fixture's made-up transcript path, read at SessionEnd
+        assert [line for line in errors(repo).splitlines() if "transcript not found" not in line] == []
 
 
 # --------------------------------------------------------------------------- cost at SessionEnd

@@ -48,6 +48,10 @@ PARALLEL_WINDOW_S = 3600.0
 ORPHAN_AGE_S = 3600.0
 # Time the SessionEnd hook may spend reading transcripts; the rest is read on the next call.
 SESSION_END_USAGE_BUDGET_S = 0.8
+# What a failed call keeps of its output for later classification: the head names the first
+# error, the tail a test runner's summary.
+FAILURE_HEAD_CHARS = 12 * 1024
+FAILURE_TAIL_CHARS = 4 * 1024
 MAX_SESSION_ID_LEN = 128
 
 SUBAGENT_TOOLS = ("Agent", "Task")
@@ -210,6 +214,7 @@ def session_paths(state_dir: str, session_id: str) -> Dict[str, str]:
         "lock": base + ".lock",
         "usage": base + ".usage.json",
         "usage_lock": base + ".usage.lock",
+        "failures": base + ".failures.jsonl",
     }
 
 
@@ -415,6 +420,67 @@ def classify_failure(text: str, tool: Optional[str], exit_code: Optional[int],
     except Exception as exc:
         log("failure classifier raised " + type(exc).__name__ + ": " + str(exc)[:200])
         return None
+
+
+def failure_record(text: str, tool: Optional[str], exit_code: Optional[int]) -> str:
+    """One line of `session-<id>.failures.jsonl`: what classification needs, bounded in size."""
+    if len(text) > FAILURE_HEAD_CHARS + FAILURE_TAIL_CHARS:
+        text = text[:FAILURE_HEAD_CHARS] + "\n...\n" + text[-FAILURE_TAIL_CHARS:]
+    return dumps({"tool": tool, "exit_code": exit_code, "text": text}) + "\n"
+
+
+def append_line(path: str, line: str) -> None:
+    # One write with O_APPEND: cheaper than a read-modify-write, and the state's lock is held.
+    fd = _os.open(path, _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT, 0o644)
+    try:
+        _os.write(fd, line.encode("utf-8"))
+    finally:
+        _os.close(fd)
+
+
+def classify_pending(state_dir: str, session_id: str, log: Optional[Callable[[str], None]] = None) -> Optional[JSONDict]:
+    """Classify the failures recorded since the last call into `failures_breakdown`.
+
+    Failed tool calls only append their output (importing the classifier, and `re` with it,
+    would make every failed call several times dearer); this folds them in. It runs at
+    SessionEnd and whenever a reader (telemetry-read, the console) wants final figures.
+    Returns the updated state, or None when the session has no state.
+    """
+    say = log or (lambda message: None)
+    paths = session_paths(state_dir, session_id)
+    if not exists(paths["state"]):
+        return None
+
+    def mutate(state: JSONDict) -> bool:
+        offset = _as_int(state.get("failures_classified_offset"))
+        try:
+            with open(paths["failures"], "rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+        except OSError:
+            return False
+        end = data.rfind(b"\n") + 1  # a line still being written waits for the next call
+        if end == 0:
+            return False
+        breakdown = state["failures_breakdown"]
+        for raw in data[:end].splitlines():
+            try:
+                record = loads(raw.decode("utf-8", "replace"))
+            except Exception:
+                say("unreadable failure record skipped")
+                continue
+            if not isinstance(record, dict):
+                continue
+            tool = record.get("tool")
+            code = record.get("exit_code")
+            cls = classify_failure(str(record.get("text") or ""), tool if isinstance(tool, str) else None,
+                                   code if isinstance(code, int) else None, say)
+            if cls:
+                breakdown[cls] = breakdown.get(cls, 0) + 1
+        state["failures_classified_offset"] = offset + end
+        return True
+
+    return update_state(state_dir, session_id, mutate, say)
 
 
 def apply_event(state: JSONDict, payload: Mapping[str, Any], now: float,
@@ -676,7 +742,7 @@ def run_hook(data: bytes, environ: Mapping[str, str], cwd: str, ppid: int, stder
 
         for note in notes:
             log(note)
-        failure_class = None
+        record = None
         is_failure = False
         if event in TOOL_EVENTS:
             failure = failure_of(payload)
@@ -684,17 +750,20 @@ def run_hook(data: bytes, environ: Mapping[str, str], cwd: str, ppid: int, stder
                 is_failure = True
                 if payload.get("is_interrupt") is not True:
                     tool = payload.get("tool_name")
-                    failure_class = classify_failure(
-                        failure[0], tool if isinstance(tool, str) else None, failure[1], log)
+                    record = failure_record(failure[0], tool if isinstance(tool, str) else None, failure[1])
         now = time.time()
+        failures_path = session_paths(state_dir, session_id)["failures"]
 
         def mutate(state: JSONDict) -> bool:
-            apply_event(state, payload, now, failure_class, is_failure)
+            fresh = apply_event(state, payload, now, None, is_failure)
+            if fresh and record is not None:
+                append_line(failures_path, record)
             return True  # a duplicate is not counted, but its `duplicate_events_ignored` is
 
         lifecycle = event in ("SessionStart", "SessionEnd")
         state = update_state(state_dir, session_id, mutate, log, now=now, force_scan=lifecycle)
         if event == "SessionEnd":
+            classify_pending(state_dir, session_id, log)
             transcript = state.get("transcript_path")
             if isinstance(transcript, str) and transcript:
                 refresh_usage(state_dir, session_id, transcript, budget_s=SESSION_END_USAGE_BUDGET_S, log=log)
