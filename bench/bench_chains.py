@@ -37,6 +37,8 @@ def make_project(base: Path) -> Path:
     (project / "README.md").write_text("# bench\n")
     (project / ".claude").mkdir()
     (project / ".claude" / "baton.yaml").write_text("chains:\n  budget_usd: 1000\n")
+    (project / ".claude" / "operators.yaml").write_text(
+        "operators:\n  - slug: bn\n    initials: BN\n    name: Bench\n    emails: [bench@example.com]\n")
     git(project, "add", "README.md")
     git(project, "commit", "-q", "-m", "initial")
     return project

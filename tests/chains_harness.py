@@ -205,6 +205,12 @@ def make_harness(repo: Path, tmp_path: Path) -> Harness:
     git(repo, "branch", "-M", "main")
     git(repo, "remote", "add", "origin", str(remote))
     git(repo, "push", "-q", "-u", "origin", "main")
+    (repo / ".claude" / "operators.yaml").write_text(
+        "operators:\n"
+        "  - slug: rt\n    initials: RT\n    name: Rita Tavares\n    emails: [rt@example.com]\n"
+        "  - slug: jd\n    initials: JD\n    name: Jo Doe\n    emails: [jd@example.com]\n",
+        encoding="utf-8",
+    )
     state = Path(os.environ["BATON_STATE_HOME"])
     harness = Harness(root=repo, remote=remote, state=state, tmp=tmp_path)
     # The fake is a Python script: run it with this interpreter, not whatever python3 PATH finds first.

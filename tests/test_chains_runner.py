@@ -762,8 +762,10 @@ def test_bad_arguments_are_one_line_errors(h: Harness) -> None:
     assert proc.returncode == 2 and "must be above 0" in proc.stderr
     proc = h.chains("status", "../../etc")
     assert proc.returncode == 2 and "not a chain id" in proc.stderr
-    proc = h.chains("run", "--mission", "x")  # no operator anywhere
-    assert proc.returncode == 1 and "no operator" in proc.stderr
+    proc = h.chains("run", "--mission", "x")  # no --operator, no $OPERATOR, a git email nobody has
+    assert proc.returncode == 1 and "no operator in .claude/operators.yaml has the email" in proc.stderr
+    proc = h.chains("run", "--mission", "x", "--operator", "zz")
+    assert proc.returncode == 1 and "names no operator" in proc.stderr
     (h.root / ".claude" / "baton.yaml").write_text("chains:\n  stall_s: -3\n")
     proc = h.chains("run", "--mission", "x", "--operator", "rt")
     assert proc.returncode == 2 and "baton.yaml:2" in proc.stderr

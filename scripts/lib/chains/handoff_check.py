@@ -4,8 +4,8 @@ The runner claims the session id before it starts `claude` and exports it as
 BATON_SESSION_ID; the session's `/handoff --auto` writes the note over the
 claim stub. Three functions here stand in for pieces of baton that other
 modules own, and keep the runner's contact with them to one place:
-`claim_session_id` (session ids), `write_synthetic_handoff` and `commit_note`
-(the handoff helpers).
+`resolve_operator` and `claim_session_id` (lib.operators, lib.ids),
+`write_synthetic_handoff` and `commit_note` (the handoff helpers).
 """
 
 from __future__ import annotations
@@ -18,92 +18,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import frontmatter, validate, yamlio
-from ..errors import BatonError
-from ..paths import STORE_FOLDERS, is_safe_slug
+from .. import frontmatter, ids, operators, validate
+from ..operators import Operator
 
 SUMMARY_MIN_CHARS = 20
 FED_MAX_CHARS = 10_000
-MAX_PER_DAY = 99
 
-_INITIALS = re.compile(r"^[A-Z]{2,4}$")
 _SECTION = re.compile(r"^##[ \t]+(.+?)[ \t]*#*[ \t]*$")
 
 
 # ------------------------------------------------------------------ operator and id
 
 
-@dataclass(frozen=True)
-class ClaimedId:
-    id: str
-    path: Path
-    operator: str
-    initials: str
+def resolve_operator(project_dir: Path, operator: str | None) -> Operator:
+    """Who runs the chain: `operator` (a slug or initials) if given, else the usual resolution chain
+    (`$OPERATOR`, `$CLAUDE_USER_EMAIL`, `git config user.email`) against .claude/operators.yaml."""
+    env = dict(os.environ)
+    if operator:
+        env["OPERATOR"] = operator
+    return operators.resolve(project_dir, env=env).operator
 
 
-def resolve_operator(project_dir: Path, operator: str | None) -> tuple[str, str]:
-    """(slug, initials) of the operator running the chain.
-
-    Looks the value (a slug or initials) up in .claude/operators.yaml when there is
-    one; otherwise derives initials from the slug ("rita-tavares" -> "RT").
-    """
-    value = (operator or os.environ.get("OPERATOR") or "").strip()
-    if not value:
-        raise BatonError("no operator: pass --operator SLUG or set OPERATOR")
-    for entry in _operators(project_dir):
-        slug, initials = str(entry.get("slug") or ""), str(entry.get("initials") or "")
-        if (value in (slug, initials) or value.lower() == slug) and is_safe_slug(slug) and _INITIALS.match(initials):
-            return slug, initials
-    if _INITIALS.match(value):
-        return value.lower(), value
-    if not is_safe_slug(value) or not re.match(r"^[a-z0-9][a-z0-9_-]*$", value):
-        raise BatonError(f"operator {value!r}: not a slug (lowercase letters, digits, '-')")
-    parts = [p for p in re.split(r"[-_]", value) if p and p[0].isalpha()]
-    initials = "".join(p[0] for p in parts).upper() if len(parts) >= 2 else value[:2].upper()
-    initials = re.sub(r"[^A-Z]", "X", initials)[:4].ljust(2, "X")
-    return value, initials
-
-
-def _operators(project_dir: Path) -> list[dict[str, Any]]:
-    path = project_dir / ".claude" / "operators.yaml"
-    try:
-        data = yamlio.load(path.read_text(encoding="utf-8"))
-    except (OSError, yamlio.YAMLLoadError):
-        return []
-    if isinstance(data, dict):
-        data = data.get("operators")
-    return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
-
-
-def claim_session_id(project_dir: Path, operator: str | None, *, chain_id: str,
-                     today: dt.date | None = None) -> ClaimedId:
-    """Claim the next free `<INITIALS>-YYMMDD-NN` by creating its claim stub with O_EXCL."""
-    slug, initials = resolve_operator(project_dir, operator)
-    today = today or dt.date.today()
-    folder = project_dir / STORE_FOLDERS["session"]
-    folder.mkdir(parents=True, exist_ok=True)
-    prefix = f"{initials}-{today:%y%m%d}-"
-    for number in range(1, MAX_PER_DAY + 1):
-        session_id = f"{prefix}{number:02d}"
-        path = folder / f"{session_id}.md"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            continue
-        metadata = {
-            "kind": "session",
-            "external_id": session_id,
-            "operator": slug,
-            "claimed_at": _now_iso(),
-            "status": "claimed",
-            "chain_id": chain_id,
-        }
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(frontmatter.new_document(metadata, "", kind="session").render())
-            fh.flush()
-            os.fsync(fh.fileno())
-        return ClaimedId(session_id, path, slug, initials)
-    raise BatonError(f"{folder}: all {MAX_PER_DAY} session ids of {today:%Y-%m-%d} for {initials} are taken")
+def claim_session_id(project_dir: Path, operator: Operator) -> ids.Claim:
+    """Claim the next free `<INITIALS>-YYMMDD-NN` for the session about to start (its claim stub)."""
+    # A BATON_SESSION_ID inherited by the runner itself must not make every session reuse one id.
+    env = {k: v for k, v in os.environ.items() if k != "BATON_SESSION_ID"}
+    return ids.claim(project_dir, operator, env=env)
 
 
 # ------------------------------------------------------------------ validation

@@ -28,6 +28,7 @@ from typing import Any
 
 from .. import decisions
 from ..errors import BatonError
+from ..operators import Operator
 from . import handoff_check, launch
 from .errors import Verdict, classify, failure_class_for
 from .handoff_check import HandoffCheck
@@ -90,6 +91,7 @@ class ChainRunner:
         self.project_dir = Path(chain.project_dir)
         self._on_event = on_event
         self._stop_flag = False
+        self._operator: Operator | None = None
         # the final `result` text of each session's main attempt, for the completion signal
         self._result_text: dict[str, str] = {}
         # the end of the last attempt's stderr and stray output, for the failure classifier
@@ -216,7 +218,9 @@ class ChainRunner:
 
     def _run_session(self, last: HandoffCheck | None) -> tuple[SessionRecord, Verdict, HandoffCheck]:
         chain, settings = self.chain, self.settings
-        claimed = handoff_check.claim_session_id(self.project_dir, chain.operator, chain_id=chain.id)
+        if self._operator is None:
+            self._operator = handoff_check.resolve_operator(self.project_dir, chain.operator)
+        claimed = handoff_check.claim_session_id(self.project_dir, self._operator)
         session = SessionRecord(id=claimed.id, index=len(chain.sessions) + 1, model=settings.model,
                                 handoff=Handoff(path=os.path.relpath(claimed.path, self.project_dir)))
         chain.sessions.append(session)
@@ -258,7 +262,7 @@ class ChainRunner:
                 check = self._synthetic(session, verdict, last, claimed.path)
         session.handoff.outcome = check.outcome
         session.ended_at = now_iso()
-        self.save()
+        # Saved by the caller, together with the breaker and completion state this changes.
         self.log(f"session {session.id}: {session.status} ({verdict.reason}), ${session.cost_usd:.4f}, "
                  f"handoff {session.handoff.status}")
         return session, verdict, check
@@ -595,11 +599,11 @@ def start_chain(request: StartRequest, *, registry: Registry | None = None,
         raise BatonError(f"the mission is {len(request.mission)} characters (at most {MAX_MISSION_CHARS}): "
                          "keep it short and point to files in the project")
     settings = load_settings(project_dir, overrides=request.overrides)
-    slug, _ = handoff_check.resolve_operator(project_dir, request.operator)
+    operator = handoff_check.resolve_operator(project_dir, request.operator)
     lock = _take_lock(registry, project_dir)
     try:
         chain = ChainRecord(id=new_chain_id(), project_dir=str(project_dir), mission=request.mission,
-                            mission_file=request.mission_file, operator=slug,
+                            mission_file=request.mission_file, operator=operator.slug,
                             settings={**settings.chain_level(), "webhook": bool(request.webhook_url)},
                             runner=_runner_info())
         stale = [c.id for c in registry.chains(project_dir) if c.status == "running"]
