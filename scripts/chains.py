@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="continue the newest incomplete chain of the project, or CHAIN")
     run.add_argument("--project-dir", type=Path, metavar="PATH",
                      help="the project the sessions work in (default: the current repository)")
-    run.add_argument("--operator", metavar="SLUG", help="who runs the chain (default: $OPERATOR)")
+    run.add_argument("--operator", metavar="SLUG",
+                     help="who runs the chain: a slug or initials from .claude/operators.yaml "
+                          "(default: $OPERATOR, else your git email, as `session.py whoami` resolves it)")
     run.add_argument("--max-sessions", type=_positive_int, metavar="N", help="at most N sessions (default 10)")
     run.add_argument("--max-budget-usd", type=_positive_float, metavar="X",
                      help="the chain's budget in USD (default 5, or chains.budget_usd in .claude/baton.yaml)")
