@@ -40,8 +40,13 @@ FAST_SETTINGS: dict[str, Any] = {
 
 
 def note(outcome: str = "incomplete", *, summary: str | None = None, next_steps: str | None = "default",
-         resume_prompt: str | None = None, work_file: str | None = None, commit: bool = True) -> dict[str, Any]:
+         resume_prompt: str | None = None, work_file: str | None = None, commit: bool = True,
+         helpers: bool = False) -> dict[str, Any]:
+    """The session's handoff note: written directly in the note format (fast), or with `helpers`
+    through handoff_helpers.py as `/handoff --auto` does (three helper processes)."""
     spec: dict[str, Any] = {"outcome": outcome, "commit": commit}
+    if helpers:
+        spec["via"] = "helpers"
     if summary is not None:
         spec["summary"] = summary
     if next_steps != "default":
@@ -218,6 +223,7 @@ def make_harness(repo: Path, tmp_path: Path) -> Harness:
         "CLAUDE_BIN": str(FAKE_CLAUDE),
         "FAKECLAUDE_SCENARIO": str(harness.scenario_path),
         "FAKECLAUDE_LOG": str(harness.log_path),
+        "FAKECLAUDE_BATON_SCRIPTS": str(SCRIPTS),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     harness.settings()

@@ -96,7 +96,7 @@ def test_the_synthetic_note_validates_and_quotes_the_partial_output(repo: Path) 
     claimed = claim_session_id(repo, resolve_operator(repo, "rt"))
     partial = "## Summary\nfake heading from the model\n---\nkind: adr\n"
     check = write_synthetic_handoff(
-        claimed.path, session_id=claimed.id, operator="rt", chain_id="20261122-000000-abcd",
+        repo, claimed.path, session_id=claimed.id, operator="rt", chain_id="20261122-000000-abcd",
         claude_session_id="abc", reason="stall", error="no output for too long", partial_output=partial,
         previous=previous,
     )
@@ -105,7 +105,25 @@ def test_the_synthetic_note_validates_and_quotes_the_partial_output(repo: Path) 
     metadata, body = frontmatter.read(claimed.path)
     assert metadata["synthetic"] is True and metadata["kind"] == "session"
     assert metadata["content_hash"] == frontmatter.content_hash(metadata, body)
-    assert list(sections(body)) == ["summary", "what was done", "next steps", "resume prompt"]
+    # Written by the handoff's own write-session: every section of the contract, in order.
+    assert list(sections(body)) == ["summary", "what was done", "decisions", "open questions", "next steps",
+                                    "resume prompt", "telemetry"]
+    assert metadata["mode"] == "auto" and metadata["confidence"] == "low" and metadata["claude_session_id"] == "abc"
+    assert metadata["chain_id"] == "20261122-000000-abcd"
     assert "> ## Summary" in body
     assert "PREVIOUS-STEP" in check.next_steps and "PREVIOUS-RESUME" in check.resume_prompt
     assert "stall" in check.summary
+
+
+def test_a_synthetic_note_is_written_even_over_a_broken_note_the_helpers_refuse(repo: Path) -> None:
+    (repo / ".claude" / "operators.yaml").write_text(OPERATORS)
+    claimed = claim_session_id(repo, resolve_operator(repo, "rt"))
+    # The session left a note with a key write-session carries over and the schema rejects.
+    claimed.path.write_text(f"---\nkind: session\nexternal_id: {claimed.id}\noperator: rt\nstatus: written\n"
+                            "legacy_notes: 5\n---\n\nhalf a note\n")
+    check = write_synthetic_handoff(
+        repo, claimed.path, session_id=claimed.id, operator="rt", chain_id="20261122-000000-abcd",
+        claude_session_id=None, reason="no handoff", error=None, partial_output="", previous=None,
+    )
+    assert check.ok, check.problems
+    assert check.synthetic and "legacy_notes" not in frontmatter.read_metadata(claimed.path)

@@ -46,11 +46,13 @@ def _decisions(chain: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def test_three_sessions_reach_done_each_from_the_previous_note(h: Harness) -> None:
+    # The second session writes its note through the handoff helpers, as /handoff --auto does
+    # (the others write the same format directly: the helpers cost three processes each).
     h.scenario(
         session(cost=0.10, resume_prompt="RESUME-ONE: open src/a.py and finish the parser.",
                 next_steps="- NEXT-ONE: write the parser tests"),
         session(cost=0.20, resume_prompt="RESUME-TWO: wire the parser into the CLI.",
-                next_steps="- NEXT-TWO: add the --strict flag"),
+                next_steps="- NEXT-TWO: add the --strict flag", helpers=True),
         session("done", cost=0.30),
     )
     # As a user runs it: a fresh interpreter.
@@ -87,6 +89,10 @@ def test_three_sessions_reach_done_each_from_the_previous_note(h: Harness) -> No
     assert all("--verbose" in r["argv"] for r in runs)
     # Every session ran in its own process group, not the runner's.
     assert all(r["pgid"] == r["pid"] for r in runs)
+    # The helpers wrote the second note in full (Telemetry section, content_hash), committed alone.
+    helper_note = h.note_text(sessions[1]["id"])
+    assert "## Telemetry" in helper_note and "content_hash: sha256:" in helper_note
+    assert f"handoff: {sessions[1]['id']} Session {sessions[1]['id']}" in git(h.root, "log", "--format=%s")
     # Routing decisions are logged per session.
     assert len(_decisions(chain, "routing")) == 3
 
@@ -409,7 +415,7 @@ def test_missing_handoff_gets_one_short_retry_turn_then_a_synthetic_note(h: Harn
     assert metadata["synthetic"] is True and metadata["status"] == "written" and metadata["outcome"] == "incomplete"
     assert validate.check_text(path.name, path.read_text(), kind_hint="session").problems == []
     assert "PARTIAL-OUTPUT" in body and "## Next steps" in body and "## Resume Prompt" in body
-    assert f"handoff: {first['id']} (synthetic)" in git(h.root, "log", "--format=%s")
+    assert f"handoff: {first['id']} Synthetic handoff for {first['id']}" in git(h.root, "log", "--format=%s")
     # The next session was told to continue from it.
     assert first["id"] in runs[2]["prompt"] and "synthetic" in runs[2]["prompt"]
 
@@ -611,13 +617,14 @@ def test_stop_of_a_chain_whose_runner_died_marks_it_stopped(h: Harness) -> None:
 
 
 def test_auto_push_happens_on_done(h: Harness) -> None:
-    h.scenario(session(work_file="feature.txt"), session("done", work_file="feature.txt"))
+    h.scenario(session(work_file="feature.txt"), session("done", work_file="feature.txt", helpers=True))
     before = h.remote_log()
     chain = json.loads(h.run("--auto-push").stdout)
     assert chain["status"] == "done" and chain["push"]["ok"] is True
     pushed = h.remote_log()
-    assert len(pushed) == len(before) + 2
-    assert all(s.startswith("handoff: RT-") for s in pushed[:2])
+    # The first session committed its work with its note; the second its work, then its handoff.
+    assert len(pushed) == len(before) + 3
+    assert [s.split(" ")[0] for s in pushed[:3]] == ["handoff:", "work", "handoff:"]
 
 
 def test_auto_push_happens_on_max_sessions_from_the_environment(h: Harness) -> None:

@@ -2,10 +2,10 @@
 
 The runner claims the session id before it starts `claude` and exports it as
 BATON_SESSION_ID; the session's `/handoff --auto` writes the note over the
-claim stub. Three functions here stand in for pieces of baton that other
-modules own, and keep the runner's contact with them to one place:
-`resolve_operator` and `claim_session_id` (lib.operators, lib.ids),
-`write_synthetic_handoff` and `commit_note` (the handoff helpers).
+claim stub. The runner's contact with the other pieces of baton is kept to
+this module: `resolve_operator` and `claim_session_id` (lib.operators,
+lib.ids), `write_synthetic_handoff` and `commit_note` (lib.handoff, the steps
+behind `/handoff`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import frontmatter, ids, operators, validate
+from .. import config, frontmatter, ids, operators, validate
+from ..errors import BatonError
+from ..handoff import commit as handoff_commit
+from ..handoff import note as handoff_note
 from ..operators import Operator
 
 SUMMARY_MIN_CHARS = 20
@@ -143,6 +145,7 @@ def validate_handoff(note_path: Path, expected_id: str | None = None) -> Handoff
 
 
 def write_synthetic_handoff(
+    root: Path,
     note_path: Path,
     *,
     session_id: str,
@@ -159,67 +162,91 @@ def write_synthetic_handoff(
 
     Written over the claim stub (or an invalid note) so the next session has
     something to resume from; the previous valid note's Next steps are carried
-    forward because the failed session may not have finished them.
+    forward because the failed session may not have finished them. It is written
+    by the handoff's own `write-session` (telemetry, git facts, content_hash); if
+    that refuses (say, an invalid note left keys it keeps), by a plain writer, so
+    a synthetic note is always there.
     """
-    today = dt.date.today()
     what = f"ended without a valid handoff ({reason})"
     summary = f"Synthetic handoff: session {session_id} of chain {chain_id} {what}."
     if error:
         summary += f" Error: {_one_line(error, 200)}"
-    body_parts = ["## Summary", summary, ""]
+    sections: dict[str, str] = {"summary": summary}
     if partial_output.strip():
-        body_parts += ["## What was done", "Last output of the session (verbatim, quoted):", "",
-                       _quote(partial_output.strip()[-3000:]), ""]
-    steps = [
-        "- Check the working tree and the last commits: this session may have left work half done.",
-    ]
+        sections["what_was_done"] = ("Last output of the session (verbatim, quoted):\n\n"
+                                     + _quote(partial_output.strip()[-3000:]))
+    steps = ["- Check the working tree and the last commits: this session may have left work half done."]
     if previous is not None and previous.next_steps.strip():
         steps.append("- Then carry on with the Next steps of the last valid handoff:")
         steps.append(_indent(previous.next_steps.strip()[:3000]))
-    body_parts += ["## Next steps", *steps, ""]
+    sections["next_steps"] = "\n".join(steps)
     resume = (f"The previous session ({session_id}) stopped before writing its handoff ({reason}). "
               "Inspect `git status` and `git log` first, finish or revert any partial change, then continue "
               "the mission from the Next steps above.")
     if previous is not None and previous.resume_prompt.strip():
         resume += "\n\nResume Prompt of the last valid handoff:\n\n" + _quote(previous.resume_prompt.strip()[:3000])
-    resume += "\n\nConfidence: low"
-    body_parts += ["## Resume Prompt", resume, ""]
-    now = _now_iso()
-    metadata: dict[str, Any] = {
+    sections["resume_prompt"] = resume + "\n\nConfidence: low"
+    content: dict[str, Any] = {
         "title": f"Synthetic handoff for {session_id}",
-        "operator": operator,
         "summary": summary,
+        "outcome": "incomplete",
         "tags": ["chain", "synthetic"],
+        "mode": "auto",
+        "confidence": "low",
+        "model": model,
+        "sections": sections,
+    }
+    try:
+        handoff_note.write_session(root, session_id, content, force=True, claude_id=claude_session_id, since=None,
+                                   now=dt.datetime.now(dt.UTC))
+        doc = frontmatter.load_document(note_path)
+        doc.set("chain_id", chain_id)
+        doc.set("synthetic", True)
+        doc.stamp_content_hash()
+        doc.save(note_path)
+    except BatonError:  # ContentError included
+        _write_plain(note_path, session_id, operator, chain_id, claude_session_id, content)
+    return validate_handoff(note_path, session_id)
+
+
+def _write_plain(note_path: Path, session_id: str, operator: str, chain_id: str, claude_session_id: str | None,
+                 content: dict[str, Any]) -> None:
+    headings = {"summary": "Summary", "what_was_done": "What was done", "next_steps": "Next steps",
+                "resume_prompt": "Resume Prompt"}
+    body = "\n".join(f"## {headings[key]}\n\n{text}\n" for key, text in content["sections"].items())
+    metadata: dict[str, Any] = {
+        "title": content["title"],
+        "operator": operator,
+        "summary": content["summary"],
+        "tags": content["tags"],
         "kind": "session",
         "external_id": session_id,
         "status": "written",
-        "outcome": "incomplete",
-        "date": today.isoformat(),
-        "written_at": now,
-        "mode": "auto",
-        "model": model,
+        "outcome": content["outcome"],
+        "confidence": content["confidence"],
+        "date": dt.date.today().isoformat(),
+        "written_at": _now_iso(),
+        "mode": content["mode"],
+        "model": content["model"],
         "claude_session_id": claude_session_id,
         "chain_id": chain_id,
         "synthetic": True,
         "sync_status": "pending",
     }
-    doc = frontmatter.new_document(metadata, "\n".join(body_parts), kind="session")
+    doc = frontmatter.new_document(metadata, body, kind="session")
     doc.stamp_content_hash()
     doc.save(note_path)
-    return validate_handoff(note_path, session_id)
 
 
-def commit_note(project_dir: Path, note_path: Path, message: str) -> str | None:
-    """Commit exactly this note (whatever else is staged stays staged); the error text, or None."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k.startswith(("GIT_AUTHOR", "GIT_COMMITTER"))}
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    rel = os.path.relpath(note_path, project_dir)
-    for args in (["add", "--", rel], ["commit", "-q", "-m", message, "--only", "--", rel]):
-        proc = subprocess.run(["git", *args], cwd=project_dir, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
-            return lines[-1] if lines else f"git {args[0]} failed (exit {proc.returncode})"
-    return None
+def commit_note(root: Path, session_id: str) -> str | None:
+    """Commit the note through the handoff's own commit step (exactly its files, serialised with
+    other handoffs); the error text, or None."""
+    try:
+        result = handoff_commit.commit(root, session_id, push=False,
+                                       settings=handoff_commit.Settings.from_config(config.load(root)))
+    except BatonError as exc:
+        return str(exc)
+    return None if result.committed or result.commit else "nothing committed"
 
 
 def _quote(text: str) -> str:

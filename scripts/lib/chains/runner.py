@@ -417,14 +417,14 @@ class ChainRunner:
         if partial is None:
             partial = self._partial_output(session)
         check = handoff_check.write_synthetic_handoff(
-            note_path, session_id=session.id, operator=self.chain.operator or "unknown", chain_id=self.chain.id,
+            self.project_dir, note_path, session_id=session.id, operator=self.chain.operator or "unknown", chain_id=self.chain.id,
             claude_session_id=session.claude_session_id, reason=reason, error=verdict.message or None,
             partial_output=partial, previous=last, model=session.model,
         )
         session.handoff.status = "synthetic"
         # The problems of the session's own note stay on record; the synthetic one's are added.
         session.handoff.problems = [*session.handoff.problems, *(f"synthetic: {p}" for p in check.problems)]
-        error = handoff_check.commit_note(self.project_dir, note_path, f"handoff: {session.id} (synthetic)")
+        error = handoff_check.commit_note(self.project_dir, session.id)
         if error:
             session.warnings.append(f"synthetic note not committed: {error}")
         self.log(f"session {session.id}: synthetic handoff written")
