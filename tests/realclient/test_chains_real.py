@@ -14,9 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lib import frontmatter
+
 from . import standin as s
-from .claude_cli import REPO_ROOT, Claude
-from .standin import StandIn
+from .claude_cli import REPO_ROOT, Claude, ProjectClone
+from .standin import Request, StandIn
+
+HELPER = "./scripts/py scripts/handoff_helpers.py"
 
 # Written by the "model" through the Bash tool, as `/handoff --auto` would: the id and the
 # operator come from the environment the runner gave the session.
@@ -110,3 +114,60 @@ def test_a_real_overload_is_retried_by_the_runner(claude: Claude, standin: Stand
     assert [a["reason"] for a in session["attempts"]] == ["server_error", "ok"]
     assert session["attempts"][0]["error_kind"] == "transient"
     assert [d["what"] for d in chain["decisions"] if d["type"] == "retry"] == ["session"]
+
+
+def test_a_chain_session_runs_the_real_handoff_command_through_the_skill_tool(
+        claude: Claude, standin: StandIn, project_clone: ProjectClone) -> None:
+    """The whole path: the runner's prompt asks for /handoff --auto; the model invokes it with the Skill
+    tool (not in --allowedTools: the CLI does not ask for it); the command's helpers reuse the id the
+    runner claimed, write the note, commit and push it; the runner finds it valid and ends the chain."""
+    root = project_clone.path
+    (root / ".venv").symlink_to(Path(sys.prefix))
+    seen: dict[str, Any] = {}
+
+    def write_note(request: Request) -> s.Reply:
+        result = request.tool_results()[-1]
+        assert result["is_error"] is False, result
+        started = json.loads(s.flatten_text(result["content"]))
+        seen.update(started)
+        prompt = "  " + ("Nothing is left of the mission: the chain can end here. " * 10).strip()
+        content = ("title: Chain session under the real client\n"
+                   "summary: |\n  Finished the mission the chain runner gave this session.\n"
+                   "outcome: done\nworkstream: null\nplan: null\ntags:\n  - chain\n"
+                   f"sections:\n  resume_prompt: |\n  {prompt}\n\n    Confidence: high\n")
+        return s.bash(f"{HELPER} write-session --id {started['id']} --json <<'EOF'\n{content}EOF")
+
+    def step(command: str) -> Any:
+        return lambda request: s.bash(f"{HELPER} {command.format(id=seen['id'])}")
+
+    standin.add(
+        s.tool_call("Skill", {"skill": "handoff", "args": "--auto"}),
+        s.bash(f"{HELPER} start --json --auto"),
+        write_note,
+        step("regen-index --id {id} --json"),
+        step("stage --id {id} --json"),
+        step("commit --id {id} --push --json"),
+        step("archive-state --id {id} --json"),
+        s.text("Handoff done."),
+    )
+    env = claude.environment({"BATON_STATE_HOME": os.environ["BATON_STATE_HOME"]})
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "chains.py"), "run", "--mission", "Finish the mission.",
+         "--operator", "ada", "--model", claude.model, "--max-sessions", "1", "--json"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=180,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    chain = json.loads(proc.stdout)
+    assert chain["status"] == "done", proc.stderr
+    [session] = chain["sessions"]
+    assert session["handoff"]["status"] == "valid"
+    # The command reused the id the runner had claimed.
+    assert seen["id"] == session["id"] and seen["claim"] == "preclaimed"
+    metadata = frontmatter.read_metadata(root / "docs" / "sessions" / f"{session['id']}.md")
+    assert metadata["outcome"] == "done" and metadata["mode"] == "auto" and metadata["operator"] == "ada"
+    assert metadata["claude_session_id"] == session["claude_session_id"]
+    remote = subprocess.run(["git", "log", "-1", "--format=%s"], cwd=project_clone.remote, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert remote == f"handoff: {session['id']} Chain session under the real client"
+    standin.assert_script_consumed()
