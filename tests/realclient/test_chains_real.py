@@ -128,7 +128,8 @@ def test_a_chain_session_runs_the_real_handoff_command_through_the_skill_tool(
     def write_note(request: Request) -> s.Reply:
         result = request.tool_results()[-1]
         assert result["is_error"] is False, result
-        started = json.loads(s.flatten_text(result["content"]))
+        # The JSON, then any warning lines the helper printed on stderr.
+        started, _ = json.JSONDecoder().raw_decode(s.flatten_text(result["content"]).lstrip())
         seen.update(started)
         prompt = "  " + ("Nothing is left of the mission: the chain can end here. " * 10).strip()
         content = ("title: Chain session under the real client\n"
