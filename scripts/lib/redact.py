@@ -26,52 +26,50 @@ _B = r"(?:(?<![A-Za-z0-9_-])|(?<=\\[nrt]))"
 # End of a token: not followed by a token character.
 _E = r"(?![A-Za-z0-9_-])"
 
-# (kind, pattern). The secret is the named group `s` when present, else the whole match;
-# text around `s` (e.g. `Bearer `) is kept.
-RULES: tuple[tuple[str, str], ...] = (
-    ("private-key",
+# (kind, triggers, pattern). The secret is the named group `s` when present, else the whole match;
+# text around `s` (e.g. `Bearer `) is kept. A rule only runs on text that contains one of its triggers.
+RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("private-key", ("PRIVATE KEY",),
      r"(?P<s>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
      r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z))"),
-    ("anthropic-key", _B + r"sk-ant-[A-Za-z0-9_-]{20,}"),
-    ("openai-key", _B + r"sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"),
-    ("github-token", _B + r"gh[pousr]_[A-Za-z0-9]{30,}" + _E),
-    ("github-token", _B + r"github_pat_[A-Za-z0-9_]{22,}"),
-    ("aws-access-key-id", _B + r"(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])"),
-    ("aws-secret-key",
+    ("anthropic-key", ("sk-ant-",), _B + r"sk-ant-[A-Za-z0-9_-]{20,}"),
+    ("openai-key", ("sk-",), _B + r"sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"),
+    ("github-token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), _B + r"gh[pousr]_[A-Za-z0-9]{30,}" + _E),
+    ("github-token", ("github_pat_",), _B + r"github_pat_[A-Za-z0-9_]{22,}"),
+    ("aws-access-key-id", ("AKIA", "ASIA"), _B + r"(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])"),
+    ("aws-secret-key", ("secret_", "Secret_", "SECRET_", "ecretAccess", "ecretaccess", "ECRETACCESS"),
      r"(?i:aws_?secret_?access_?key|secretaccesskey)[\"']?\s*[:=]\s*[\"']?"
      r"(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"),
-    ("slack-token", _B + r"xox[abprs]-[A-Za-z0-9-]{10,}"),
-    ("notion-token", _B + r"(?:secret_|ntn_)[A-Za-z0-9]{40,}" + _E),
-    ("google-api-key", _B + r"AIza[0-9A-Za-z_-]{35}" + _E),
-    ("jwt", _B + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+    ("slack-token", ("xox",), _B + r"xox[abprs]-[A-Za-z0-9-]{10,}"),
+    ("notion-token", ("secret_", "ntn_"), _B + r"(?:secret_|ntn_)[A-Za-z0-9]{40,}" + _E),
+    ("google-api-key", ("AIza",), _B + r"AIza[0-9A-Za-z_-]{35}" + _E),
+    ("jwt", ("eyJ",), _B + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
     # `Bearer <token>`: the token must contain a digit, so prose ("Bearer authentication") is kept.
-    ("bearer",
+    ("bearer", ("earer", "EARER"),
      r"(?:(?<![A-Za-z0-9])|(?<=\\[nrt]))(?i:bearer)\s+"
      r"(?P<s>(?=[A-Za-z0-9._~+/-]*\d)[A-Za-z0-9._~+/-]{16,}=*)"),
 )
 
-# Every rule needs one of these substrings to match; a line without any is skipped unread.
-TRIGGERS: tuple[str, ...] = (
-    "PRIVATE KEY", "sk-", "gho_", "ghp_", "ghu_", "ghs_", "ghr_", "github_pat_", "AKIA", "ASIA",
-    "ecret", "ECRET", "xox", "ntn_", "AIza", "eyJ", "earer", "EARER",
-)
+# Every rule needs one of these substrings to match; a line without any is copied unread.
+# Longest first, so that a match names the most specific trigger (`sk-ant-` rather than `sk-`).
+TRIGGERS: tuple[str, ...] = tuple(sorted({t for _, triggers, _ in RULES for t in triggers}, key=lambda t: (-len(t), t)))
+# The rules a trigger (as found) wakes: those with a trigger it contains (`sk-ant-` wakes `sk-` rules too).
+_WAKES: dict[str, tuple[int, ...]] = {
+    found: tuple(i for i, (_, triggers, _) in enumerate(RULES) if any(t in found for t in triggers))
+    for found in TRIGGERS
+}
 
-
-def _compile() -> list[tuple[str, re.Pattern[str]]]:
-    return [(kind, re.compile(pattern)) for kind, pattern in RULES]
-
-
-_COMPILED: list[tuple[str, re.Pattern[str]]] = []
+_COMPILED: list[tuple[str, tuple[str, ...], re.Pattern[str]]] = []
 _TRIGGER_TEXT = re.compile("|".join(re.escape(t) for t in TRIGGERS))
 _TRIGGER_BYTES = re.compile("|".join(re.escape(t) for t in TRIGGERS).encode("ascii"))
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.S)
 _ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])')
 _SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
-def _rules() -> list[tuple[str, re.Pattern[str]]]:
+def _rules() -> list[tuple[str, tuple[str, ...], re.Pattern[str]]]:
     if not _COMPILED:
-        _COMPILED.extend(_compile())
+        _COMPILED.extend((kind, triggers, re.compile(pattern)) for kind, triggers, pattern in RULES)
     return _COMPILED
 
 
@@ -93,10 +91,15 @@ class Redaction:
 
 def find_secrets(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, kind) spans of secrets in `text`, in order."""
-    if not _TRIGGER_TEXT.search(text):
+    awake: set[int] = set()
+    for trigger in {m.group() for m in _TRIGGER_TEXT.finditer(text)}:
+        awake.update(_WAKES[trigger])
+    if not awake:
         return []
+    rules = _rules()
     found: list[tuple[int, int, int, str]] = []
-    for priority, (kind, pattern) in enumerate(_rules()):
+    for priority in sorted(awake):
+        kind, _triggers, pattern = rules[priority]
         for match in pattern.finditer(text):
             start, end = match.span("s") if "s" in pattern.groupindex else match.span()
             if end > start:
@@ -166,6 +169,8 @@ def _decode_string(raw: str) -> tuple[str, list[int]] | None:
 def _json_string_edits(raw: str) -> tuple[list[tuple[int, int, str]], Counter[str]]:
     """Edits to the raw content of one JSON string literal (offsets into `raw`)."""
     counts: Counter[str] = Counter()
+    if not _TRIGGER_TEXT.search(raw):
+        return [], counts
     if "\\" not in raw:
         spans = find_secrets(raw)
         counts.update(k for _, _, k in spans)

@@ -32,16 +32,18 @@ its target is unambiguous; what it cannot decide stays reported.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from . import atomic, frontmatter, schema
+from . import atomic, frontmatter, schema, yamlio
 from .errors import BatonError
 from .paths import KINDS, STATE_DIR, STORE_FOLDERS, Store
 
@@ -174,11 +176,14 @@ class Vault:
     _index: dict[tuple[str, str], Note] = field(default_factory=dict)
     _by_name: dict[str, list[Note]] = field(default_factory=lambda: defaultdict(list))
     by_rel: dict[str, Note] = field(default_factory=dict)
+    _by_kind: dict[str, list[Note]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     _planned: set[str] | None = None
+    _sessions_by_ws: dict[str, list[Note]] | None = None
 
     def add(self, note: Note) -> None:
         self.notes.append(note)
         self.by_rel[note.rel] = note
+        self._by_kind[note.kind].append(note)
         self._index.setdefault((note.kind, note.id), note)
         self._by_name[posixpath.basename(note.rel)].append(note)
         self._by_name[posixpath.basename(note.rel)[:-3]].append(note)
@@ -195,7 +200,20 @@ class Vault:
         return list(unique.values())
 
     def of_kind(self, kind: str) -> list[Note]:
-        return [n for n in self.notes if n.kind == kind]
+        return self._by_kind[kind]
+
+    def sessions_of(self, workstream: str) -> list[Note]:
+        """The written sessions whose workstream is `workstream`, newest first."""
+        if self._sessions_by_ws is None:
+            grouped: dict[str, list[Note]] = defaultdict(list)
+            for session in self._by_kind["session"]:
+                refs = session.refs("workstream")
+                if refs and not session.is_stub:
+                    grouped[refs[0]].append(session)
+            for sessions in grouped.values():
+                sessions.sort(key=lambda s: (s.date() or "", s.id), reverse=True)
+            self._sessions_by_ws = dict(grouped)
+        return self._sessions_by_ws.get(workstream, [])
 
 
 @dataclass
@@ -254,8 +272,14 @@ def one_line(text: str, limit: int = 120) -> str:
 
 
 def relative(target: str, from_folder: str) -> str:
-    """A relative POSIX link from a folder to a repository-relative path."""
-    return posixpath.relpath(target, from_folder or ".")
+    """A relative POSIX link from a folder to a path, both repository-relative and normalised."""
+    # posixpath.relpath would do, but it asks for the working directory on every call.
+    to_parts = target.split("/")
+    from_parts = from_folder.split("/") if from_folder not in ("", ".") else []
+    common = 0
+    while common < len(from_parts) and common < len(to_parts) - 1 and from_parts[common] == to_parts[common]:
+        common += 1
+    return "/".join([".."] * (len(from_parts) - common) + to_parts[common:])
 
 
 def link(text: str, target: str, from_folder: str) -> str:
@@ -483,7 +507,6 @@ def plan_session_log(ws: Note, body: str, vault: Vault, plan: Plan) -> str:
     """The workstream body with its Session Log linked and complete; problems recorded in `plan`."""
     nl = _newline(body)
     lines = body.splitlines(keepends=True)
-    expected_target = {s.id: relative(s.rel, ws.folder) for s in vault.of_kind("session")}
     section = _log_section(lines)
     present: set[str] = set()
     if section is not None:
@@ -502,11 +525,12 @@ def plan_session_log(ws: Note, body: str, vault: Vault, plan: Plan) -> str:
                                                      f"Session Log links {entry.target} but there is no note "
                                                      f"{entry.session_id}"))
                     continue
+                expected = relative(session.rel, ws.folder)
                 plan.problems.append(Problem(ws.rel, line_no, BROKEN_LINK,
                                              f"Session Log links {entry.session_id} to {entry.target}, not "
-                                             f"{expected_target[entry.session_id]}", fixable=True))
+                                             f"{expected}", fixable=True))
                 m = entry.match
-                lines[entry.index] = f"{m['lead']}[{entry.session_id}]({expected_target[entry.session_id]}){m['rest']}{eol}"
+                lines[entry.index] = f"{m['lead']}[{entry.session_id}]({expected}){m['rest']}{eol}"
             else:
                 if session is None:
                     plan.problems.append(Problem(ws.rel, line_no, DANGLING,
@@ -515,11 +539,9 @@ def plan_session_log(ws: Note, body: str, vault: Vault, plan: Plan) -> str:
                 plan.problems.append(Problem(ws.rel, line_no, MISSING_LINK,
                                              f"Session Log entry {entry.session_id} is not a link", fixable=True))
                 m = entry.match
-                lines[entry.index] = f"{m['lead']}[{entry.session_id}]({expected_target[entry.session_id]}){m['rest']}{eol}"
+                lines[entry.index] = f"{m['lead']}[{entry.session_id}]({relative(session.rel, ws.folder)}){m['rest']}{eol}"
 
-    missing = [s for s in vault.of_kind("session")
-               if not s.is_stub and s.refs("workstream")[:1] == [ws.id] and s.id not in present]
-    missing.sort(key=lambda s: (s.date() or "", s.id), reverse=True)
+    missing = [s for s in vault.sessions_of(ws.id) if s.id not in present]
     for session in missing:
         plan.problems.append(Problem(ws.rel, ws.body_line + (section[0] if section else 0), MISSING_BACKLINK,
                                      f"Session Log does not list {session.id} (its workstream is {ws.id})",
@@ -852,15 +874,9 @@ def _is_generated(path: Path) -> bool:
         return False
 
 
-def _sessions_of(ws: Note, vault: Vault) -> list[Note]:
-    found = [s for s in vault.of_kind("session") if not s.is_stub and s.refs("workstream")[:1] == [ws.id]]
-    found.sort(key=lambda s: (s.date() or "", s.id), reverse=True)
-    return found
-
-
 def render_map(ws: Note, vault: Vault, view: dict[str, dict[str, list[str]]]) -> str:
     here = MAPS_DIR
-    sessions = _sessions_of(ws, vault)
+    sessions = vault.sessions_of(ws.id)
     session_ids = {s.id for s in sessions}
     plans = [p for p in (vault.get("plan", ref) for ref in ws.refs("plan")[:1]) if p is not None]
     plans += sorted((p for p in vault.of_kind("plan") if ws.id in _refs(p, "workstreams", view) and p not in plans),
@@ -1022,9 +1038,9 @@ def fix(root: Path, scope: set[str] | None = None) -> Report:
     with atomic.locked(root / STATE_DIR / "vault.lock"):
         plan = plan_vault(load(root))
         report = Report(problems=[])
-        for rel, change in sorted(plan.changes.items()):
-            if (scope is None or rel in scope) and apply_change(root, change):
-                report.changed.append(rel)
+        changes = [change for rel, change in sorted(plan.changes.items()) if scope is None or rel in scope]
+        report.changed += [change.note.rel for change, done in zip(changes, apply_changes(root, changes),
+                                                                   strict=True) if done]
         # Generated files reflect the notes as fixed.
         after = plan_vault(load(root)) if report.changed else plan
         for rel, content in sorted(after.generated.items()):
@@ -1058,11 +1074,31 @@ def write_generated(root: Path, rel: str, content: str | None) -> str | None:
     return "created" if current is None else "changed"
 
 
+# Below this many notes to change, a process pool costs more than it saves.
+PARALLEL_THRESHOLD = 200
+
+
+def apply_changes(root: Path, changes: list[NoteChange], jobs: int | None = None) -> list[bool]:
+    """apply_change for each change (in several processes for many: the round trip costs ~25 ms a note)."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 2 or len(changes) < PARALLEL_THRESHOLD:
+        return [apply_change(root, change) for change in changes]
+    size = -(-len(changes) // (jobs * 4))
+    chunks = [changes[i: i + size] for i in range(0, len(changes), size)]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return [done for chunk in pool.map(_apply_chunk, [root] * len(chunks), chunks) for done in chunk]
+
+
+def _apply_chunk(root: Path, changes: list[NoteChange]) -> list[bool]:
+    return [apply_change(root, change) for change in changes]
+
+
 def apply_change(root: Path, change: NoteChange) -> bool:
     """Write one note's change through the round-trip writer; True when the file changed."""
     path = root / change.note.rel
     doc = frontmatter.load_document(path, kind=change.note.kind)
-    before = doc.render()
+    metadata = dict(change.note.meta)
+    changed = False
     for key, items in change.append.items():
         current = doc.data.get(key)
         if isinstance(current, list):
@@ -1071,14 +1107,19 @@ def apply_change(root: Path, change: NoteChange) -> bool:
             for item in items:
                 if item not in [str(v) for v in current]:
                     current.append(item)
+                    changed = True
         else:
             doc.set(key, list(items))
-    if change.body is not None:
+            changed = True
+        metadata[key] = yamlio.to_plain(doc.data[key])
+    if change.body is not None and change.body != doc.body:
         doc.body = change.body
-    if doc.render() == before:
+        changed = True
+    if not changed:
         return False
     if "content_hash" in doc:
-        doc.stamp_content_hash()
+        # What a reader gets back: the note's metadata as read, with the appended items, and the new body.
+        doc.set("content_hash", frontmatter.content_hash(metadata, doc.body))
     doc.save(path)
     return True
 
