@@ -254,3 +254,23 @@ def test_redacted_line_is_json_with_the_same_structure() -> None:
     line = json.dumps(value)
     out = json.loads(redact.redact_json_text(line).text)
     assert out == {"a": "x\\\"[REDACTED:anthropic-key]\"\n\u2028é", "n": 1.5, "list": [True, None]}
+
+
+def test_a_captured_claude_code_transcript_comes_out_byte_for_byte(repo: Path) -> None:
+    captured = (Path(__file__).parent / "fixtures/claude_code/transcript-two-blocks.jsonl").read_bytes()
+    make_note(repo)
+    make_transcript(repo, captured.decode("utf-8"))
+    transcripts.archive_transcript(repo, SID)
+    archive = repo / ".claude/archive/transcripts" / f"{SID}.jsonl.gz"
+    assert gzip.decompress(archive.read_bytes()) == captured
+
+    secret = fake_secrets()["slack"][0]
+    lines = captured.decode("utf-8").splitlines(keepends=True)
+    record = json.loads(lines[2])
+    record["message"]["content"] = f"token {secret} — keep the rest"
+    lines[2] = json.dumps(record, ensure_ascii=False) + "\n"
+    make_transcript(repo, "".join(lines))
+    transcripts.archive_transcript(repo, SID)
+    out = gzip.decompress(archive.read_bytes()).decode("utf-8").splitlines(keepends=True)
+    assert out[:2] == lines[:2] and out[3:] == lines[3:]
+    assert json.loads(out[2])["message"]["content"] == "token [REDACTED:slack-token] — keep the rest"
