@@ -81,17 +81,20 @@ _LINKS_LINE = re.compile(rf"^{_SEGMENT}(?:{re.escape(SEPARATOR)}{_SEGMENT})*$")
 _SUBHEADING = re.compile(r"^ {0,3}#{2,6}(?:[ \t]|$)")
 _SECTION_END = re.compile(r"^ {0,3}#{1,2}(?:[ \t]|$)")
 _SESSION_LOG = re.compile(r"^ {0,3}##[ \t]+session log[ \t#]*$", re.I)
-_LOG_LINKED = re.compile(rf"^(?P<lead> {{0,3}}[-*+][ \t]+)\[(?P<id>{_SESSION_ID})\]\((?P<target>[^)\s]*)\)(?P<rest>.*)$")
+_LOG_LINKED = re.compile(
+    rf"^(?P<lead> {{0,3}}[-*+][ \t]+)\[(?P<id>{_SESSION_ID})\]\((?P<target>[^)\s]*)\)(?P<rest>.*)$")
 _LOG_PLAIN = re.compile(rf"^(?P<lead> {{0,3}}[-*+][ \t]+)(?P<id>{_SESSION_ID})(?P<rest>(?:[ \t:(,;]|—|$).*)$")
 _LOG_DATE = re.compile(r"^[ \t]*\((\d{4}-\d{2}-\d{2})\)")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
 _INLINE_LINK = re.compile(
     r"(?P<bang>!?)\[(?P<text>(?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"
-    r"\((?P<ws>[ \t]*)(?P<target><[^<>\n]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'))?[ \t]*\)"
+    r"\((?P<ws>[ \t]*)(?P<target><[^<>\n]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)"
+    r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'))?[ \t]*\)"
 )
 _REF_DEF = re.compile(r"^ {0,3}\[[^\]\n]+\]:[ \t]*(?P<target><[^<>\n]*>|\S+)")
-_WIKILINK = re.compile(r"(?<!!)\[\[(?P<name>[^\[\]\n|#^]+)(?P<frag>[#^][^\[\]\n|]*)?(?:\|(?P<alias>[^\[\]\n]*))?\]\]")
+_WIKILINK = re.compile(
+    r"(?<!!)\[\[(?P<name>[^\[\]\n|#^]+)(?P<frag>[#^][^\[\]\n|]*)?(?:\|(?P<alias>[^\[\]\n]*))?\]\]")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _ADR_STEM = re.compile(r"^(?:ADR-)?(\d{4})(?:-.*)?$")
 
@@ -369,11 +372,8 @@ def _key_lines(head: str) -> dict[str, int]:
 
 # ----------------------------------------------------------------- expected links
 
-def _target(vault: Vault, kind: str, ref: str) -> Note | None:
-    return vault.get(kind, ref)
-
-
-def links_segments(note: Note, vault: Vault, meta_lists: dict[str, list[str]] | None = None) -> list[tuple[str, list[Note | str]]]:
+def links_segments(note: Note, vault: Vault,
+                   meta_lists: dict[str, list[str]] | None = None) -> list[tuple[str, list[Note | str]]]:
     """(label, targets) of a note's links line; a target is a Note, or a path for the workstream's map."""
     lists = meta_lists or {}
 
@@ -539,7 +539,8 @@ def plan_session_log(ws: Note, body: str, vault: Vault, plan: Plan) -> str:
                 plan.problems.append(Problem(ws.rel, line_no, MISSING_LINK,
                                              f"Session Log entry {entry.session_id} is not a link", fixable=True))
                 m = entry.match
-                lines[entry.index] = f"{m['lead']}[{entry.session_id}]({relative(session.rel, ws.folder)}){m['rest']}{eol}"
+                target = relative(session.rel, ws.folder)
+                lines[entry.index] = f"{m['lead']}[{entry.session_id}]({target}){m['rest']}{eol}"
 
     missing = [s for s in vault.sessions_of(ws.id) if s.id not in present]
     for session in missing:
@@ -591,7 +592,8 @@ def _exists(vault: Vault, rel: str) -> bool:
 def _planned_paths(vault: Vault) -> set[str]:
     """Paths that exist once fix has run: the notes and the generated files links may point to."""
     if vault._planned is None:
-        planned = {INDEX_FILE} | {f"{MAPS_DIR}/{w.id}.md" for w in vault.of_kind("workstream") if schema.SLUG.match(w.id)}
+        maps = {f"{MAPS_DIR}/{w.id}.md" for w in vault.of_kind("workstream") if schema.SLUG.match(w.id)}
+        planned = {INDEX_FILE} | maps
         vault._planned = planned | set(vault.by_rel)
     return vault._planned
 
@@ -842,7 +844,8 @@ def _refs(note: Note, key: str, view: dict[str, dict[str, list[str]]]) -> list[s
     return view.get(note.rel, {}).get(key, note.refs(key))
 
 
-def generated_files(vault: Vault, additions: dict[str, dict[str, list[str]]] | None = None) -> dict[str, str | None]:
+def generated_files(vault: Vault,
+                    additions: dict[str, dict[str, list[str]]] | None = None) -> dict[str, str | None]:
     """Every generated file's expected content; None for a generated file that should go."""
     view = _meta_view(vault, additions or {})
     files: dict[str, str | None] = {}
@@ -1049,8 +1052,8 @@ def fix(root: Path, scope: set[str] | None = None) -> Report:
             written = write_generated(root, rel, content)
             if written:
                 {"created": report.created, "changed": report.changed, "deleted": report.deleted}[written].append(rel)
-        report.problems = plan_vault(load(root)).problems if (report.changed or report.created or report.deleted) \
-            else after.problems
+        wrote = report.changed or report.created or report.deleted
+        report.problems = plan_vault(load(root)).problems if wrote else after.problems
     return report
 
 
