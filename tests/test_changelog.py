@@ -98,3 +98,15 @@ def test_a_recorded_commit_git_does_not_know_is_listed_as_such(repo: Path) -> No
 def test_missing_note_is_an_error(repo: Path) -> None:
     with pytest.raises(changelog.BatonError, match="no such file"):
         changelog.record_session(repo, "AB-260101-01")
+
+
+def test_a_re_claimed_id_renames_its_entry_only(repo: Path) -> None:
+    note(repo, "AB-260101-01", "Earlier", [])
+    changelog.record_session(repo, "AB-260101-01")
+    note(repo, "AB-260102-01", "Renamed later", [])
+    changelog.record_session(repo, "AB-260102-01")
+    assert changelog.rename_entry(repo, "AB-260102-01", "AB-260102-02")
+    text = (repo / "CHANGELOG.md").read_text()
+    assert "## 2026-01-01 · [AB-260102-02](docs/sessions/AB-260102-02.md) · Renamed later" in text
+    assert "[AB-260101-01](docs/sessions/AB-260101-01.md)" in text and "AB-260102-01" not in text
+    assert not changelog.rename_entry(repo, "AB-260102-01", "AB-260102-03")

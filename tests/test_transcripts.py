@@ -274,3 +274,16 @@ def test_a_captured_claude_code_transcript_comes_out_byte_for_byte(repo: Path) -
     out = gzip.decompress(archive.read_bytes()).decode("utf-8").splitlines(keepends=True)
     assert out[:2] == lines[:2] and out[3:] == lines[3:]
     assert json.loads(out[2])["message"]["content"] == "token [REDACTED:slack-token] — keep the rest"
+
+
+def test_a_re_claimed_id_moves_the_archive(repo: Path) -> None:
+    make_note(repo)
+    source = make_transcript(repo, '{"a":1}\n')
+    (source.parent / CLAUDE_ID / "subagents").mkdir(parents=True)
+    (source.parent / CLAUDE_ID / "subagents" / "agent-1.jsonl").write_text('{"b":2}\n')
+    transcripts.archive_transcript(repo, SID)
+    folder = repo / ".claude/archive/transcripts"
+    assert transcripts.rename_archive(repo, SID, "AB-260101-02") == "AB-260101-02.jsonl.gz"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.gz")) == [
+        "AB-260101-02.jsonl.gz", "AB-260101-02.subagents/agent-1.jsonl.gz"]
+    assert transcripts.rename_archive(repo, SID, "AB-260101-03") is None

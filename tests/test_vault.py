@@ -325,3 +325,11 @@ def test_links_line_placement(body: str) -> None:
     removed = vault.set_links_line(placed, None)
     assert vault.find_links_line(removed) is None
     assert removed.split() == body.split()
+
+
+def test_a_re_claimed_session_id_is_renamed_in_adr_sessions(repo: Path) -> None:
+    build_store(repo)
+    vault.fix(repo)
+    adr = "docs/adr/ADR-0001-use-git.md"
+    assert vault.rename_session_references(repo, "AB-260102-01", "AB-260102-09", [adr, "INDEX.md"]) == [adr]
+    assert "sessions: [AB-260102-09]\n" in (repo / adr).read_text()

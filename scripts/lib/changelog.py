@@ -221,3 +221,21 @@ def append(root: Path, entry: Entry, path: Path | None = None) -> Result:
 def record_session(root: Path, session_id: str, since: str | None = None) -> Result:
     """The handoff step: the session's entry, added once."""
     return append(root, entry_for_session(root, session_id, since))
+
+
+def rename_entry(root: Path, old: str, new: str, path: Path | None = None) -> bool:
+    """Point the entry of session `old` at `new` (the handoff re-claimed its id before pushing)."""
+    path = path or root / FILENAME
+    with atomic.locked(root / STATE_DIR / "changelog.lock"):
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (FileNotFoundError, UnicodeDecodeError):
+            return False
+        old_link = f"[{old}](docs/sessions/{old}.md)"
+        lines = text.splitlines(keepends=True)
+        for index, line in enumerate(lines):
+            if line.startswith("## ") and old_link in line:
+                lines[index] = line.replace(old_link, f"[{new}](docs/sessions/{new}.md)", 1)
+                atomic.write_text(path, "".join(lines))
+                return True
+    return False

@@ -248,6 +248,22 @@ def record_in_note(note: Path, result: ArchiveResult) -> bool:
     return True
 
 
+def rename_archive(root: Path, old: str, new: str, settings: dict[str, Any] | None = None) -> str | None:
+    """Move session `old`'s archive to `new` (the handoff re-claimed its id); the new relative name, or None."""
+    for value in (old, new):
+        if not schema.id_is_valid("session", value):
+            raise BatonError(f"session id {value!r} is not <INITIALS>-YYMMDD-NN (or a legacy CONV-/LOCAL- id)")
+    folder = archive_dir(root, settings)
+    source, target = folder / f"{old}.jsonl.gz", folder / f"{new}.jsonl.gz"
+    subagents = folder / f"{old}.subagents"
+    if subagents.is_dir():
+        os.replace(subagents, folder / f"{new}.subagents")
+    if not source.is_file():
+        return None
+    os.replace(source, target)
+    return target.relative_to(folder).as_posix()
+
+
 def total_redactions(result: ArchiveResult) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for item in ([result.transcript] if result.transcript else []) + result.subagents:

@@ -1152,3 +1152,27 @@ def session_scope(root: Path, session_id: str) -> set[str]:
 def fix_session(root: Path, session_id: str) -> Report:
     """The handoff's step: link one session into the vault, touching only the files of its scope."""
     return fix(root, session_scope(root, session_id))
+
+
+def rename_session_references(root: Path, old: str, new: str, rels: Iterable[str]) -> list[str]:
+    """In the given notes, replace session `old` by `new` in `sessions` lists (the handoff re-claimed its id).
+
+    Links lines, Session Logs, maps and INDEX.md follow with `fix_session(root, new)`.
+    """
+    changed = []
+    for rel in rels:
+        path = root / rel
+        if not rel.endswith(".md") or not path.is_file():
+            continue
+        doc = frontmatter.load_document(path)
+        current = doc.data.get("sessions")
+        if not isinstance(current, list) or old not in [str(v) for v in current]:
+            continue
+        for index, value in enumerate(current):
+            if str(value) == old:
+                current[index] = new
+        if "content_hash" in doc:
+            doc.stamp_content_hash()
+        doc.save(path)
+        changed.append(rel)
+    return changed
