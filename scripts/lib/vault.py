@@ -37,7 +37,6 @@ import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,11 +315,15 @@ def note_id(kind: str, meta: dict[str, Any], stem: str) -> str:
     return stem
 
 
+def session_log_target(session_id: str) -> str:
+    """The link from a workstream to a session note: `../docs/sessions/<ID>.md`."""
+    return relative(f"{STORE_FOLDERS['session']}/{session_id}.md", STORE_FOLDERS["workstream"])
+
+
 def session_log_line(session_id: str, date: str | None, text: str, lead: str = "- ") -> str:
     """A Session Log entry as a workstream holds it: `- [<ID>](../docs/sessions/<ID>.md) (<date>): <text>`."""
-    target = relative(f"{STORE_FOLDERS['session']}/{session_id}.md", STORE_FOLDERS["workstream"])
     when = f" ({date})" if date else ""
-    return f"{lead}[{session_id}]({target}){when}: {one_line(text, 400)}"
+    return f"{lead}[{session_id}]({session_log_target(session_id)}){when}: {' '.join(str(text).split())}"
 
 
 def link_log_line(line: str) -> str:
@@ -328,8 +331,7 @@ def link_log_line(line: str) -> str:
     match = _LOG_PLAIN.match(line)
     if not match:
         return line
-    target = relative(f"{STORE_FOLDERS['session']}/{match['id']}.md", STORE_FOLDERS["workstream"])
-    return f"{match['lead']}[{match['id']}]({target}){match['rest']}"
+    return f"{match['lead']}[{match['id']}]({session_log_target(match['id'])}){match['rest']}"
 
 
 # ----------------------------------------------------------------- loading
@@ -1086,6 +1088,8 @@ def apply_changes(root: Path, changes: list[NoteChange], jobs: int | None = None
     jobs = jobs or os.cpu_count() or 1
     if jobs < 2 or len(changes) < PARALLEL_THRESHOLD:
         return [apply_change(root, change) for change in changes]
+    from concurrent.futures import ProcessPoolExecutor  # only a large first fix needs it
+
     size = -(-len(changes) // (jobs * 4))
     chunks = [changes[i: i + size] for i in range(0, len(changes), size)]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
