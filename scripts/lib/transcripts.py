@@ -13,6 +13,8 @@ in `.claude/baton.yaml`, default `.claude/archive/transcripts/`, gitignored) as
 - subagent transcripts (`<dir>/<claude id>/subagents/*.jsonl` beside the main one)
   go alongside as `<ID>.subagents/<name>.jsonl.gz`, one gzip file each, so every
   file can be read on its own with `zcat`;
+- an archive folder inside the repository gets a `.gitignore` of `*`, so the
+  transcripts are never committed, whatever the repository's own .gitignore says;
 - a line still being written (no trailing newline, not valid JSON) is left out;
 - the note records `transcript_archive` (relative to the archive folder),
   `transcript_bytes` and `transcript_sha256` of the archived transcript as it
@@ -95,6 +97,17 @@ def state_transcript_path(root: Path, claude_session_id: str) -> str | None:
     return None
 
 
+def _keep_out_of_git(root: Path, folder: Path) -> None:
+    """An archive folder inside the repository ignores itself, whatever the repository's .gitignore says."""
+    try:
+        folder.resolve().relative_to(root.resolve())
+    except ValueError:
+        return  # a synced folder elsewhere
+    marker = folder / ".gitignore"
+    if not marker.exists():
+        atomic.write_text(marker, "# Archived transcripts stay on this machine (scripts/lib/transcripts.py).\n*\n")
+
+
 def gzip_bytes(data: bytes) -> bytes:
     """Deterministic gzip: no file name, mtime 0, fixed level."""
     return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
@@ -172,6 +185,8 @@ def archive_transcript(root: Path, session_id: str, *, transcript: str | Path | 
     target = folder / f"{session_id}.jsonl.gz"
     if source is not None:
         result.source = str(source)
+        if source.is_file():
+            _keep_out_of_git(root, folder)
         try:
             result.transcript = _archive_one(source, target, folder, session_id)
         except FileNotFoundError:
