@@ -1,8 +1,9 @@
 """Vault and transcript-archive benchmark.
 
 Prints, from one run:
-- `vault.py check`, a first `vault.py fix` (which links every note) and a second `fix` (nothing to do) on a generated
-  store, as wall times of whole processes, against `python3 -c pass` and `validate_frontmatter.py` on the same store;
+- `vault.py check`, a first `vault.py fix` (which links every note), a second `fix` (nothing to do) and the
+  handoff's link step (one session's files) on a generated store, as wall times of whole processes, against
+  `python3 -c pass` and `validate_frontmatter.py` on the same store;
 - archiving a generated transcript (redaction + deterministic gzip) against gzip alone on the same bytes.
 
     .venv/bin/python bench/bench_vault.py [--sessions N] [--transcript-mb N] [--keep DIR]
@@ -105,6 +106,9 @@ def main() -> int:
         check = timed([py, str(ROOT / "scripts/vault.py"), "check"], root)
         first_fix = timed([py, str(ROOT / "scripts/vault.py"), "fix"], root)
         second_fix = timed([py, str(ROOT / "scripts/vault.py"), "fix"], root)
+        session = sorted((root / "docs/sessions").glob("AB-*.md"))[len(list((root / "docs/sessions").glob("AB-*.md"))) // 2]
+        link_step = timed([py, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); from lib import vault; "
+                                     f"from pathlib import Path; vault.fix_session(Path('.'), {session.stem!r})"], root)
         notes = sum(1 for _ in root.rglob("*.md"))
         print(f"store: {args.sessions} sessions, {notes} markdown files")
         print(f"  python -c pass          {base:7.3f} s")
@@ -112,6 +116,7 @@ def main() -> int:
         print(f"  vault.py check          {check:7.3f} s  ({check / validate:.2f}x validate)")
         print(f"  vault.py fix (first)    {first_fix:7.3f} s  ({first_fix / validate:.2f}x validate)")
         print(f"  vault.py fix (no-op)    {second_fix:7.3f} s  ({second_fix / validate:.2f}x validate)")
+        print(f"  handoff link step       {link_step:7.3f} s  ({link_step / validate:.2f}x validate; one session's files)")
 
     data = transcript(args.transcript_mb, rng)
     start = time.perf_counter()

@@ -290,9 +290,10 @@ def cmd_link(args: argparse.Namespace, root: Path) -> int:
     from lib import vault
 
     session_id = _session_id(args)
-    scope = vault.session_scope(root, session_id)
+    store = vault.load(root, bodies=set())  # frontmatter only: the scope's files are read whole by fix
+    scope = vault.session_scope(store, session_id)
     dirty = _dirty_before(root, session_id, sorted(scope))
-    report = vault.fix(root, scope)
+    report = vault.fix(root, scope, store)
     written = sorted({*report.created, *report.changed})
     warnings = _record_written(root, session_id, written, dirty)
     warnings += [str(p) for p in report.problems if p.path in scope and not p.fixable]

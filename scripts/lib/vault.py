@@ -126,6 +126,7 @@ class Note:
     body: str
     body_line: int  # file line number of the body's first line
     key_lines: dict[str, int] = field(default_factory=dict)  # frontmatter key -> file line number
+    partial: bool = False  # only the frontmatter was read (the body is "")
 
     @property
     def folder(self) -> str:
@@ -336,14 +337,29 @@ def link_log_line(line: str) -> str:
 
 # ----------------------------------------------------------------- loading
 
-def load(root: Path) -> Vault:
-    """Every note of the store (fast loader), with the line its body starts on."""
+def load(root: Path, bodies: set[str] | None = None, keep: dict[str, Note] | None = None) -> Vault:
+    """Every note of the store (fast loader), with the line its body starts on.
+
+    `bodies`: read the whole file only for these paths, the frontmatter of the others (None: all whole).
+    `keep`: notes already read, reused as they are (unless a body is wanted and they have none).
+    """
     vault = Vault(root=root)
     store = Store(root)
     for kind in KINDS:
         for path in store.note_paths((kind,)):
             rel = path.relative_to(root).as_posix()
+            whole = bodies is None or rel in bodies
+            known = keep.get(rel) if keep else None
+            if known is not None and not (whole and known.partial):
+                vault.add(known)
+                continue
             try:
+                if not whole:
+                    meta = frontmatter.read_metadata(path)
+                    declared = meta.get("kind")
+                    note_kind = declared if isinstance(declared, str) and declared in KINDS else kind
+                    vault.add(Note(note_kind, note_id(note_kind, meta, path.stem), rel, meta, "", 0, partial=True))
+                    continue
                 text = path.read_bytes().decode("utf-8")
                 meta, body = frontmatter.loads(text, rel)
             except UnicodeDecodeError:
@@ -733,7 +749,7 @@ def _dangling(note: Note, vault: Vault, plan: Plan) -> None:
                                              f"{key}: {ref} names a {kind} that does not exist"))
 
 
-def _backlinks(vault: Vault, plan: Plan) -> dict[str, dict[str, list[str]]]:
+def _backlinks(vault: Vault, plan: Plan, only: set[str] | None = None) -> dict[str, dict[str, list[str]]]:
     """Frontmatter list items each note is missing: {rel: {key: [items to append]}}."""
     wanted: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for ws in vault.of_kind("workstream"):
@@ -755,6 +771,8 @@ def _backlinks(vault: Vault, plan: Plan) -> dict[str, dict[str, list[str]]]:
         for key, items in keys.items():
             items = sorted(set(items))
             out[rel][key] = items
+            if only is not None and rel not in only:
+                continue
             what = "workstreams whose plan it is" if key == "workstreams" else "sessions that touched it"
             plan.problems.append(Problem(rel, note.key_line(key), MISSING_BACKLINK,
                                          f"{key} lacks {', '.join(items)} ({what})", fixable=True))
@@ -762,11 +780,17 @@ def _backlinks(vault: Vault, plan: Plan) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def plan_vault(vault: Vault) -> Plan:
-    """Every problem of the store and the changes that repair what can be repaired."""
+def plan_vault(vault: Vault, only: set[str] | None = None) -> Plan:
+    """Every problem of the store and the changes that repair what can be repaired.
+
+    `only`: plan just these notes and generated files (the rest of the store is read for its
+    frontmatter); orphans are then not looked for.
+    """
     plan = Plan(problems=list(vault.unreadable))
-    additions = _backlinks(vault, plan)
+    additions = _backlinks(vault, plan, only)
     for note in vault.notes:
+        if only is not None and note.rel not in only:
+            continue
         _dangling(note, vault, plan)
         lists = {key: note.refs(key) + items for key, items in additions.get(note.rel, {}).items()}
         body = note.body
@@ -789,8 +813,9 @@ def plan_vault(vault: Vault) -> Plan:
         body = plan_prose_links(note, body, vault, plan)
         if body != note.body:
             plan.change(note).body = body
-    _orphans(vault, plan, additions)
-    plan.generated = generated_files(vault, additions)
+    if only is None:
+        _orphans(vault, plan, additions)
+    plan.generated = generated_files(vault, additions, only)
     _stale(vault, plan)
     plan.problems.sort()
     return plan
@@ -846,14 +871,20 @@ def _refs(note: Note, key: str, view: dict[str, dict[str, list[str]]]) -> list[s
     return view.get(note.rel, {}).get(key, note.refs(key))
 
 
-def generated_files(vault: Vault,
-                    additions: dict[str, dict[str, list[str]]] | None = None) -> dict[str, str | None]:
-    """Every generated file's expected content; None for a generated file that should go."""
+def generated_files(vault: Vault, additions: dict[str, dict[str, list[str]]] | None = None,
+                    only: set[str] | None = None) -> dict[str, str | None]:
+    """Every generated file's expected content (or those in `only`); None for one that should go."""
     view = _meta_view(vault, additions or {})
     files: dict[str, str | None] = {}
     workstreams = sorted((w for w in vault.of_kind("workstream") if schema.SLUG.match(w.id)), key=lambda n: n.id)
     for ws in workstreams:
-        files[f"{MAPS_DIR}/{ws.id}.md"] = render_map(ws, vault, view)
+        rel = f"{MAPS_DIR}/{ws.id}.md"
+        if only is None or rel in only:
+            files[rel] = render_map(ws, vault, view)
+    if only is not None:
+        if INDEX_FILE in only:
+            files[INDEX_FILE] = render_index(vault, view)
+        return files
     maps = vault.root / MAPS_DIR
     if maps.is_dir():
         for path in sorted(maps.glob("*.md")):
@@ -1035,27 +1066,32 @@ def check(root: Path) -> Report:
     return Report(problems=plan.problems)
 
 
-def fix(root: Path, scope: set[str] | None = None) -> Report:
+def fix(root: Path, scope: set[str] | None = None, vault: Vault | None = None) -> Report:
     """Apply the repairs `check` marks fixable; return what is left and what changed.
 
-    `scope` limits the files written (repository-relative paths); None is the whole store.
+    `scope` limits the work to these files (repository-relative paths); None is the whole store.
+    `vault`: the store as already read (its notes are reused).
     """
     with atomic.locked(root / STATE_DIR / "vault.lock"):
-        plan = plan_vault(load(root))
+        notes = load(root, bodies=scope, keep=vault.by_rel if vault else None)
+        plan = plan_vault(notes, only=scope)
         report = Report(problems=[])
-        changes = [change for rel, change in sorted(plan.changes.items()) if scope is None or rel in scope]
+        changes = [change for _, change in sorted(plan.changes.items())]
         report.changed += [change.note.rel for change, done in zip(changes, apply_changes(root, changes),
                                                                    strict=True) if done]
-        # Generated files reflect the notes as fixed.
-        after = plan_vault(load(root)) if report.changed else plan
+        after = plan
+        if report.changed:  # generated files reflect the notes as fixed
+            kept = {rel: note for rel, note in notes.by_rel.items() if rel not in report.changed}
+            after = plan_vault(load(root, bodies=scope, keep=kept), only=scope)
+        written = set()
         for rel, content in sorted(after.generated.items()):
-            if (scope is not None and rel not in scope) or rel in after.foreign:
+            if rel in after.foreign:
                 continue
-            written = write_generated(root, rel, content)
-            if written:
-                {"created": report.created, "changed": report.changed, "deleted": report.deleted}[written].append(rel)
-        wrote = report.changed or report.created or report.deleted
-        report.problems = plan_vault(load(root)).problems if wrote else after.problems
+            outcome = write_generated(root, rel, content)
+            if outcome:
+                written.add(rel)
+                {"created": report.created, "changed": report.changed, "deleted": report.deleted}[outcome].append(rel)
+        report.problems = [p for p in after.problems if not (p.kind == STALE and p.path in written)]
     return report
 
 
@@ -1131,12 +1167,11 @@ def apply_change(root: Path, change: NoteChange) -> bool:
     return True
 
 
-def session_scope(root: Path, session_id: str) -> set[str]:
+def session_scope(vault: Vault, session_id: str) -> set[str]:
     """The files a handoff of `session_id` may touch: the note, its workstream and map, the ADRs it
     touched, the learnings it wrote, and INDEX.md."""
     if not schema.id_is_valid("session", session_id):
         raise BatonError(f"session id {session_id!r} is not <INITIALS>-YYMMDD-NN (or a legacy CONV-/LOCAL- id)")
-    vault = load(root)
     session = vault.get("session", session_id)
     if session is None:
         raise BatonError(f"{STORE_FOLDERS['session']}/{session_id}.md: no such session note")
@@ -1153,9 +1188,10 @@ def session_scope(root: Path, session_id: str) -> set[str]:
     return scope
 
 
-def fix_session(root: Path, session_id: str) -> Report:
+def fix_session(root: Path, session_id: str, scope: set[str] | None = None) -> Report:
     """The handoff's step: link one session into the vault, touching only the files of its scope."""
-    return fix(root, session_scope(root, session_id))
+    store = load(root, bodies=set())
+    return fix(root, scope or session_scope(store, session_id), store)
 
 
 def rename_session_references(root: Path, old: str, new: str, rels: Iterable[str]) -> list[str]:
