@@ -286,10 +286,22 @@ def test_invalid_content_lists_every_problem_and_leaves_the_stub_untouched(store
     assert (store / started["path"]).read_bytes() == stub
 
 
-def test_content_that_is_not_json_is_refused(store: Path) -> None:
+def test_content_that_is_not_valid_yaml_is_refused(store: Path) -> None:
     started = start(store)
     result = helper(store, "write-session", "--id", started["id"], input="{title: nope", ok=False)
-    assert "content is not valid JSON: line 1" in result.stderr
+    assert "content is not valid YAML: line" in result.stderr
+
+
+def test_block_style_yaml_content_as_the_command_file_sends_it(store: Path) -> None:
+    started = start(store)
+    words = " ".join(["word"] * 90)
+    text = ("title: From YAML\nsummary: |\n  Sent the way handoff.md shows it.\noutcome: done\n"
+            "workstream: null\nplan: null\ntags:\n  - yaml\nsections:\n  resume_prompt: |\n"
+            f"    {words}\n\n    Confidence: high\n")
+    helper(store, "write-session", "--id", started["id"], "--json", input=text)
+    meta, body = note_of(store, started["id"])
+    assert meta["title"] == "From YAML" and meta["summary"].strip() == "Sent the way handoff.md shows it."
+    assert meta["confidence"] == "high" and "Confidence: high" in body
 
 
 def test_confidence_field_completes_a_prompt_without_the_tag(store: Path) -> None:
