@@ -16,10 +16,10 @@ from chains_harness import Harness, make_harness, note, result
 from console_openapi import check
 from console_store import write_session
 from lib.chains import runner as chain_runner
-from lib.decisions import log_decision
 from lib.chains.registry import Breaker, ChainRecord, Handoff, Registry, SessionRecord
 from lib.console.data import Console, Settings
 from lib.console.events import Watcher
+from lib.decisions import log_decision
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 
