@@ -18,7 +18,6 @@ File shape (docs/conventions/frontmatter.md):
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import hashlib
 import io
@@ -181,23 +180,11 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 # ----------------------------------------------------------------- content hash
 
-def _canonical_value(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _canonical_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical_value(v) for v in value]
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
-
-
 def canonical_json(metadata: Mapping[str, Any]) -> str:
     """Metadata without sync keys, as sorted-key compact JSON (the first half of the hash input)."""
     meta = {str(k): v for k, v in metadata.items() if str(k) not in _SYNC_SET}
     return json.dumps(
-        _canonical_value(meta), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+        yamlio.jsonable(meta), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
         allow_nan=False,
     )
 
@@ -403,23 +390,25 @@ def _guess_indent(yaml_text: str) -> tuple[int, int, int]:
 
 def _insert_position(keys: list[Any], key: str, kind: str | None) -> int:
     """Where a new key goes in an existing mapping, keeping the canonical order where the file has it."""
+    # the trailing run of sync keys is "the sync block"; a sync key elsewhere is the author's choice
+    block = len(keys)
+    while block > 0 and keys[block - 1] in _SYNC_SET:
+        block -= 1
     if key in _SYNC_SET:
-        # sync metadata is the last block: before the first sync key that sorts after it, else at the end
         mine = SYNC_KEYS.index(key)
-        for i, existing in enumerate(keys):
-            if existing in _SYNC_SET and SYNC_KEYS.index(existing) > mine:
+        for i in range(block, len(keys)):
+            if SYNC_KEYS.index(keys[i]) > mine:
                 return i
         return len(keys)
-    first_sync = next((i for i, existing in enumerate(keys) if existing in _SYNC_SET), len(keys))
     rank = {k: i for i, k in enumerate(canonical_order(kind)) if k not in _SYNC_SET}
     if key not in rank:
-        return first_sync  # unknown keys: just before the sync metadata block
+        return block  # unknown keys: just before the sync block
     mine = rank[key]
-    after = [i for i, existing in enumerate(keys) if rank.get(existing, mine) < mine]
+    after = [i for i, existing in enumerate(keys[:block]) if rank.get(existing, mine) < mine]
     if after:
         return after[-1] + 1
-    before = [i for i, existing in enumerate(keys) if rank.get(existing, -1) > mine]
-    return before[0] if before else first_sync
+    before = [i for i, existing in enumerate(keys[:block]) if rank.get(existing, -1) > mine]
+    return before[0] if before else block
 
 
 def canonical_order(kind: str | None) -> list[str]:

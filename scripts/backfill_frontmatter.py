@@ -1,0 +1,123 @@
+"""Bring an existing store up to the frontmatter contract, adding only what can be derived.
+
+Dry run by default: a table of every file and what would change. --apply writes
+(all or nothing: every result is validated before the first write); --commit
+makes the whole backfill one commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lib import backfill, cli
+from lib.errors import BatonError
+from lib.paths import find_root
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backfill_frontmatter.py",
+        description="Add the frontmatter keys the contract wants and that can be derived; keep everything else.",
+    )
+    parser.add_argument("--apply", action="store_true", help="write the changes (default: dry run)")
+    parser.add_argument("--commit", action="store_true", help="with --apply: commit the result as one commit")
+    parser.add_argument("--json", action="store_true", help="print the plan (and result) as JSON")
+    parser.add_argument("--break-stale-lock", action="store_true",
+                        help="remove a BACKFILL_LOCK left by a backfill that is no longer running")
+    parser.add_argument("--root", type=Path, help="repository root (default: found from the current folder)")
+    return parser
+
+
+def operator_emails(root: Path) -> dict[str, str]:
+    """email (lower case) -> operator slug, from .claude/operators.yaml."""
+    from lib import operators
+
+    return {email.lower(): op.slug for op in operators.load(root) for email in op.emails}
+
+
+def render_table(the_plan: backfill.Plan) -> None:
+    rows = the_plan.to_write
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="backfill plan", show_lines=False)
+        for column in ("file", "kind", "keys added", "keys normalised"):
+            table.add_column(column)
+        for change in rows:
+            table.add_row(change.path, change.kind, ", ".join(change.added) or "-",
+                          ", ".join(change.normalised) or "-")
+        Console().print(table)
+    else:
+        for change in rows:
+            added = ", ".join(change.added) or "-"
+            normalised = ", ".join(change.normalised) or "-"
+            print(f"{change.path}\t{change.kind}\tadded: {added}\tnormalised: {normalised}")
+
+
+def commit(root: Path, paths: list[str]) -> str:
+    subprocess.run(["git", "add", "--", *paths], cwd=root, check=True, capture_output=True)
+    result = subprocess.run(
+        ["git", "commit", "-q", "-m", f"backfill: {len(paths)} files", "--only", "--", *paths],
+        cwd=root, capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise BatonError(f"git commit failed: {(result.stderr or result.stdout).strip().splitlines()[-1]}")
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.commit and not args.apply:
+        raise BatonError("--commit needs --apply")
+    root = (args.root or find_root()).resolve()
+    payload: dict[str, Any] = {"version": 1, "mode": "apply" if args.apply else "dry-run"}
+
+    def plan_now() -> backfill.Plan:
+        return backfill.plan(root, operator_emails(root))
+
+    if args.apply:
+        with backfill.lock(root, break_stale=args.break_stale_lock):
+            the_plan = plan_now()
+            if not the_plan.problems:
+                written = backfill.apply(root, the_plan)
+                payload["written"] = [c.path for c in written]
+                if args.commit and written:
+                    payload["commit"] = commit(root, [c.path for c in written])
+    else:
+        the_plan = plan_now()
+
+    payload.update({
+        "files_checked": the_plan.files_checked,
+        "files_to_change": len(the_plan.to_write),
+        "changes": [c.as_dict() for c in the_plan.to_write],
+        "problems": [p.as_dict() for p in the_plan.problems],
+    })
+    if args.json:
+        cli.print_json(payload)
+    else:
+        render_table(the_plan)
+        for problem in the_plan.problems:
+            print(problem)
+        verb = "would change" if not args.apply else ("changed" if not the_plan.problems else "would change")
+        print(f"backfill: {the_plan.files_checked} notes checked, {len(the_plan.to_write)} {verb}"
+              + (f", committed as {payload['commit']}" if payload.get("commit") else ""))
+        if the_plan.problems:
+            print(f"backfill: {len(the_plan.problems)} problems; nothing was written", file=sys.stderr)
+        elif not args.apply and the_plan.to_write:
+            print("backfill: dry run; re-run with --apply to write")
+    return 1 if the_plan.problems else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.run(lambda: run(argv), "backfill_frontmatter")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
