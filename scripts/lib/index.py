@@ -70,6 +70,7 @@ _CODE_FILES = ("index.py", "frontmatter.py", "yamlio.py", "validate.py", "schema
 _NEW_ID = re.compile(r"^[A-Z]{2,4}-(\d{2})(\d{2})(\d{2})-(\d{2})$")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _TRAILING_INT = re.compile(r"(\d+)(?!.*\d)")
+_TIMESTAMPISH = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
 _CONFIDENCE = re.compile(r"confidence\W{0,3}\s*(high|medium|low)\b", re.IGNORECASE)
 
 # Three tables, so a refresh reads only the small `files` rows and queries only `notes`:
@@ -288,21 +289,20 @@ class Index:
         if meta and not tables.issuperset(_TABLES):
             return False
         if not meta or not tables.issuperset(_TABLES):
-            conn.executescript(_SCHEMA_SQL)
-            with _write(conn):
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('db_id', ?)", (os.urandom(8).hex(),))
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (fingerprint,))
-            return True
-        if meta.get("code") != fingerprint:
-            with _write(conn):
-                for table in _TABLES:
-                    conn.execute(f"DELETE FROM {table}")
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (fingerprint,))
-                conn.execute("DELETE FROM meta WHERE key = 'complete'")
-                _bump(conn)
-            self.rebuilt = True
-        return True
+            # One transaction, so a process opening the file meanwhile sees all of it or none.
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{_SCHEMA_SQL}\n"
+                f"INSERT OR IGNORE INTO meta VALUES ('db_id', '{os.urandom(8).hex()}');\n"
+                "INSERT OR IGNORE INTO meta VALUES ('generation', '0');\n"
+                f"INSERT OR IGNORE INTO meta VALUES ('code', '{_sql_text(fingerprint)}');\nCOMMIT;"
+            )
+            return self._meta_of(conn).get("code") == fingerprint
+        # Rows written by other code are stale; a new file is quicker than deleting every row.
+        return meta.get("code") == fingerprint
+
+    @staticmethod
+    def _meta_of(conn: sqlite3.Connection) -> dict[str, str]:
+        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
 
     def _discard_files(self) -> None:
         self.rebuilt = True
@@ -755,7 +755,7 @@ def _digest(raw: bytes) -> str:
 
 def parse_file(root: str, item: tuple[str, str, int, int, int], validate: bool) -> Row | None:
     """One row of the notes table for a file (None when it vanished since the scan)."""
-    from . import frontmatter, schema
+    from . import frontmatter
 
     rel, folder_kind = item[0], item[1]
     verified = time.time_ns()
@@ -774,21 +774,44 @@ def parse_file(root: str, item: tuple[str, str, int, int, int], validate: bool) 
         return _row(rel, item, verified, digest, folder_kind, {}, None, None, problem[2], [problem])
     try:
         parts = frontmatter.split(text, rel)
-        metadata = frontmatter.parse_metadata(parts.yaml_text, rel)
+        jsonable = _metadata_json(parts.yaml_text, rel)
     except frontmatter.FrontmatterError as exc:
         problem = (exc.line or 1, "", exc.reason)
         return _row(rel, item, verified, digest, folder_kind, {}, None, None, exc.reason, [problem])
-    jsonable = schema.jsonable(metadata)
     problems: list[tuple[int, str, str]] | None = None
     if validate:
         from .validate import check_metadata
 
+        metadata = jsonable
+        if any(isinstance(jsonable.get(k), str) and _TIMESTAMPISH.match(jsonable[k])
+               for k in ("kind", "external_id")):
+            # Was it a date in the YAML? The validator looks at these two keys' YAML types.
+            metadata = frontmatter.parse_metadata(parts.yaml_text, rel)
         checked = check_metadata(rel, parts.yaml_text, metadata, folder_kind, locate_id=False, instance=jsonable)
         problems = [(p.line, p.pointer, p.message) for p in checked.problems]
     declared = jsonable.get("kind")
     kind = declared if declared in KINDS else folder_kind
-    content_hash = _content_hash(jsonable, metadata, parts.body)
+    content_hash = _content_hash(jsonable, parts.body)
     return _row(rel, item, verified, digest, kind, jsonable, parts.body, content_hash, None, problems)
+
+
+def _metadata_json(yaml_text: str | None, rel: str) -> dict[str, Any]:
+    """The frontmatter as JSON values: `yamlio.jsonable(frontmatter.parse_metadata(...))`, errors included."""
+    from . import frontmatter, yamlio
+
+    if yaml_text is None or not yaml_text.strip():
+        return {}
+    try:
+        data = yamlio.load_jsonable(yaml_text)
+    except yamlio.YAMLLoadError as exc:
+        line = exc.line + 1 if exc.line else None  # +1: the opening delimiter
+        raise frontmatter.FrontmatterError(rel, f"invalid YAML: {exc}", line=line) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        frontmatter.parse_metadata(yaml_text, rel)  # raises the library's own wording
+        raise frontmatter.FrontmatterError(rel, "frontmatter must be a mapping", line=2)
+    return data
 
 
 class _NotCanonical(Exception):
@@ -799,7 +822,7 @@ def _refuse(value: Any) -> Any:
     raise _NotCanonical
 
 
-def _content_hash(jsonable: dict[str, Any], metadata: dict[str, Any], body: str) -> str | None:
+def _content_hash(jsonable: dict[str, Any], body: str) -> str | None:
     """lib.frontmatter.content_hash, computed from the JSON form the index has already made."""
     from . import frontmatter
 
@@ -807,12 +830,7 @@ def _content_hash(jsonable: dict[str, Any], metadata: dict[str, Any], body: str)
     try:
         meta_json = json.dumps({k: v for k, v in jsonable.items() if k not in sync}, sort_keys=True,
                                ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_refuse)
-    except _NotCanonical:  # a value JSON has no form for (bytes): the library's own walk decides
-        try:
-            return frontmatter.content_hash(metadata, body)
-        except (TypeError, ValueError):
-            return None
-    except ValueError:  # NaN or infinity: no canonical form
+    except (_NotCanonical, ValueError):  # a value with no JSON form (a set; NaN): no canonical hash
         return None
     import hashlib
 
@@ -969,6 +987,10 @@ def _write(conn: sqlite3.Connection) -> Iterator[None]:
 
 def _bump(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'")
+
+
+def _sql_text(value: str) -> str:
+    return value.replace("'", "''")
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
