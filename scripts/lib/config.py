@@ -25,7 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "invariants": ["tool_calls_breakdown.mcp__notion_offplan"],
     # Per-model prices in USD per million tokens, merged over scripts/lib/pricing.json.
     "pricing": {},
-    "session_start": {"enabled": True, "max_tokens": 1500},
+    # The SessionStart resume context: on/off, size bound (~4 characters a token), time budget.
+    "session_start": {"enabled": True, "max_tokens": 1500, "time_budget_s": 2.0},
     "archive": {"transcripts_dir": ".claude/archive/transcripts"},
     "chains": {
         "budget_usd": 5.0,
