@@ -75,6 +75,9 @@ def _dashboard_options(p: argparse.ArgumentParser) -> None:
                    help=f"peers' activity window in days (default {resume.DEFAULT_PEER_DAYS})")
     p.add_argument("--stale-hours", type=float, default=resume.DEFAULT_STALE_HOURS, metavar="H",
                    help=f"a claim stub older than this is stale (default {resume.DEFAULT_STALE_HOURS:g})")
+    p.add_argument("--max-items", type=int, default=resume.DEFAULT_MAX_ITEMS, metavar="N",
+                   help=f"at most N entries in each list (default {resume.DEFAULT_MAX_ITEMS}; "
+                        "the totals are always given)")
 
 
 # ---------------------------------------------------------------- commands
@@ -90,15 +93,17 @@ def run(argv: Sequence[str] | None) -> int:
         if example:
             env = {}  # the example's operators are fictional: only --operator picks one of them
 
-    operator, operator_error = _operator(root, args, lenient=args.command == "dashboard", env=env)
+    operator, operator_error = _operator(root, args, env)
+    if operator_error and not args.json and args.command != "dashboard":
+        print(f"resume_helpers: {operator_error.splitlines()[0]} (showing everyone)", file=sys.stderr)
     with Index(root) as index:
         index.refresh()
         if args.command == "scan-sessions":
-            return _scan_sessions(index, operator, args)
+            return _scan_sessions(index, operator, operator_error, args)
         if args.command == "partition-workstreams":
-            return _partition(index, operator, args)
+            return _partition(index, operator, operator_error, args)
         if args.command == "peers":
-            return _peers(index, operator, today, args)
+            return _peers(index, operator, operator_error, today, args)
         now = dt.datetime.now(dt.UTC)
         if args.command == "read-resume-cache":
             payload, why = resume.read_cache(root, operator, index.fingerprint, today)
@@ -110,7 +115,7 @@ def run(argv: Sequence[str] | None) -> int:
                 return 1
             return _show(payload, args, root, banner)
         payload = resume.dashboard(index, operator, today=today, now=now, days=args.days,
-                                   stale_hours=args.stale_hours)
+                                   stale_hours=args.stale_hours, max_items=args.max_items)
         payload["root"] = str(root)
         if operator_error:
             payload["operator_error"] = operator_error
@@ -124,12 +129,14 @@ def run(argv: Sequence[str] | None) -> int:
         return _show(payload, args, root, banner)
 
 
-def _operator(root: Path, args: argparse.Namespace, lenient: bool,
+def _operator(root: Path, args: argparse.Namespace,
               env: dict[str, str] | None = None) -> tuple[resume.OperatorRef | None, str | None]:
+    """The operator, or (None, why) for the team view. A bad --operator is an error except on the
+    dashboard, which always shows something; an operator that cannot be resolved is not."""
     try:
         return resume.resolve_operator(root, args.operator, env), None
     except BatonError as exc:
-        if not lenient:
+        if args.operator and args.command != "dashboard":
             raise
         return None, str(exc)
 
@@ -147,11 +154,12 @@ def _setup_store(root: Path) -> tuple[Path, str, bool]:
     return root, f"Dashboard of this repository's store ({own} notes).", False
 
 
-def _scan_sessions(index: Index, operator: resume.OperatorRef | None, args: argparse.Namespace) -> int:
+def _scan_sessions(index: Index, operator: resume.OperatorRef | None, operator_error: str | None,
+                   args: argparse.Namespace) -> int:
     slug = operator.slug if operator else None
     found = resume.sessions(index, slug, args.limit)
     if args.json:
-        cli.print_json({"version": 1, "operator": slug, "count": len(found),
+        cli.print_json({"version": 1, "operator": slug, "operator_error": operator_error, "count": len(found),
                         "message": None if found else resume.no_sessions_message(slug),
                         "sessions": [n.as_dict() for n in found]})
         return 0
@@ -164,21 +172,23 @@ def _scan_sessions(index: Index, operator: resume.OperatorRef | None, args: argp
     return 0
 
 
-def _partition(index: Index, operator: resume.OperatorRef | None, args: argparse.Namespace) -> int:
+def _partition(index: Index, operator: resume.OperatorRef | None, operator_error: str | None,
+               args: argparse.Namespace) -> int:
     slug = operator.slug if operator else None
     groups = resume.partition_workstreams(index, slug)
     if args.json:
-        cli.print_json({"version": 1, "operator": slug, **groups})
+        cli.print_json({"version": 1, "operator": slug, "operator_error": operator_error, **groups})
         return 0
     print("\n".join(_workstream_lines(groups, slug)))
     return 0
 
 
-def _peers(index: Index, operator: resume.OperatorRef | None, today: dt.date, args: argparse.Namespace) -> int:
+def _peers(index: Index, operator: resume.OperatorRef | None, operator_error: str | None, today: dt.date,
+           args: argparse.Namespace) -> int:
     slug = operator.slug if operator else None
     data = resume.peers(index, slug, args.days, today)
     if args.json:
-        cli.print_json({"version": 1, "operator": slug, **data})
+        cli.print_json({"version": 1, "operator": slug, "operator_error": operator_error, **data})
         return 0
     print("\n".join(_peer_lines(data)))
     return 0
@@ -258,13 +268,14 @@ def plain_lines(payload: dict[str, Any]) -> list[str]:
             lines.extend(_indent(last["open_questions"]))
     lines.append("")
     slug = payload["operator"]["slug"] if payload.get("operator") else None
-    lines.extend(_workstream_lines(payload["workstreams"], slug))
+    lines.extend(_workstream_lines(payload["workstreams"], slug, payload.get("totals")))
     lines.append("")
     lines.extend(_peer_lines(payload["peers"]))
     claims = payload.get("stale_claims") or []
     if claims:
         lines.append("")
-        lines.append(f"Stale claims ({len(claims)}): claimed ids never written up")
+        total = payload.get("totals", {}).get("stale_claims", len(claims))
+        lines.append(f"Stale claims ({total}): claimed ids never written up")
         for c in claims:
             age = f"{c['age_hours']:g} h ago" if c.get("age_hours") is not None else "no claimed_at"
             lines.append(f"  {c['id']:<22} {c.get('operator') or '-':<10} {age}")
@@ -278,20 +289,22 @@ def plain_lines(payload: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _workstream_lines(groups: dict[str, list[dict[str, Any]]], slug: str | None) -> list[str]:
+def _workstream_lines(groups: dict[str, list[dict[str, Any]]], slug: str | None,
+                      totals: dict[str, int] | None = None) -> list[str]:
     lines: list[str] = []
     titles = (("mine", "My live workstreams"), ("peers", "Peers' workstreams" if slug else "Workstreams"),
               ("unowned", "Unowned workstreams"))
     for key, title in titles:
         entries = groups.get(key) or []
+        total = (totals or {}).get(f"workstreams_{key}", len(entries))
         if key == "mine" and not slug:
             continue
         if not entries and key != "mine":
             continue
-        lines.append(f"{title} ({len(entries)})")
+        lines.append(f"{title} ({total})")
         if not entries:
             lines.append("  none")
-        for e in entries[:15]:
+        for e in entries:
             owner = "" if key == "mine" else f" [{e.get('owner') or 'no owner'}]"
             last = e.get("last_activity") or "no activity"
             ls = e.get("last_session")
@@ -299,8 +312,8 @@ def _workstream_lines(groups: dict[str, list[dict[str, Any]]], slug: str | None)
             lines.append(f"  {e['slug']}{owner}: {e['status']}, last {last}{via}")
             if e.get("whats_next"):
                 lines.extend(_indent(e["whats_next"].splitlines()[0][:200]))
-        if len(entries) > 15:
-            lines.append(f"  ... and {len(entries) - 15} more (resume_helpers.py partition-workstreams)")
+        if total > len(entries):
+            lines.append(f"  ... and {total - len(entries)} more (resume_helpers.py partition-workstreams)")
     return lines
 
 

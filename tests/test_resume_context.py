@@ -156,3 +156,22 @@ def test_run_through_the_launcher_like_claude_code_does(store: Path) -> None:
     result = subprocess.run([str(launcher), "-I", str(HOOK)], input=PAYLOAD, capture_output=True, text=True,
                             env=dict(os.environ, CLAUDE_PROJECT_DIR=str(store), OPERATOR="rt"), timeout=120)
     assert result.returncode == 0 and "RT-261120-01" in result.stdout
+
+
+def test_the_operator_comes_from_operators_yaml_and_the_git_email(store: Path) -> None:
+    write(store, ".claude/operators.yaml", "operators:\n  - slug: rt\n    initials: RT\n    name: Rosa Tamm\n"
+                                           "    emails: [author@example.com]\n")
+    warm(store)
+    first = hook(store)
+    assert first.returncode == 0
+    assert first.stdout.startswith("baton resume context for rt (Rosa Tamm)")
+    assert "RT-261120-01" in first.stdout
+
+
+def test_an_unknown_git_email_gives_the_team_view_without_logging(store: Path) -> None:
+    write(store, ".claude/operators.yaml", "operators:\n  - slug: sk\n    initials: SK\n    name: Sami Kallio\n"
+                                           "    emails: [sami@example.org]\n")
+    warm(store)
+    result = hook(store)
+    assert result.returncode == 0 and "for the team" in result.stdout
+    assert not (store / ".claude/state/hook-errors.log").exists()

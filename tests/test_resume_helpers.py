@@ -219,7 +219,7 @@ def test_resume_cache_is_served_until_the_store_changes(store: Path) -> None:
 
 def test_an_unknown_operator_value_is_an_error_except_on_the_dashboard(store: Path) -> None:
     bad = helpers(store, "scan-sessions", "--operator", "Not/A Slug")
-    assert bad.returncode == 1 and "neither an operator slug nor the initials" in bad.stderr
+    assert bad.returncode == 1 and "neither an operator slug nor initials" in bad.stderr
     data = as_json(helpers(store, "dashboard", "--operator", "Not/A Slug", "--json"))
     assert data["view"] == "team" and "neither an operator slug" in data["operator_error"]
 
@@ -267,3 +267,20 @@ def test_every_subcommand_has_help() -> None:
                     "dashboard"):
         result = run_script("resume_helpers.py", command, "--help", cwd=REPO_ROOT)
         assert result.returncode == 0 and "--json" in result.stdout
+
+
+def test_without_a_name_the_operator_comes_from_the_git_email(store: Path) -> None:
+    write(store, ".claude/operators.yaml", OPERATORS_YAML.replace("rosa@example.org", "author@example.com"))
+    data = as_json(helpers(store, "dashboard", "--json"))
+    assert data["operator"]["slug"] == "rt" and data["operator"]["source"] == "git config user.email"
+    by_env = as_json(helpers(store, "dashboard", "--json", env={"CLAUDE_USER_EMAIL": "sami@example.org"}))
+    assert by_env["operator"]["slug"] == "sk"
+
+
+def test_an_unknown_git_email_gives_the_team_view_and_the_entry_to_add(store: Path) -> None:
+    data = as_json(helpers(store, "dashboard", "--json"))  # the repo's git email is in nobody's entry
+    assert data["view"] == "team" and data["operator"] is None
+    assert "author@example.com" in data["operator_error"] and "initials:" in data["operator_error"]
+    assert data["last_session"]["id"] == "SK-261121-01"
+    scan = helpers(store, "scan-sessions")
+    assert scan.returncode == 0 and "showing everyone" in scan.stderr

@@ -118,6 +118,7 @@ def context(root: Path, settings: dict[str, Any], deadline: float) -> str:
     import sqlite3
 
     from lib import resume
+    from lib.errors import BatonError, ConfigError
     from lib.index import Index, IndexCold, IndexStale
 
     budget = max(0.05, deadline - time.monotonic())
@@ -136,8 +137,10 @@ def context(root: Path, settings: dict[str, Any], deadline: float) -> str:
             return POINTER_STALE
         try:
             operator = resume.resolve_operator(root)
-        except Exception as exc:
+        except ConfigError as exc:  # a broken operators.yaml is worth a line in the log
             _log(root, f"operator: {exc}")
+            operator = None
+        except BatonError:  # nobody named, or an unknown email: the team view, as /resume shows it
             operator = None
         return compose(index, operator, int(settings["max_tokens"]) * CHARS_PER_TOKEN)
 

@@ -26,6 +26,7 @@ PAYLOAD_VERSION = 1
 CLOSED_WORKSTREAM_STATUSES = frozenset({"done", "superseded", "archived"})
 DEFAULT_PEER_DAYS = 7
 DEFAULT_STALE_HOURS = 24.0
+DEFAULT_MAX_ITEMS = 20
 
 
 @dataclass(frozen=True)
@@ -41,57 +42,39 @@ class OperatorRef:
 
 def resolve_operator(root: Path, explicit: str | None = None,
                      env: Mapping[str, str] | None = None) -> OperatorRef | None:
-    """Who is asking: `explicit` (--operator) -> $OPERATOR; None when neither is set.
+    """Who is asking. `explicit` (--operator: a slug or initials) wins; else lib.operators' chain
+    ($OPERATOR -> $CLAUDE_USER_EMAIL -> git config user.email, docs/conventions/operators.md).
 
-    The one place the resume tools learn the operator. A slug or the initials of
-    an operator in `.claude/operators.yaml` is accepted. Raises BatonError for a
-    value that is neither a slug nor known initials.
+    Without `.claude/operators.yaml` only a name given outright (--operator, $OPERATOR) can
+    say who it is, and a slug is taken as it is; otherwise None (the team view). Raises
+    BatonError when a source names nobody (lib.operators' messages, with the entry to add).
     """
+    from . import operators
+
     env = os.environ if env is None else env
-    for value, source in ((explicit, "--operator"), (env.get("OPERATOR"), "$OPERATOR")):
-        if value and value.strip():
-            return _lookup(root, value.strip(), source)
-    return None
+    has_roster = (root / operators.OPERATORS_PATH).exists()
+    if explicit is not None and explicit.strip():
+        return _named(root, explicit.strip(), "--operator", has_roster)
+    if not has_roster:
+        token = env.get("OPERATOR", "").strip()
+        return _named(root, token, operators.SOURCE_OPERATOR_ENV, False) if token else None
+    found = operators.resolve(root, env=env)
+    op = found.operator
+    return OperatorRef(op.slug, op.initials, op.name, found.source)
 
 
-def _lookup(root: Path, value: str, source: str) -> OperatorRef:
-    from .paths import is_safe_slug
+def _named(root: Path, value: str, source: str, has_roster: bool) -> OperatorRef:
+    """An operator named outright: through the roster when there is one, else a slug as it is."""
+    from . import operators
 
-    for entry in _operators_table(root):
-        if value in (entry.get("slug"), entry.get("initials")):
-            return OperatorRef(str(entry["slug"]), _str(entry.get("initials")), _str(entry.get("name")), source)
-    if is_safe_slug(value) and "." not in value:
-        return OperatorRef(value, None, None, source)
-    raise BatonError(f"{source}: {value!r} is neither an operator slug nor the initials of one in "
-                     ".claude/operators.yaml")
-
-
-def _operators_table(root: Path) -> list[dict[str, Any]]:
-    path = root / ".claude" / "operators.yaml"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    from . import yamlio
-
-    try:
-        data = yamlio.load(text)
-    except yamlio.YAMLLoadError:
-        return []
-    if isinstance(data, dict):
-        data = data.get("operators")
-    if not isinstance(data, list):
-        return []
-    return [e for e in data if isinstance(e, dict) and isinstance(e.get("slug"), str)]
-
-
-def operator_names(root: Path) -> dict[str, str]:
-    """slug -> display name of the operators in `.claude/operators.yaml` (empty when absent)."""
-    return {str(e["slug"]): str(e.get("name") or e["slug"]) for e in _operators_table(root)}
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+    if not (operators.is_slug(value.lower()) or operators.is_initials(value.upper())):
+        raise BatonError(f"{source}: {value!r} is neither an operator slug nor initials")
+    if has_roster:
+        op = operators.load(root).by_name(value)
+        if op is not None:
+            return OperatorRef(op.slug, op.initials, op.name, source)
+    # Not (or no longer) in operators.yaml: the sessions may still be there under this slug.
+    return OperatorRef(value.lower(), None, None, source)
 
 
 # ---------------------------------------------------------------- queries
@@ -203,11 +186,23 @@ def _parse_time(text: str | None) -> dt.datetime | None:
 
 
 def dashboard(index: Index, operator: OperatorRef | None, *, today: dt.date, now: dt.datetime,
-              days: int = DEFAULT_PEER_DAYS, stale_hours: float = DEFAULT_STALE_HOURS) -> dict[str, Any]:
-    """Everything `/resume` shows, as one JSON-ready mapping (refresh the index first)."""
+              days: int = DEFAULT_PEER_DAYS, stale_hours: float = DEFAULT_STALE_HOURS,
+              max_items: int | None = DEFAULT_MAX_ITEMS) -> dict[str, Any]:
+    """Everything `/resume` shows, as one JSON-ready mapping (refresh the index first).
+
+    Lists hold at most `max_items` entries (None: all); `totals` gives their full lengths.
+    """
     slug = operator.slug if operator else None
     last = last_session(index, slug)
     problems, files = index.problem_count()
+    workstreams = partition_workstreams(index, slug)
+    peer_data = peers(index, slug, days, today, limit=max_items or 1_000_000)
+    claims = stale_claims(index, now, stale_hours)
+    totals = {f"workstreams_{k}": len(v) for k, v in workstreams.items()}
+    totals["stale_claims"] = len(claims)
+    if max_items is not None:
+        workstreams = {k: v[:max_items] for k, v in workstreams.items()}
+        claims = claims[:max_items]
     payload: dict[str, Any] = {
         "version": PAYLOAD_VERSION,
         "operator": operator.as_dict() if operator else None,
@@ -215,9 +210,10 @@ def dashboard(index: Index, operator: OperatorRef | None, *, today: dt.date, now
         "today": today.isoformat(),
         "last_session": last,
         "message": None if last else no_sessions_message(slug),
-        "workstreams": partition_workstreams(index, slug),
-        "peers": peers(index, slug, days, today),
-        "stale_claims": stale_claims(index, now, stale_hours),
+        "workstreams": workstreams,
+        "peers": peer_data,
+        "stale_claims": claims,
+        "totals": totals,
         "validation": {"problems": problems, "files": files, "notes": index.count()},
         "counts": {kind: index.count(kind) for kind in ("session", "workstream", "plan", "adr", "learning")},
     }
