@@ -36,9 +36,8 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .paths import KINDS, SKIPPED_NAMES, STATE_DIR, STORE_FOLDERS
 
@@ -67,11 +66,18 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 # The code and data whose change makes cached rows stale.
 _CODE_FILES = ("index.py", "frontmatter.py", "yamlio.py", "validate.py", "schema.py", "paths.py")
 
-_NEW_ID = re.compile(r"^[A-Z]{2,4}-(\d{2})(\d{2})(\d{2})-(\d{2})$")
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_TRAILING_INT = re.compile(r"(\d+)(?!.*\d)")
-_TIMESTAMPISH = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
-_CONFIDENCE = re.compile(r"confidence\W{0,3}\s*(high|medium|low)\b", re.IGNORECASE)
+# Compiled on first use (only files being parsed need them): a warm refresh compiles none.
+_PATTERNS = {
+    "new_id": r"^[A-Z]{2,4}-(\d{2})(\d{2})(\d{2})-(\d{2})$",
+    "iso_date": r"(\d{4})-(\d{2})-(\d{2})",
+    "trailing_int": r"(\d+)(?!.*\d)",
+    "timestampish": r"^\d{4}-\d{1,2}-\d{1,2}",
+    "confidence": r"(?i)confidence\W{0,3}\s*(high|medium|low)\b",
+}
+
+
+def _re(name: str) -> re.Pattern[str]:
+    return re.compile(_PATTERNS[name])  # re caches compiled patterns
 
 # Three tables, so a refresh reads only the small `files` rows and queries only `notes`:
 # files (the freshness key), notes (queryable fields), docs (metadata JSON, body sections, problems).
@@ -127,8 +133,9 @@ class IndexStale(IndexError_):
     """Refreshing would take more than the caller allowed (changes or time); what was done is kept."""
 
 
-@dataclass(frozen=True)
-class Note:
+# Records are NamedTuples: a dataclass costs several times more to define, and every
+# command that reads the store imports this module.
+class Note(NamedTuple):
     """One indexed note. `operator` is a session's or learning's operator, a workstream's or plan's owner."""
 
     path: str
@@ -165,17 +172,19 @@ class Note:
         return out
 
 
-@dataclass
 class RefreshResult:
-    notes: int = 0
-    parsed: int = 0
-    added: int = 0
-    changed: int = 0
-    deleted: int = 0
-    verified: int = 0
-    rebuilt: bool = False
-    seconds: float = 0.0
-    changed_paths: list[str] = field(default_factory=list)
+    """What a refresh did: notes indexed, files parsed, notes added / changed / deleted, racy files verified."""
+
+    def __init__(self, rebuilt: bool = False) -> None:
+        self.notes = 0
+        self.parsed = 0
+        self.added = 0
+        self.changed = 0
+        self.deleted = 0
+        self.verified = 0
+        self.rebuilt = rebuilt
+        self.seconds = 0.0
+        self.changed_paths: list[str] = []
 
     @property
     def store_changed(self) -> bool:
@@ -741,10 +750,12 @@ def scan(root: Path) -> dict[str, tuple[str, int, int, int]]:
 
 def _signature(seen: dict[str, tuple[str, int, int, int]]) -> str:
     """A digest of every note's path and stat: equal signatures mean no file was added, removed or touched."""
-    import hashlib
-
+    try:
+        from _blake2 import blake2b  # hashlib without OpenSSL's start-up cost
+    except ImportError:  # pragma: no cover - other Pythons
+        from hashlib import blake2b
     text = "\n".join(f"{p}\0{v[1]}\0{v[2]}\0{v[3]}" for p, v in sorted(seen.items()))
-    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+    return blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
 def _digest(raw: bytes) -> str:
@@ -783,7 +794,7 @@ def parse_file(root: str, item: tuple[str, str, int, int, int], validate: bool) 
         from .validate import check_metadata
 
         metadata = jsonable
-        if any(isinstance(jsonable.get(k), str) and _TIMESTAMPISH.match(jsonable[k])
+        if any(isinstance(jsonable.get(k), str) and _re("timestampish").match(jsonable[k])
                for k in ("kind", "external_id")):
             # Was it a date in the YAML? The validator looks at these two keys' YAML types.
             metadata = frontmatter.parse_metadata(parts.yaml_text, rel)
@@ -848,7 +859,7 @@ def _row(rel: str, item: tuple[str, str, int, int, int], verified: int, digest: 
     sections = _sections(body, kind) if body is not None else {}
     confidence = _text(meta.get("confidence"))
     if confidence is None and sections.get("Resume Prompt"):
-        found = _CONFIDENCE.findall(sections["Resume Prompt"])
+        found = _re("confidence").findall(sections["Resume Prompt"])
         confidence = found[-1].lower() if found else None
     date, seq = _date_and_seq(kind, ext_id or stem, meta)
     rank = f"{date or '0000-00-00'} {seq:06d}"
@@ -858,8 +869,8 @@ def _row(rel: str, item: tuple[str, str, int, int, int], verified: int, digest: 
         (rel, kind, ext_id, _text(person), _text(meta.get("status")), _text(meta.get("outcome")), confidence,
          date, seq, _text(meta.get("title")), _text(meta.get("summary")), _text(meta.get("workstream")),
          _text(meta.get("claimed_at")), content_hash, count, rank),
-        (rel, json.dumps(meta, ensure_ascii=False, default=str),
-         json.dumps(sections, ensure_ascii=False) if sections else None, error,
+        (rel, json.dumps(meta, ensure_ascii=False, separators=(",", ":"), default=str),
+         json.dumps(sections, ensure_ascii=False, separators=(",", ":")) if sections else None, error,
          json.dumps(problems) if problems is not None else None),
     )
 
@@ -879,30 +890,30 @@ def _date_and_seq(kind: str, ident: str, meta: dict[str, Any]) -> tuple[str | No
     """
     seq = 0
     id_date: str | None = None
-    match = _NEW_ID.match(ident)
+    match = _re("new_id").match(ident)
     if match:
         yy, mm, dd, nn = match.groups()
         id_date, seq = f"20{yy}-{mm}-{dd}", int(nn)
     else:
-        iso = _ISO_DATE.search(ident)
+        iso = _re("iso_date").search(ident)
         if iso:
             id_date = iso.group(0)
             rest = ident[iso.end():]
-            trailing = _TRAILING_INT.search(rest)
+            trailing = _re("trailing_int").search(rest)
             seq = int(trailing.group(1)) if trailing else 0
         else:
-            trailing = _TRAILING_INT.search(ident)
+            trailing = _re("trailing_int").search(ident)
             seq = int(trailing.group(1)) if trailing else 0
     seq = min(seq, 999_999)
     for key in ("date",) if kind == "session" else ("updated", "date", "created"):
         value = meta.get(key)
-        if isinstance(value, str) and _ISO_DATE.match(value):
+        if isinstance(value, str) and _re("iso_date").match(value):
             return value[:10], seq
     if id_date:
         return id_date, seq
     for key in ("claimed_at", "written_at", "ended_at", "updated", "created", "date"):
         value = meta.get(key)
-        if isinstance(value, str) and _ISO_DATE.match(value):
+        if isinstance(value, str) and _re("iso_date").match(value):
             return value[:10], seq
     return None, seq
 
@@ -952,11 +963,20 @@ def _parse_parallel(root: str, items: list[tuple[str, str, int, int, int]], vali
         context = multiprocessing.get_context("fork")
     except ValueError:  # pragma: no cover - platforms without fork
         context = multiprocessing.get_context()
-    size = -(-len(items) // (jobs * 4))
+    # Small chunks; the workers take them from the front while this process, instead of waiting,
+    # takes the ones no worker has started from the back (a cancelled future is ours to run).
+    size = max(25, min(400, len(items) // (jobs * 8)))
     chunks = [items[i: i + size] for i in range(0, len(items), size)]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        results = pool.map(_parse_chunk, [root] * len(chunks), chunks, [validate] * len(chunks))
-        return [row for chunk in results for row in chunk]
+    results: list[list[Row] | None] = [None] * len(chunks)
+    with ProcessPoolExecutor(max_workers=max(1, jobs - 1), mp_context=context) as pool:
+        futures = [pool.submit(_parse_chunk, root, chunk, validate) for chunk in chunks]
+        for i in range(len(chunks) - 1, -1, -1):
+            if futures[i].cancel():
+                results[i] = _parse_chunk(root, chunks[i], validate)
+        rows: list[Row] = []
+        for done, future in zip(results, futures, strict=True):
+            rows.extend(done if done is not None else future.result())
+        return rows
 
 
 def _select_list(with_metadata: bool) -> str:

@@ -11,9 +11,8 @@ import datetime as dt
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import BatonError
 from .index import Index, Note
@@ -29,8 +28,7 @@ DEFAULT_STALE_HOURS = 24.0
 DEFAULT_MAX_ITEMS = 20
 
 
-@dataclass(frozen=True)
-class OperatorRef:
+class OperatorRef(NamedTuple):
     slug: str
     initials: str | None = None
     name: str | None = None
