@@ -237,3 +237,44 @@ def test_concurrent_refreshes_all_succeed_and_agree(repo: Path) -> None:
     assert [o[0].strip() for o in outputs] == ["40"] * 6
     with Index(repo) as index:
         assert index.refresh().parsed == 0
+
+
+# ---------------------------------------------------------------- the fast split
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from lib import index as index_module  # noqa: E402
+
+FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*/*.md"))
+
+
+def _library_split(text: str) -> object:
+    try:
+        parts = frontmatter.split(text, "x.md")
+    except frontmatter.FrontmatterError as exc:
+        return ("error", str(exc))
+    return (parts.yaml_text, parts.body)
+
+
+def _fast_split(text: str) -> object:
+    try:
+        return index_module.split(text, "x.md")
+    except frontmatter.FrontmatterError as exc:
+        return ("error", str(exc))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
+def test_fast_split_cuts_every_fixture_like_the_library(path: Path) -> None:
+    text = path.read_bytes().decode("utf-8")
+    assert _fast_split(text) == _library_split(text)
+
+
+_LINES = st.sampled_from(["---", "...", "--- ", "---\t", " ---", "----", "a: 1", "", "- x", "b: |", "  ---",
+                          "...x", "# c", "\ufeff---", "---\r", "k: v\r"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_LINES, max_size=8), final_newline=st.booleans())
+def test_fast_split_agrees_with_the_library_on_generated_files(lines: list[str], final_newline: bool) -> None:
+    text = "\n".join(lines) + ("\n" if final_newline and lines else "")
+    assert _fast_split(text) == _library_split(text)
