@@ -284,3 +284,21 @@ def test_an_unknown_git_email_gives_the_team_view_and_the_entry_to_add(store: Pa
     assert data["last_session"]["id"] == "SK-261121-01"
     scan = helpers(store, "scan-sessions")
     assert scan.returncode == 0 and "showing everyone" in scan.stderr
+
+
+def test_the_resume_command_runs_only_the_helpers_it_allows() -> None:
+    import re
+
+    from lib import frontmatter, wrappers
+
+    metadata, body = frontmatter.read(REPO_ROOT / ".claude/commands/resume.md")
+    assert metadata["description"]
+    allowed = wrappers.split_tools(metadata["allowed-tools"])
+    prefixes = [re.fullmatch(r"Bash\((.*):\*\)", entry).group(1) for entry in allowed]  # type: ignore[union-attr]
+    assert sorted(prefixes) == ["./scripts/py scripts/resume_helpers.py dashboard",
+                                "./scripts/py scripts/session.py whoami"]
+    used = re.findall(r"!`([^`]+)`", body) + re.findall(r"^ {7}(\./scripts/py [^\n]+)$", body, re.M)
+    assert used, "the command runs nothing?"
+    for command in used:
+        assert any(command.startswith(prefix) for prefix in prefixes), command
+        assert (REPO_ROOT / command.split()[1]).exists()
