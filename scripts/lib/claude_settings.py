@@ -59,6 +59,7 @@ def stdlib_hook_command(script: str) -> str:
 
 TELEMETRY_SCRIPT = "scripts/hooks/session_state.py"
 TELEMETRY_TIMEOUT = 10
+PRECOMPACT_SCRIPT = "scripts/hooks/precompact.py"
 
 
 def baton_hook_entries() -> list[HookEntry]:
@@ -71,6 +72,7 @@ def baton_hook_entries() -> list[HookEntry]:
         HookEntry("SessionStart", telemetry, TELEMETRY_SCRIPT, timeout=TELEMETRY_TIMEOUT),
         HookEntry("SessionEnd", telemetry, TELEMETRY_SCRIPT, timeout=TELEMETRY_TIMEOUT),
         HookEntry("PreCompact", telemetry, TELEMETRY_SCRIPT, timeout=TELEMETRY_TIMEOUT),
+        HookEntry("PreCompact", stdlib_hook_command(PRECOMPACT_SCRIPT), PRECOMPACT_SCRIPT, timeout=10),
     ]
 
 
