@@ -51,7 +51,7 @@ except ImportError:  # pragma: no cover - not POSIX: SQLite's own locking still 
 
 INDEX_FILE = "index.sqlite"
 # Bump when the table layout or what a row means changes.
-FORMAT = 3
+FORMAT = 4
 RACY_WINDOW_NS = 2_000_000_000
 BUSY_TIMEOUT_S = 30.0
 # Below this many files to parse a process pool costs more than it saves.
@@ -109,7 +109,7 @@ CREATE INDEX IF NOT EXISTS notes_by_kind ON notes (kind, rank);
 CREATE INDEX IF NOT EXISTS notes_by_operator ON notes (kind, operator, rank, status, path);
 CREATE INDEX IF NOT EXISTS notes_by_workstream ON notes (kind, workstream, rank, status, path);
 CREATE INDEX IF NOT EXISTS notes_by_id ON notes (kind, external_id);
-CREATE INDEX IF NOT EXISTS notes_by_status ON notes (kind, status);
+CREATE INDEX IF NOT EXISTS notes_by_status ON notes (kind, status, rank, path);
 CREATE INDEX IF NOT EXISTS files_racy ON files (verified_ns - mtime_ns);
 CREATE INDEX IF NOT EXISTS files_unvalidated ON files (path) WHERE validated = 0;
 CREATE TABLE IF NOT EXISTS derived (key TEXT PRIMARY KEY, generation TEXT NOT NULL, value TEXT NOT NULL);
@@ -561,8 +561,9 @@ class Index:
             where.append("workstream = ?")
             params.append(workstream)
         if since is not None:
-            where.append("date >= ?")
-            params.append(since)
+            # rank starts with the date, so this is a range of the (kind, rank) index.
+            where.append("rank >= ? AND date >= ?")
+            params.extend([since, since])
         sql = f"SELECT {_select_list(with_metadata)} FROM {_from(with_metadata)}"
         if where:
             sql += " WHERE " + " AND ".join(where)
