@@ -704,7 +704,7 @@ class Index:
             "SELECT notes.path, kind, external_id, problems FROM notes JOIN docs USING (path) ORDER BY notes.path"
         ):
             problems = [Problem(path, line, pointer, message) for line, pointer, message in json.loads(text or "[]")]
-            by_path[path] = FileResult(path, kind, ext_id, 1, problems)
+            by_path[path] = FileResult(path, kind, ext_id, problems)
         cross = []
         for _kind, ext_id, paths in self.duplicate_ids():
             for path in paths:
@@ -802,7 +802,7 @@ def parse_file(root: str, item: tuple[str, str, int, int, int], validate: bool) 
                for k in ("kind", "external_id")):
             # Was it a date in the YAML? The validator looks at these two keys' YAML types.
             metadata = frontmatter.parse_metadata(yaml_text, rel)
-        checked = check_metadata(rel, yaml_text, metadata, folder_kind, locate_id=False, instance=jsonable)
+        checked = check_metadata(rel, yaml_text, metadata, folder_kind, instance=jsonable)
         problems = [(p.line, p.pointer, p.message) for p in checked.problems]
     declared = jsonable.get("kind")
     kind = declared if declared in KINDS else folder_kind

@@ -39,8 +39,14 @@ class FileResult:
     path: str
     kind: str | None = None
     external_id: str | None = None
-    id_line: int = 1
     problems: list[Problem] = field(default_factory=list)
+    # the frontmatter text, kept so the line of a key is looked up only when a problem names it
+    yaml_text: str = field(default="", repr=False)
+
+    @property
+    def id_line(self) -> int:
+        found = yamlio.key_line(self.yaml_text, ["external_id"]) if self.yaml_text else None
+        return found + 1 if found else 1  # +1: the opening delimiter line
 
 
 @dataclass
@@ -121,12 +127,10 @@ def check_text(path: str, text: str, kind_hint: str | None = None) -> FileResult
 
 
 def check_metadata(path: str, yaml_text: str | None, metadata: dict[str, Any], kind_hint: str | None = None,
-                   *, locate_id: bool = True, instance: dict[str, Any] | None = None) -> FileResult:
+                   *, instance: dict[str, Any] | None = None) -> FileResult:
     """Check a file's parsed frontmatter (`yaml_text` None: the file has none).
 
-    With `locate_id` off, `id_line` is left at 1 unless a problem needs it (finding
-    a line composes the YAML again); the store index finds it when a duplicate needs it.
-    `instance` is `schema.jsonable(metadata)` when the caller has it already.
+    `instance` is `schema.jsonable(metadata)` when the caller has it already (the store index).
     """
     result = FileResult(path=path)
     text = yaml_text or ""
@@ -156,11 +160,11 @@ def check_metadata(path: str, yaml_text: str | None, metadata: dict[str, Any], k
     ext_id = metadata.get("external_id")
     if isinstance(ext_id, str):
         result.external_id = ext_id
-        if locate_id:
-            result.id_line = line_of(["external_id"])
+        result.yaml_text = text
 
     if instance is None:
         instance = schema.jsonable(metadata)
+    # The compiled yes/no check first: only a note it refuses pays for the validator's messages.
     fast = schema.fast_check(kind)
     if fast is None or not fast(instance):
         for error in schema.validator(kind).iter_errors(instance):
@@ -174,9 +178,8 @@ def check_metadata(path: str, yaml_text: str | None, metadata: dict[str, Any], k
     if isinstance(ext_id, str) and schema.id_is_valid(kind, ext_id):
         stem = PurePosixPath(path).stem
         if not schema.expected_stem_matches(kind, stem, ext_id):
-            line = result.id_line if locate_id else line_of(["external_id"])
             result.problems.append(
-                Problem(path, line, "/external_id",
+                Problem(path, result.id_line, "/external_id",
                         f"file name {PurePosixPath(path).name!r} disagrees with external_id {ext_id!r}")
             )
     # Duplicate problems (e.g. one error reachable through two schema branches) add nothing.
