@@ -700,19 +700,19 @@ class Index:
         """The validator's report over the whole store, served from the index (refresh first)."""
         from .validate import FileResult, Problem, Report
 
-        by_path: dict[str, FileResult] = {}
-        for path, kind, ext_id, text in self._select(
-            "SELECT notes.path, kind, external_id, problems FROM notes JOIN docs USING (path) ORDER BY notes.path"
-        ):
-            problems = [Problem(path, line, pointer, message) for line, pointer, message in json.loads(text or "[]")]
-            by_path[path] = FileResult(path, kind, ext_id, problems)
+        files = [FileResult(path, kind, ext_id) for path, kind, ext_id in self._select(
+            "SELECT path, kind, external_id FROM notes ORDER BY path"
+        )]
+        by_path = {f.path: f for f in files}
+        for problem in self.file_problems():
+            by_path[problem.path].problems.append(problem)
         cross = []
         for _kind, ext_id, paths in self.duplicate_ids():
             for path in paths:
                 others = ", ".join(p for p in paths if p != path)
                 cross.append(Problem(path, self._id_line(path), "/external_id",
                                      f"duplicate external_id {ext_id!r} (also in {others})"))
-        return Report(files=list(by_path.values()), cross_problems=cross)
+        return Report(files=files, cross_problems=cross)
 
     def _id_line(self, path: str) -> int:
         from . import frontmatter, yamlio
