@@ -112,3 +112,9 @@ def test_load_jsonable_matches_on_generated_documents(data: dict[str, Any], flow
 
     text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
     assert yamlio.same_values(yamlio.load_jsonable(text), yamlio.jsonable(yamlio.load(text)))
+
+
+def test_an_alias_inside_its_own_anchor_is_refused_not_recursed_forever() -> None:
+    with pytest.raises(yamlio.YAMLLoadError, match="alias refers to a node that contains it"):
+        yamlio.load("a: &x [1, *x]\n")
+    assert yamlio.load("a: &x [1, 2]\nb: *x\n") == {"a": [1, 2], "b": [1, 2]}  # a shared value is fine

@@ -157,9 +157,24 @@ def _one_line(exc: yaml.YAMLError) -> str:
 def load(text: str) -> Any:
     """Parse one YAML document with the fast loader; raises YAMLLoadError."""
     try:
-        return yaml.load(text, Loader=FastLoader)
+        data = yaml.load(text, Loader=FastLoader)
     except yaml.YAMLError as exc:
         raise YAMLLoadError(_one_line(exc), _mark_line(exc)) from None
+    if "*" in text:  # only an alias can make a value contain itself
+        _refuse_cycles(data)
+    return data
+
+
+def _refuse_cycles(value: Any, inside: frozenset[int] = frozenset()) -> None:
+    # `a: &x [1, *x]` is valid YAML for a list that contains itself: no JSON, hash or
+    # schema check can take it, so it is refused like a malformed document.
+    if not isinstance(value, (dict, list)):
+        return
+    if id(value) in inside:
+        raise YAMLLoadError("an alias refers to a node that contains it")
+    inside = inside | {id(value)}
+    for item in value.values() if isinstance(value, dict) else value:
+        _refuse_cycles(item, inside)
 
 
 _TAG = "tag:yaml.org,2002:"
