@@ -60,6 +60,7 @@ def stdlib_hook_command(script: str) -> str:
 TELEMETRY_SCRIPT = "scripts/hooks/session_state.py"
 TELEMETRY_TIMEOUT = 10
 PRECOMPACT_SCRIPT = "scripts/hooks/precompact.py"
+RESUME_CONTEXT_SCRIPT = "scripts/hooks/resume_context.py"
 
 
 def baton_hook_entries() -> list[HookEntry]:
@@ -73,6 +74,9 @@ def baton_hook_entries() -> list[HookEntry]:
         HookEntry("SessionEnd", telemetry, TELEMETRY_SCRIPT, timeout=TELEMETRY_TIMEOUT),
         HookEntry("PreCompact", telemetry, TELEMETRY_SCRIPT, timeout=TELEMETRY_TIMEOUT),
         HookEntry("PreCompact", stdlib_hook_command(PRECOMPACT_SCRIPT), PRECOMPACT_SCRIPT, timeout=10),
+        # Not stdlib-only (it reads the index and operators), so no -S and no bare-python3 fallback.
+        HookEntry("SessionStart", f"{PROJECT}/scripts/py -I {PROJECT}/{RESUME_CONTEXT_SCRIPT} || true",
+                  RESUME_CONTEXT_SCRIPT, matcher="startup|resume|clear", timeout=10),
     ]
 
 
