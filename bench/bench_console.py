@@ -38,7 +38,7 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from lib import atomic  # noqa: E402
 from lib.console.app import Security, allowed_hosts_for, create_app  # noqa: E402
-from lib.console.data import Console, Settings, chains_available  # noqa: E402
+from lib.console.data import Console, SessionQuery, Settings, chains_available  # noqa: E402
 
 OPERATORS = [("rt", "RT"), ("sk", "SK"), ("ab", "AB"), ("cd", "CD"), ("ef", "EF")]
 CLASSES = ["test_fail", "compile_error", "lint_error", "timeout", "dependency_missing"]
@@ -83,6 +83,11 @@ Carry on with generated work number {i + 1}.
     return ext, text
 
 
+def probe_note(ext: str) -> str:
+    return (f"---\ntitle: Probe\noperator: rt\nsummary: A probe.\ntags: []\nkind: session\nexternal_id: {ext}\n"
+            f"status: written\noutcome: done\ndate: 2099-12-31\n---\n## Summary\n\nA probe.\n")
+
+
 def build_store(root: Path, sessions: int) -> None:
     rng = random.Random(11)
     (root / "docs" / "sessions").mkdir(parents=True)
@@ -105,6 +110,9 @@ def serve(root: Path, poll_s: float) -> Iterator[tuple[str, Any]]:
     sock.listen(64)
     port = sock.getsockname()[1]
     console = Console([root], Settings(poll_interval_s=poll_s))
+    started = time.perf_counter()
+    notes = console.warm()  # as serve.py does before it serves
+    print(f"index warm-up before serving: {notes} notes in {(time.perf_counter() - started) * 1000:.0f} ms")
     app = create_app(console, Security(token="bench", allowed_hosts=allowed_hosts_for("127.0.0.1", port)))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -240,8 +248,8 @@ def main() -> int:
         client = Client(url)
         started = time.perf_counter()
         _status, first_ms, _body = client.get("/")
-        print(f"cold first dashboard: {(time.perf_counter() - started) * 1000:.0f} ms "
-              f"(server {first_ms:.0f} ms: every note read once)")
+        print(f"first dashboard after the warm-up: {(time.perf_counter() - started) * 1000:.0f} ms "
+              f"(server {first_ms:.0f} ms: every indexed note loaded once)")
         rows = []
         results: dict[str, tuple[list[float], list[float]]] = {}
         for name, path in (("health (baseline)", "/api/health"), ("dashboard /", "/"),
@@ -257,26 +265,41 @@ def main() -> int:
             rows.append((name, med))
             print(f"  {name:<24} {med:>11.1f} ms {p(server, 0.9):>5.1f} ms {statistics.median(seen):>11.1f} ms "
                   f"{med / base_ms:>10.1f}x")
-        # The same after a change: a note is written (atomically, as baton writes) before each request, so the
-        # store is scanned again (a stat per note) and nothing cached about it can be reused.
+        # While the store changes: a note is written (atomically, as baton writes) before each request.
+        # Requests answer from the view; the watcher refreshes the index off the request path. Then how
+        # long a new note takes to show in /api/sessions.
         rng = random.Random(5)
-        changed: dict[str, list[float]] = {}
+        changing: dict[str, list[float]] = {}
+        serial = args.sessions
         for name, path in (("dashboard /", "/"), ("/api/sessions?limit=50", "/api/sessions?limit=50")):
-            changed[name] = []
-            for i in range(args.requests):
-                ext, text = session_text(args.sessions + i + (0 if name == "dashboard /" else args.requests), rng)
+            changing[name] = []
+            for _ in range(args.requests):
+                ext, text = session_text(serial, rng)
+                serial += 1
                 atomic.write_text(root / "docs" / "sessions" / f"ZZ{ext[2:]}.md", text)
                 status, spent, body = client.get(path)
                 assert status == 200, body[:200]
-                changed[name].append(spent)
-        print(f"\n  after a change (a note written before each request, {args.requests} each):")
-        for name, values in changed.items():
+                changing[name].append(spent)
+                time.sleep(rng.random() * args.poll)
+        print(f"\n  while the store changes (a note written before each request, {args.requests} each):")
+        for name, values in changing.items():
             print(f"  {name:<24} {statistics.median(values):>11.1f} ms {p(values, 0.9):>5.1f} ms")
+        visible: list[float] = []
+        for i in range(args.events):
+            time.sleep(rng.random() * args.poll)
+            ext = f"ZY-991231-{i + 1:02d}"  # dated last: the newest note, first in the list
+            started = time.perf_counter()
+            atomic.write_text(root / "docs" / "sessions" / f"{ext}.md", probe_note(ext))
+            while ext.encode() not in client.get("/api/sessions?limit=1")[2]:
+                time.sleep(0.005)
+            visible.append((time.perf_counter() - started) * 1000)
+        print(f"  a new note visible in /api/sessions: median {statistics.median(visible):.0f} ms, "
+              f"max {max(visible):.0f} ms (n={len(visible)})")
         for name in ("dashboard /", "/api/sessions?limit=50"):
             med = statistics.median(results[name][0])
-            after = statistics.median(changed[name])
-            print(f"  target < 200 ms warm: {name}: {'met' if max(med, after) < 200 else 'MISSED'} "
-                  f"({med:.1f} ms unchanged, {after:.1f} ms after a change)")
+            during = statistics.median(changing[name])
+            print(f"  target < 200 ms warm: {name}: {'met' if max(med, during) < 200 else 'MISSED'} "
+                  f"({med:.1f} ms, {during:.1f} ms while the store changes)")
         looks = list(app.hub.look_seconds) if app.hub is not None else []
         if looks:
             print(f"  watcher look (stat of registry, store folders, state): median "
@@ -290,6 +313,16 @@ def main() -> int:
                 continue
             print(f"  {source:<10} median {statistics.median(values):6.0f} ms   max {max(values):6.0f} ms   "
                   f"(n={len(values)})")
+    # A restarted console finds the index warm: only the stat of every note, then the rows are loaded.
+    started = time.perf_counter()
+    again = Console([root], Settings(poll_interval_s=args.poll))
+    again.warm()
+    warmed = time.perf_counter()
+    again.sessions(SessionQuery(limit=50))
+    done = time.perf_counter()
+    again.close()
+    print(f"\nrestart with a warm index: warm-up {(warmed - started) * 1000:.0f} ms, first sessions page "
+          f"{(done - warmed) * 1000:.0f} ms (every row loaded from the index)")
     return 0
 
 

@@ -17,9 +17,10 @@ import os
 import secrets
 import signal
 import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lib import atomic, cli
 from lib.errors import BatonError
@@ -132,6 +133,9 @@ def _serve(args: argparse.Namespace) -> int:
     from lib.console.data import Console, Settings
 
     console = Console(roots, Settings(poll_interval_s=args.poll_interval, stop_timeout_s=args.stop_timeout))
+    started = time.monotonic()
+    notes = console.warm()
+    print(f"store index: {notes} notes up to date in {time.monotonic() - started:.1f} s", flush=True)
     sock = _bind(args.host, args.port)
     token = secrets.token_urlsafe(32)
     token_path = roots[0] / STATE_DIR / TOKEN_FILE
@@ -139,14 +143,15 @@ def _serve(args: argparse.Namespace) -> int:
                         allowed_hosts=allowed_hosts_for(args.host, sock.getsockname()[1], tuple(args.allowed_host)))
     # A stop (Ctrl-C, SIGTERM) is the normal end of a console, at any moment from here on; uvicorn
     # re-raises the signal that stopped it once it is done.
-    previous = signal.signal(signal.SIGTERM, _stopped)
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         write_token(roots[0], token)
         _run(console, security, sock, args, token, token_path)
     except (_Stopped, KeyboardInterrupt):
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sock.close()
         with contextlib.suppress(OSError):
             if token_path.read_text(encoding="utf-8").strip() == token:
@@ -159,6 +164,18 @@ def _run(console: Console, security: Security, sock: socket.socket, args: argpar
     import uvicorn
     from lib.console.app import create_app
 
+    # From here until uvicorn installs its own handlers (and after it restores these and re-raises
+    # the signal that stopped it), a stop must not raise inside uvicorn's set-up: note it instead.
+    server: Any = None
+    stops: list[int] = []
+
+    def note_stop(signum: int, frame: object) -> None:
+        stops.append(signum)
+        if server is not None:
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, note_stop)
     app = create_app(console, security)
     host = args.host
     shown = f"[{host}]" if ":" in host else host
@@ -169,8 +186,6 @@ def _run(console: Console, security: Security, sock: socket.socket, args: argpar
     if security.remote:
         print("remote mode: every request needs the token (X-Baton-Token, Bearer, or Basic with the token as "
               "password); the traffic is not encrypted: prefer an SSH tunnel", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=args.access_log, lifespan="on",
-                            timeout_graceful_shutdown=2, proxy_headers=False, server_header=False)
     hub = app.hub
 
     class Server(uvicorn.Server):
@@ -180,7 +195,11 @@ def _run(console: Console, security: Security, sock: socket.socket, args: argpar
                 hub.close_threadsafe()
             super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
-    Server(config).run(sockets=[sock])
+    config = uvicorn.Config(app, log_level="warning", access_log=args.access_log, lifespan="on",
+                            timeout_graceful_shutdown=2, proxy_headers=False, server_header=False)
+    server = Server(config)
+    server.should_exit = bool(stops)
+    server.run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

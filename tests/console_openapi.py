@@ -1,7 +1,8 @@
-"""Check an API answer against the console's OpenAPI document."""
+"""Check an API answer against the console's OpenAPI document; wait for the console to see a change."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import jsonschema
@@ -23,3 +24,14 @@ def check(response: Any, path: str, status: int = 200, method: str = "get") -> A
     body = response.json()
     jsonschema.Draft202012Validator(response_schema(path, method, status)).validate(body)
     return body
+
+
+def wait_until(check: Any, timeout: float = 10.0) -> Any:
+    """Poll until `check()` returns something true (the watcher refreshes every poll interval)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "the change never showed up"
+        time.sleep(0.02)

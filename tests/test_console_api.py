@@ -14,7 +14,7 @@ from console_store import SCRIPT_NOTE, build, write_session
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 
-from console_openapi import DOC, check  # noqa: E402
+from console_openapi import DOC, check, wait_until  # noqa: E402
 from lib.console.app import Guard, Security, allowed_hosts_for, create_app  # noqa: E402
 from lib.console.data import Console, Settings  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
@@ -290,23 +290,21 @@ def test_several_projects_are_served_together(tmp_path: Path, repo: Path, store:
 # ------------------------------------------------------------------ freshness
 
 
-def test_a_new_and_an_edited_note_show_up(tmp_path: Path) -> None:
+def test_a_new_an_edited_and_a_deleted_note_show_up(tmp_path: Path) -> None:
     root = new_store(tmp_path / "fresh")
     write_session(root, "AN-260301-01", date="2026-03-01")
     with make_client([root]) as client:
         assert client.get("/api/sessions").json()["total"] == 1
         write_session(root, "DE-260401-01", operator="dee", date="2026-04-01")
-        assert client.get("/api/sessions?limit=1").json()["sessions"][0]["id"] == "DE-260401-01"
+        wait_until(lambda: client.get("/api/sessions?limit=1").json()["sessions"][0]["id"] == "DE-260401-01")
         path = root / "docs" / "sessions" / "DE-260401-01.md"
         text = path.read_text(encoding="utf-8").replace("outcome: done", "outcome: blocked")
-        path.write_text(text, encoding="utf-8")
+        path.write_text(text, encoding="utf-8")  # in place: the folder's mtime does not move
         console: Console = client.app.console  # type: ignore[attr-defined]
-        view = console.projects[0].view
-        view.full_scan_s = 0
-        view.refresh(background=True)  # the watcher's periodic full scan sees an edit in place
-        assert client.get("/api/sessions/DE-260401-01").json()["outcome"] == "blocked"
+        console.projects[0].view.full_scan_s = 0  # the watcher's periodic refresh, due at once
+        wait_until(lambda: client.get("/api/sessions/DE-260401-01").json()["outcome"] == "blocked")
         path.unlink()
-        assert client.get("/api/sessions/DE-260401-01").status_code == 404
+        wait_until(lambda: client.get("/api/sessions/DE-260401-01").status_code == 404)
 
 
 # ------------------------------------------------------------------ the OpenAPI document

@@ -40,9 +40,9 @@ class Console:
              "--stop-timeout", "15"],
             cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
-        lines = [self.proc.stdout.readline() for _ in range(2)]
-        url = re.search(r"(http://127\.0\.0\.1:\d+)/", lines[0])
-        token = re.search(r"token: (\S+)", lines[1])
+        lines = [self.proc.stdout.readline() for _ in range(3)]
+        url = re.search(r"(http://127\.0\.0\.1:\d+)/", lines[1])
+        token = re.search(r"token: (\S+)", lines[2])
         if not url or not token:
             self.proc.kill()
             raise AssertionError(f"serve.py did not start: {lines} {self.proc.stderr.read() if self.proc.stderr else ''}")

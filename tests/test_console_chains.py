@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from chains_harness import Harness, make_harness, note, result
-from console_openapi import check
+from console_openapi import check, wait_until
 from console_store import write_session
 from lib.chains import runner as chain_runner
 from lib.chains.registry import Breaker, ChainRecord, Handoff, Registry, SessionRecord
@@ -88,6 +88,7 @@ def test_chains_list_and_detail(client: TestClient, repo: Path, registry: Regist
         fh.write(json.dumps({"ts": later.replace("+00:00", "Z"), "kind": "escalation", "chain": CHAIN_ID,
                              "decision": "page the owner"}) + "\n")
 
+    wait_until(lambda: client.get("/api/sessions/CY-260306-01").status_code == 200)  # the watcher saw the note
     listed = check(client.get("/api/chains"), "/api/chains")
     assert [c["id"] for c in listed["chains"]] == [CHAIN_ID, "20260301-090000-0001"]
     summary = listed["chains"][0]

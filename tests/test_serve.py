@@ -19,13 +19,12 @@ def start(*args: str, cwd: Path) -> tuple[subprocess.Popen[str], str, str]:
     proc = subprocess.Popen([PYTHON, str(SCRIPTS / "serve.py"), "--port", "0", *args], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    first = proc.stdout.readline()
-    second = proc.stdout.readline()
-    url = re.search(r"(http://127\.0\.0\.1:\d+/)", first)
-    token = re.search(r"token: (\S+)", second)
-    if not url or not token:
+    lines = [proc.stdout.readline() for _ in range(3)]
+    url = re.search(r"(http://127\.0\.0\.1:\d+/)", lines[1])
+    token = re.search(r"token: (\S+)", lines[2])
+    if not lines[0].startswith("store index: ") or not url or not token:
         proc.kill()
-        raise AssertionError(f"unexpected start-up output: {first!r} {second!r} {proc.stderr.read() if proc.stderr else ''}")
+        raise AssertionError(f"unexpected start-up output: {lines} {proc.stderr.read() if proc.stderr else ''}")
     return proc, url.group(1), token.group(1)
 
 
@@ -64,7 +63,7 @@ def test_a_new_token_at_every_start_and_sigterm_stops_cleanly(repo: Path) -> Non
         proc, _url, token = start("--project-dir", str(repo), cwd=repo)
         tokens.append(token)
         proc.send_signal(sig)
-        assert proc.wait(timeout=15) == 0
+        assert proc.wait(timeout=15) == 0, proc.stderr.read() if proc.stderr else ""
         assert not (repo / ".claude" / "state" / "serve.token").exists()
     assert tokens[0] != tokens[1]
 

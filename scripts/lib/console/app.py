@@ -486,6 +486,7 @@ def create_app(console: Console, security: Security) -> Guard:
             yield
         finally:
             await hub.stop()
+            await asyncio.to_thread(console.close)
 
     routes = [
         Route("/", html_page(dashboard), name="dashboard"),

@@ -236,6 +236,18 @@ class Console:
 
     # -- projects ----------------------------------------------------------------
 
+    def warm(self) -> int:
+        """Bring every project's store index up to date now (before the server's threads start, so a cold
+        store is parsed in parallel); the number of notes."""
+        from .storeview import warm
+
+        return sum(warm(project.root) for project in self.projects)
+
+    def close(self) -> None:
+        """Let go of the store indexes (their connections and threads)."""
+        for project in self.projects:
+            project.view.close()
+
     def project(self, name: str | None) -> Project:
         if name is None:
             return self.projects[0]

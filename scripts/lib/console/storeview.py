@@ -1,33 +1,47 @@
-"""The console's view of one repository's store: every note's frontmatter, kept fresh cheaply.
+"""The console's view of one repository's store, read through the store index (`lib.index`).
 
-Notes are read with `lib.frontmatter.read_metadata` (the one parser) and cached in memory keyed by
-path, size and `st_mtime_ns`, so an unchanged file is never parsed twice. Freshness: every call
-stats the store folders; a created, deleted or renamed note (every baton tool writes by rename)
-changes its folder's mtime and triggers a scan at once; a note edited in place is picked up by the
-full scan that runs at least every `full_scan_s` seconds.
+The index parses each note once and keeps it in `.claude/state/index.sqlite` (so a restarted console
+is warm); this view keeps the rows the console shows in memory, in the index's order (newest first:
+date, then sequence), and asks the index again only when something may have changed:
 
-This is the smallest stand-in for the store index (`lib.index`): when that lands, `StoreView`
-keeps its interface and asks the index instead.
+- the store folders are statted; a note created, deleted or replaced (every baton tool writes by
+  rename) changes its folder's mtime, and the index is refreshed;
+- a note edited in place does not: the index's own refresh (a stat of every note) runs every
+  `full_scan_s` seconds anyway;
+- in the console these looks are the event watcher's, every poll interval, off the request path:
+  a request answers from the view at once, at most one poll interval (plus one refresh) behind.
+
+All index calls run on one thread of the view's own (an SQLite connection belongs to its thread).
 """
 
 from __future__ import annotations
 
 import bisect
 import os
-import re
-import stat
 import threading
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from .. import frontmatter, yamlio
-from ..paths import KINDS, SKIPPED_NAMES, STORE_FOLDERS
+from .. import frontmatter
+from .. import index as store_index
+from ..paths import KINDS, STORE_FOLDERS
 
-# File-system timestamps move in ticks (a jiffy on Linux: 1-10 ms).
+# File-system timestamps move in ticks (a jiffy on Linux: 1-10 ms): a folder changed this recently may
+# change again without its mtime moving, so the next call looks again.
 RACY_NS = 20_000_000
-_SESSION_ID = re.compile(r"^(?P<initials>[A-Z]{2,4})-(?P<date>\d{6})-(?P<seq>\d{2})$")
+T = TypeVar("T")
+NO_PARALLEL = 1 << 62
+
+
+def warm(root: Path) -> int:
+    """Bring the store index of `root` up to date in this thread (parsing a cold store in parallel);
+    call it before any other thread starts. The number of notes."""
+    with store_index.Index(root) as idx:
+        return idx.refresh(validate=False).notes
 
 
 @dataclass(frozen=True)
@@ -35,46 +49,35 @@ class Note:
     kind: str
     external_id: str
     relpath: str
-    meta: dict[str, Any]  # JSON-ready (dates as ISO strings)
+    meta: dict[str, Any]  # JSON-ready (dates as ISO strings), as the index holds it
     error: str | None
-    size: int
-    mtime_ns: int
-    ino: int = 0
-    # The note's day as YYYY-MM-DD ('' when unknown); a session id's date stands in for a missing key.
+    # The index's day of the note (YYYY-MM-DD, '' when it has none) and its place: newest first when
+    # sorted in reverse (date, then sequence, then path).
     date: str = ""
-    # Newest first when sorted in reverse: date, then the id's sequence number, then write time.
-    key: tuple[str, int, str, str] = ("", 0, "", "")
+    key: tuple[str, int, str] = ("", 0, "")
 
     @property
     def is_claim_stub(self) -> bool:
         return self.kind == "session" and self.meta.get("status") == "claimed"
 
-    def sort_key(self) -> tuple[str, int, str, str]:
+    def sort_key(self) -> tuple[str, int, str]:
         return self.key
 
 
-def _day(external_id: str, meta: dict[str, Any], match: re.Match[str] | None) -> str:
-    value = meta.get("date")
-    if isinstance(value, str) and len(value) >= 10:
-        return value[:10]
-    if match:
-        d = match.group("date")
-        return f"20{d[0:2]}-{d[2:4]}-{d[4:6]}"
-    for name in ("written_at", "claimed_at", "created"):
-        value = meta.get(name)
-        if isinstance(value, str) and len(value) >= 10:
-            return value[:10]
-    return ""
+def note_from_index(row: store_index.Note, error: str | None = None) -> Note:
+    """The console's record of an indexed note; `error` is kept only for a note that could not be read
+    (no frontmatter came out of it), not for one the validator has remarks about."""
+    path = row.path
+    meta = dict(row.metadata or {})
+    error = error if not meta else None
+    kind = row.kind if row.kind in STORE_FOLDERS else (_folder_kind(path) or "session")
+    return Note(kind=kind, external_id=row.id, relpath=path, meta=meta, error=error,
+                date=row.date or "", key=(row.date or "0000-00-00", row.seq, path))
 
 
-def make_note(kind: str, external_id: str, relpath: str, meta: dict[str, Any], error: str | None, size: int,
-              mtime_ns: int, ino: int = 0) -> Note:
-    """A note with its day and sort key worked out once (sorting 10,000 notes then costs milliseconds)."""
-    match = _SESSION_ID.match(external_id)
-    day = _day(external_id, meta, match)
-    written = meta.get("written_at") or meta.get("claimed_at") or ""
-    key = (day, int(match.group("seq")) if match else 0, written if isinstance(written, str) else "", external_id)
-    return Note(kind, external_id, relpath, meta, error, size, mtime_ns, ino, day, key)
+def _folder_kind(relpath: str) -> str | None:
+    folder = relpath.rpartition("/")[0]
+    return next((k for k, f in STORE_FOLDERS.items() if f == folder), None)
 
 
 class StoreView:
@@ -83,17 +86,42 @@ class StoreView:
         self.full_scan_s = full_scan_s
         self._lock = threading.Lock()
         self._notes: dict[str, Note] = {}  # relpath -> note
-        self._inodes: dict[str, dict[str, int]] = {}  # kind -> file name -> inode, as last listed
-        self._order: dict[str, list[tuple[tuple[str, int, str, str], str]]] = {k: [] for k in STORE_FOLDERS}
+        self._order: dict[str, list[tuple[tuple[str, int, str], str]]] = {k: [] for k in STORE_FOLDERS}
         self._folder_mtimes: dict[str, int] = {}
         self._last_full = float("-inf")
         self._racy = False
-        # Set by the event watcher, which then runs the periodic full scans in the background.
+        # Set by the event watcher, which then runs the periodic refreshes in the background.
         self.watched = False
         self.generation = 0
         self._sorted: dict[str, tuple[int, list[Note], dict[str, Note]]] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._index: store_index.Index | None = None
 
-    # -- freshness -------------------------------------------------------------
+    # -- the index, on its own thread ----------------------------------------------
+
+    def _on_index_thread(self, fn: Callable[[store_index.Index], T]) -> T:
+        def call() -> T:
+            if self._index is None:
+                # Never a process pool from here: forking a process that runs a server's threads is not
+                # safe. `warm` parses a cold store in parallel before the server starts.
+                self._index = store_index.Index(self.root, parallel_threshold=NO_PARALLEL)
+            return fn(self._index)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baton-index")
+        return self._executor.submit(call).result()
+
+    def close(self) -> None:
+        """Close the index and stop its thread (a later call opens them again)."""
+        def shut(idx: store_index.Index) -> None:
+            idx.close()
+            self._index = None
+        if self._index is not None:
+            self._on_index_thread(shut)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # -- freshness -----------------------------------------------------------------
 
     def _folder_stamp(self) -> dict[str, int]:
         stamp: dict[str, int] = {}
@@ -107,12 +135,16 @@ class StoreView:
     def refresh(self, *, force: bool = False, background: bool = False) -> set[str]:
         """Bring the view up to date; the relpaths of notes added, changed or removed.
 
-        A reader's call (the default) scans when a store folder changed, and does not wait for a
-        scan that another thread is running: it keeps the view as it was (at most one scan old).
-        The periodic full scan (for edits in place) runs in the `background` call of the event
-        watcher when there is one (`watched`), else in readers' calls.
+        With an event watcher (`watched`), only its `background` calls refresh: every poll interval when
+        a store folder changed, and every `full_scan_s` seconds for notes edited in place; readers answer
+        from the view (after the first load). Without one, a reader's call refreshes when a folder
+        changed (or the periodic refresh is due), and does not wait for a refresh another thread runs.
         """
         cold = self._last_full == float("-inf")
+        if not background and not cold and self.watched:
+            # The watcher keeps the view fresh; a reader never pays for a refresh of the index (at
+            # 10,000 notes that is a stat of each, ~0.1 s) and is one poll interval behind at most.
+            return set()
         if background or cold:
             self._lock.acquire()
         elif not self._lock.acquire(blocking=False):
@@ -120,17 +152,13 @@ class StoreView:
         try:
             stamp = self._folder_stamp()
             periodic = background or not self.watched
-            full = force or self._last_full == float("-inf") or (
-                periodic and time.monotonic() - self._last_full >= self.full_scan_s)
-            if not full and not self._racy and stamp == self._folder_mtimes:
+            due = periodic and time.monotonic() - self._last_full >= self.full_scan_s
+            if not force and not cold and not due and not self._racy and stamp == self._folder_mtimes:
                 return set()
             now_ns = time.time_ns()
-            changed = self._scan(full)
-            if full:
-                self._last_full = time.monotonic()
+            changed = self._load_all() if self._last_full == float("-inf") else self._load_changes()
+            self._last_full = time.monotonic()
             self._folder_mtimes = stamp
-            # A folder changed within a timestamp tick of this scan could change again without its
-            # mtime moving (git's "racily clean" problem): look again next time.
             self._racy = any(now_ns - m < RACY_NS for m in stamp.values() if m > 0)
             if changed:
                 self.generation += 1
@@ -138,62 +166,53 @@ class StoreView:
         finally:
             self._lock.release()
 
-    def _scan(self, full: bool) -> set[str]:
-        """Read what changed. A full scan stats every note; otherwise only the names whose directory entry
-        is new or points at another inode are read (an atomic replace gives a new inode; an edit in place
-        waits for the next full scan)."""
-        changed: set[str] = set()
-        for kind in KINDS:
-            folder = STORE_FOLDERS[kind]
-            try:
-                with os.scandir(self.root / folder) as it:
-                    inodes = {e.name: e.inode() for e in it
-                              if e.name.endswith(".md") and e.name not in SKIPPED_NAMES}
-            except OSError:
-                inodes = {}
-            before = self._inodes.get(kind, {})
-            self._inodes[kind] = inodes
-            names = inodes.keys() if full else [n for n, ino in inodes.items() if before.get(n) != ino]
-            for name in before.keys() - inodes.keys():
-                rel = f"{folder}/{name}"
-                if self._drop(rel):
-                    changed.add(rel)
-            base = self.root / folder
-            for name in names:
-                rel = f"{folder}/{name}"
-                path = base / name
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    if self._drop(rel):
-                        changed.add(rel)
-                    continue
-                if not stat.S_ISREG(st.st_mode):
-                    continue
-                old = self._notes.get(rel)
-                if old is not None and (old.size, old.mtime_ns, old.ino) == (st.st_size, st.st_mtime_ns, st.st_ino):
-                    continue
-                self._put(_read_note(kind, path, rel, st.st_size, st.st_mtime_ns, st.st_ino))
-                changed.add(rel)
-        return changed
+    def _load_all(self) -> set[str]:
+        def load(idx: store_index.Index) -> tuple[list[store_index.Note], dict[str, str]]:
+            idx.refresh(validate=False)
+            return idx.notes(with_metadata=True), _errors(idx, None)
 
-    def _drop(self, rel: str) -> bool:
+        rows, errors = self._on_index_thread(load)
+        self._notes.clear()
+        for order in self._order.values():
+            order.clear()
+        for row in rows:
+            note = note_from_index(row, errors.get(row.path))
+            self._notes[note.relpath] = note
+            self._order[note.kind].append((note.key, note.relpath))
+        for order in self._order.values():
+            order.sort()
+        return set(self._notes)
+
+    def _load_changes(self) -> set[str]:
+        def load(idx: store_index.Index) -> tuple[list[str], list[store_index.Note], dict[str, str]]:
+            result = idx.refresh(validate=False)
+            paths = list(result.changed_paths)
+            rows = [row for row in (idx.note(p, with_metadata=True) for p in paths) if row is not None]
+            return paths, rows, _errors(idx, paths)
+
+        paths, rows, errors = self._on_index_thread(load)
+        for path in paths:
+            self._drop(path)
+        for row in rows:
+            self._put(note_from_index(row, errors.get(row.path)))
+        return set(paths)
+
+    def _drop(self, rel: str) -> None:
         old = self._notes.pop(rel, None)
         if old is None:
-            return False
+            return
         order = self._order[old.kind]
         i = bisect.bisect_left(order, (old.key, rel))
         if i < len(order) and order[i] == (old.key, rel):
             del order[i]
-        return True
 
     def _put(self, note: Note) -> None:
         self._drop(note.relpath)
         self._notes[note.relpath] = note
-        # Kept sorted as notes come and go, so a change costs a bisect, not a sort of every note.
+        # Kept in order as notes come and go: a change costs a bisection, not a sort of every note.
         bisect.insort(self._order[note.kind], (note.key, note.relpath))
 
-    # -- queries ---------------------------------------------------------------
+    # -- queries -------------------------------------------------------------------
 
     def _of_kind(self, kind: str) -> tuple[list[Note], dict[str, Note]]:
         self.refresh()
@@ -210,16 +229,11 @@ class StoreView:
             return found, by_id
 
     def notes(self, kind: str) -> list[Note]:
-        """Notes of a kind, newest first (sessions: date, then sequence). Do not modify the list."""
+        """Notes of a kind, newest first (date, then sequence). Do not modify the list."""
         return self._of_kind(kind)[0]
 
     def get(self, kind: str, external_id: str) -> Note | None:
         return self._of_kind(kind)[1].get(external_id)
-
-    def snapshot(self) -> dict[str, Note]:
-        """relpath -> note, as of the last refresh (no refresh)."""
-        with self._lock:
-            return dict(self._notes)
 
     def body(self, note: Note) -> str:
         """The markdown body of a note, read now."""
@@ -227,15 +241,11 @@ class StoreView:
         return body
 
 
-def _read_note(folder_kind: str, path: Path, rel: str, size: int, mtime_ns: int, ino: int) -> Note:
-    error: str | None = None
-    try:
-        meta = yamlio.jsonable(frontmatter.read_metadata(path))
-    except frontmatter.FrontmatterError as exc:
-        meta, error = {}, exc.reason + (f" (line {exc.line})" if exc.line else "")
-    except (OSError, UnicodeDecodeError) as exc:
-        meta, error = {}, str(exc)
-    kind = meta.get("kind") if meta.get("kind") in STORE_FOLDERS else folder_kind
-    ext = meta.get("external_id")
-    external_id = ext if isinstance(ext, str) and ext else path.stem
-    return make_note(kind, external_id, rel, meta, error, size, mtime_ns, ino)
+def _errors(idx: store_index.Index, paths: Iterable[str] | None) -> dict[str, str]:
+    """Why a note could not be read (its first problem), for notes the index holds no metadata of."""
+    wanted = None if paths is None else set(paths)
+    out: dict[str, str] = {}
+    for problem in idx.file_problems():
+        if (wanted is None or problem.path in wanted) and problem.path not in out:
+            out[problem.path] = f"{problem.message} (line {problem.line})" if problem.line else problem.message
+    return out
