@@ -57,8 +57,10 @@ LOCATION = claude_settings.HookLocation(scripts=SCRIPTS)
 SOURCE_HELPER_PREFIX = "./scripts/py scripts/"
 TARGET_HELPER_PREFIX = f"./{SCRIPTS}/py {SCRIPTS}/"
 
-# Development-only files of this repository, and the installer itself (it installs from a checkout).
-EXCLUDED_SCRIPTS = frozenset({"setup.sh", "test.sh", "install.py", "lib/install.py"})
+# Development-only files of this repository, the installer itself (it installs from a checkout) and
+# the plugin's own pieces.
+EXCLUDED_SCRIPTS = frozenset({"setup.sh", "test.sh", "install.py", "lib/install.py", "build_plugin.py",
+                              "lib/plugin.py", "hooks/plugin_env.py"})
 
 GITIGNORE_BEGIN = "# >>> baton (managed by baton's installer; edit outside this block) >>>"
 GITIGNORE_END = "# <<< baton <<<"
