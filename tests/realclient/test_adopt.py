@@ -1,0 +1,133 @@
+"""Adopting baton, proven on the real Claude Code CLI: a repository set up by scripts/install.py, the
+plugin loaded with --plugin-dir or installed from its marketplace, and both at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import standin as s
+from .claude_cli import REPO_ROOT, Claude, ProjectClone
+from .standin import StandIn
+
+# The environment running the tests has baton's dependencies: the plugin's helpers use it through
+# BATON_PYTHON, the installed copy through --venv, so nothing is fetched from the network.
+PYTHON = sys.executable
+HELPER_OUTPUT = "store: 0 notes checked, no problems"
+
+
+def _install(project: Path) -> None:
+    result = subprocess.run([PYTHON, str(REPO_ROOT / "scripts/install.py"), str(project), "--venv", sys.prefix],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def _state(project: Path, session_id: str) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads(
+        (project / ".claude/state" / f"session-{session_id}.json").read_text(encoding="utf-8"))
+    return state
+
+
+def _claude_cmd(claude: Claude, *args: str) -> subprocess.CompletedProcess[str]:
+    """A `claude` subcommand (plugin management) with the run's HOME and environment."""
+    return subprocess.run([str(claude.binary), *args], env=claude.environment(), capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_installed_repo_counts_tool_calls_and_keeps_their_own_hook_running(
+        claude: Claude, standin: StandIn, scratch_project: Path, tmp_path: Path) -> None:
+    their_log = tmp_path / "their-hook.log"
+    settings = {"hooks": {"PostToolUse": [{"matcher": "*", "hooks": [
+        {"type": "command", "command": f"cat >> {shlex.quote(str(their_log))}"}]}]}}
+    (scratch_project / ".claude").mkdir()
+    (scratch_project / ".claude/settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    _install(scratch_project)
+    standin.add(s.bash("echo adopted", "succeeds"), s.bash("ls /nonexistent-dir", "fails"), s.text("Done."))
+
+    run = claude.run("go", cwd=scratch_project, allowed_tools="Bash")
+
+    assert run.returncode == 0, run.describe()
+    state = _state(scratch_project, run.session_id)
+    assert state["tool_calls_count"] == 2 and state["tool_failures_count"] == 1
+    assert state["session_starts"] == 1 and state["ended_at"]
+    assert json.loads(their_log.read_text(encoding="utf-8").splitlines()[0])["tool_name"] == "Bash"
+    assert not (scratch_project / ".claude/state/hook-errors.log").exists()
+
+
+def test_plugin_dir_hooks_count_into_the_project_and_its_bin_runs_a_helper(
+        claude: Claude, standin: StandIn, scratch_project: Path) -> None:
+    standin.add(s.bash("baton validate_frontmatter.py --summary", "run a baton helper by its bin name"),
+                s.text("Done."))
+
+    run = claude.run("go", cwd=scratch_project, allowed_tools="Bash",
+                     args=["--plugin-dir", str(REPO_ROOT)], env={"BATON_PYTHON": PYTHON})
+
+    assert run.returncode == 0, run.describe()
+    [result] = run.tool_results()
+    assert not result.get("is_error"), result
+    assert s.flatten_text(result["content"]).splitlines()[0] == HELPER_OUTPUT
+    state = _state(scratch_project, run.session_id)  # the plugin's hooks wrote to the project's store
+    assert state["tool_calls_count"] == 1 and state["session_starts"] == 1
+
+
+def test_plugin_command_reaches_a_helper_through_bin_without_the_plugin_path(
+        claude: Claude, standin: StandIn, scratch_project: Path, tmp_path: Path) -> None:
+    # The plugin as shipped, plus one command that pre-runs a helper the way baton's commands call them.
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    for name in (".claude-plugin", "bin", "hooks", "scripts", "pyproject.toml"):
+        (plugin / name).symlink_to(REPO_ROOT / name)
+    (plugin / "commands").mkdir()
+    (plugin / "commands/probe.md").write_text(
+        "---\ndescription: probe\nallowed-tools: Bash(baton validate_frontmatter.py:*)\n---\n\n"
+        "Store check: !`baton validate_frontmatter.py --summary`\n", encoding="utf-8")
+    standin.add(s.text("Seen."))
+
+    run = claude.run("/baton:probe", cwd=scratch_project, args=["--plugin-dir", str(plugin)],
+                     env={"BATON_PYTHON": PYTHON})
+
+    assert run.returncode == 0, run.describe()
+    [request] = standin.model_requests()
+    assert f"Store check: {HELPER_OUTPUT}" in request.all_text()
+
+
+def test_plugin_and_project_hooks_together_count_each_tool_call_once(
+        claude: Claude, standin: StandIn, scratch_project: Path) -> None:
+    _install(scratch_project)
+    standin.add(s.bash("echo one", "first", tool_id="toolu_twice_1"), s.bash("echo two", "second"), s.text("Done."))
+
+    run = claude.run("go", cwd=scratch_project, allowed_tools="Bash",
+                     args=["--plugin-dir", str(REPO_ROOT)], env={"BATON_PYTHON": PYTHON})
+
+    assert run.returncode == 0, run.describe()
+    state = _state(scratch_project, run.session_id)
+    assert state["tool_calls_count"] == 2
+    assert state["tool_calls_breakdown"] == {"Bash": 2}
+    assert state["duplicate_events_ignored"] == 2  # both registrations fired for both calls
+
+
+def test_marketplace_validates_installs_and_the_installed_plugin_works(
+        claude: Claude, standin: StandIn, project_clone: ProjectClone, scratch_project: Path) -> None:
+    source = str(project_clone.path)
+    for target in (source, os.path.join(source, ".claude-plugin/marketplace.json")):
+        checked = _claude_cmd(claude, "plugin", "validate", "--strict", target)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    added = _claude_cmd(claude, "plugin", "marketplace", "add", source)
+    assert added.returncode == 0, added.stdout + added.stderr
+    installed = _claude_cmd(claude, "plugin", "install", "baton@baton")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    listed = _claude_cmd(claude, "plugin", "list")
+    assert "baton@baton" in listed.stdout
+
+    standin.add(s.bash("baton validate_frontmatter.py --summary", "run a baton helper"), s.text("Done."))
+    run = claude.run("go", cwd=scratch_project, allowed_tools="Bash", env={"BATON_PYTHON": PYTHON})
+
+    assert run.returncode == 0, run.describe()
+    [result] = run.tool_results()
+    assert s.flatten_text(result["content"]).splitlines()[0] == HELPER_OUTPUT
+    assert _state(scratch_project, run.session_id)["tool_calls_count"] == 1
