@@ -12,8 +12,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from filelock import FileLock
-
 
 def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Replace `path` with `data` atomically (temp + fsync + os.replace)."""
@@ -67,6 +65,10 @@ def _umask() -> int:
 @contextlib.contextmanager
 def locked(lock_path: Path, timeout: float = 30.0) -> Iterator[None]:
     """Hold an exclusive inter-process lock on `lock_path` (created if missing)."""
+    # Imported here: filelock costs more to import than a whole atomic write, and
+    # most callers (e.g. `session.py claim`) never lock.
+    from filelock import FileLock
+
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_path), timeout=timeout):
         yield

@@ -32,6 +32,7 @@ from typing import Any
 from . import frontmatter, validate
 from .errors import BatonError
 from .paths import Store
+from .yamlio import jsonable
 
 LOCK_NAME = "BACKFILL_LOCK"
 _ADR_STEM = re.compile(r"^(?:ADR-)?(\d{4})(?:-|$)")
@@ -54,8 +55,8 @@ class FileChange:
         return {
             "path": self.path,
             "kind": self.kind,
-            "added": {k: _jsonable(v) for k, v in self.added.items()},
-            "normalised": {k: [_jsonable(a), _jsonable(b)] for k, (a, b) in self.normalised.items()},
+            "added": {k: jsonable(v) for k, v in self.added.items()},
+            "normalised": {k: [jsonable(a), jsonable(b)] for k, (a, b) in self.normalised.items()},
         }
 
 
@@ -68,12 +69,6 @@ class Plan:
     @property
     def to_write(self) -> list[FileChange]:
         return [c for c in self.changes if c.changed]
-
-
-def _jsonable(value: Any) -> Any:
-    from .schema import jsonable
-
-    return jsonable(value)
 
 
 def first_author_emails(root: Path) -> dict[str, str]:

@@ -18,7 +18,6 @@ File shape (docs/conventions/frontmatter.md):
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import hashlib
 import io
@@ -181,23 +180,11 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 # ----------------------------------------------------------------- content hash
 
-def _canonical_value(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _canonical_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical_value(v) for v in value]
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
-
-
 def canonical_json(metadata: Mapping[str, Any]) -> str:
     """Metadata without sync keys, as sorted-key compact JSON (the first half of the hash input)."""
     meta = {str(k): v for k, v in metadata.items() if str(k) not in _SYNC_SET}
     return json.dumps(
-        _canonical_value(meta), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+        yamlio.jsonable(meta), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
         allow_nan=False,
     )
 

@@ -6,15 +6,14 @@ order of a new file, and other tools can validate notes with them directly.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
-from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from .paths import KINDS
+from .yamlio import jsonable
 
 __all__ = ["ID_PATTERNS", "KINDS", "SESSION_SECTIONS", "jsonable", "key_order", "load", "validator"]
 
@@ -93,17 +92,6 @@ def dereferenced(kind: str) -> dict[str, Any]:
 
     result: dict[str, Any] = inline(load(kind))
     return result
-
-
-def jsonable(value: Any) -> Any:
-    """YAML values -> JSON values: dates and datetimes become ISO 8601 strings."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    return value
 
 
 def id_is_valid(kind: str, external_id: str) -> bool:

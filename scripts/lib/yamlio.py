@@ -228,6 +228,21 @@ def _plain_tz(value: dt.datetime) -> dt.tzinfo | None:
     return dt.UTC if offset == dt.timedelta(0) else dt.timezone(offset)
 
 
+def jsonable(value: Any) -> Any:
+    """YAML values -> JSON values: dates and datetimes become ISO 8601 strings (`isoformat()`),
+    binary becomes text, mapping keys become strings. The content_hash recipe and schema
+    validation both see notes through this."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
 def same_values(a: Any, b: Any) -> bool:
     """Deep equality that also compares types (so True != 1 and 1 != 1.0); mapping order is not meaning."""
     if type(a) is not type(b):
