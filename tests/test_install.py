@@ -425,3 +425,18 @@ def test_manifest_with_a_path_outside_the_repository_is_refused(theirs: Path) ->
     path.write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(BatonError, match="not a plain path inside the repository"):
         install.uninstall(theirs, install.Options(uninstall=True))
+
+
+def test_drafted_operators_work_with_session_py_in_the_installed_layout(theirs: Path) -> None:
+    installed(theirs)
+    launcher = [str(theirs / ".baton/scripts/py"), str(theirs / ".baton/scripts/session.py")]
+    who = subprocess.run([*launcher, "whoami"], cwd=theirs, capture_output=True, text=True, timeout=60)
+    assert who.returncode == 0, who.stderr
+    assert who.stdout.split() == ["test-author", "TA"]  # the draft holds the repository's git author
+    made = subprocess.run([*launcher, "wrappers"], cwd=theirs, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    wrapper = (theirs / ".claude/commands/handoff-ta.md").read_text(encoding="utf-8")
+    assert "OPERATOR=test-author ./.baton/scripts/py .baton/scripts/session.py whoami" in wrapper
+    assert "./scripts/py" not in wrapper.replace("./.baton/scripts/py", "")
+    check = subprocess.run([*launcher, "wrappers", "--check"], cwd=theirs, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
