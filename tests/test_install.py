@@ -440,3 +440,21 @@ def test_drafted_operators_work_with_session_py_in_the_installed_layout(theirs: 
     assert "./scripts/py" not in wrapper.replace("./.baton/scripts/py", "")
     check = subprocess.run([*launcher, "wrappers", "--check"], cwd=theirs, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_uninstall_dry_run_changes_nothing_and_lists_what_would_go(theirs: Path) -> None:
+    installed(theirs)
+    before = snapshot(theirs)
+    result = run_script("install.py", str(theirs), "--uninstall", "--dry-run", "--json", cwd=theirs)
+    assert result.returncode == 0, result.stderr
+    assert snapshot(theirs) == before
+    report = json.loads(result.stdout)
+    assert {"what": "settings", "path": ".claude/settings.json", "action": "restored",
+            "note": "byte for byte as it was before baton"} in report["steps"]
+    assert any(s["what"] == "git-hook" and s["action"] == "removed" for s in report["steps"])
+
+
+def test_a_folder_inside_a_repository_is_refused(theirs: Path) -> None:
+    result = run_install(theirs / "scripts")
+    assert result.returncode == 1
+    assert "install into its top level" in result.stderr

@@ -384,8 +384,6 @@ def install(source: Path, target: Path, options: Options) -> Report:
         },
         "gitignore": old.get("gitignore"),
         "operators": old.get("operators"),
-        "git_hook": old.get("git_hook"),
-        "venv": old.get("venv"),
     }
     dirs: set[str] = set(new_manifest["dirs"])
     try:
@@ -402,8 +400,11 @@ def install(source: Path, target: Path, options: Options) -> Report:
                 "sha256": new_manifest["operators"]["sha256"]}) else KEPT_EDITED)
         else:
             report.add("operators", OPERATORS, KEPT_YOURS)
-        new_manifest["git_hook"] = _install_git_hook(target, hook_plan, options, report) or new_manifest["git_hook"]
-        new_manifest["venv"] = _install_venv(target, venv_plan, options, report) or new_manifest["venv"]
+        # The git hook and the venv belong to this clone, not to the repository: the committed
+        # manifest does not record them (a teammate's install would rewrite it); uninstall
+        # recognises them by themselves (githooks' marker, our folder).
+        _install_git_hook(target, hook_plan, options, report)
+        _install_venv(target, venv_plan, options, report)
     finally:
         new_manifest["dirs"] = sorted(dirs)
         if not options.dry_run and (target / HOME).is_dir():
@@ -418,6 +419,12 @@ def install(source: Path, target: Path, options: Options) -> Report:
 def _check_target(source: Path, target: Path) -> None:
     if not target.is_dir():
         raise BatonError(f"{target}: no such folder")
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=target, capture_output=True, text=True)
+    if top.returncode != 0:
+        raise BatonError(f"{target}: not a git repository")
+    if Path(top.stdout.strip()).resolve() != target:
+        # The store, the hooks and the helpers all work from the repository's top level.
+        raise BatonError(f"{target}: is inside the repository {top.stdout.strip()}; install into its top level")
     if target == source or source in target.parents:
         raise BatonError(f"{target}: is baton's own checkout; install into another repository")
     if not (source / "scripts" / "hooks" / "session_state.py").is_file():
@@ -708,19 +715,16 @@ def _plan_git_hook(target: Path, folder: Path) -> _HookPlan:
                      if hook.exists() or hook.is_symlink() else "")
 
 
-def _install_git_hook(target: Path, plan: _HookPlan, options: Options, report: Report) -> dict[str, Any] | None:
+def _install_git_hook(target: Path, plan: _HookPlan, options: Options, report: Report) -> None:
     if plan.action == "skip":
         report.add("git-hook", plan.path, "skipped", plan.note)
-        return None
-    if plan.action == "unchanged":
+    elif plan.action == "unchanged":
         report.add("git-hook", plan.path, UNCHANGED)
-        return {"name": GIT_HOOK, "target": GIT_HOOK_TARGET}
-    if options.dry_run:
+    elif options.dry_run:
         report.add("git-hook", plan.path, "installed", plan.note)
     else:
         result = githooks.install(target, GIT_HOOK, GIT_HOOK_TARGET)
         report.add("git-hook", plan.path, result.action.partition(" (")[0], plan.note)
-    return {"name": GIT_HOOK, "target": GIT_HOOK_TARGET}
 
 
 @dataclass(frozen=True)
@@ -758,20 +762,20 @@ def _plan_venv(target: Path, options: Options, source: Path) -> _VenvPlan:
     return _VenvPlan("refresh" if path.exists() else "create", requirements=requirements)
 
 
-def _install_venv(target: Path, plan: _VenvPlan, options: Options, report: Report) -> dict[str, Any] | None:
+def _install_venv(target: Path, plan: _VenvPlan, options: Options, report: Report) -> None:
     path = target / VENV
     if plan.action == "none":
         report.add("venv", VENV, "skipped", f"run {SCRIPTS}/setup.sh to make it")
-        return None
+        return
     if plan.action == "unchanged":
         report.add("venv", VENV, UNCHANGED)
-        return {"kind": "link" if path.is_symlink() else "created"}
+        return
     if plan.action in ("link", "relink"):
         assert plan.link is not None
         if not options.dry_run:
             _put(target, VENV, Payload(link=plan.link), set())
         report.add("venv", VENV, "linked", f"to {plan.link}")
-        return {"kind": "link"}
+        return
     if not options.dry_run:
         try:
             pyenv.create(path, plan.requirements, options.python)
@@ -779,7 +783,6 @@ def _install_venv(target: Path, plan: _VenvPlan, options: Options, report: Repor
             raise BatonError(f"{VENV}: {exc} (nothing else is left half-done: re-run the installer)") from None
     report.add("venv", VENV, "created" if plan.action == "create" else "updated",
                f"{len(plan.requirements)} packages installed with pip")
-    return {"kind": "created"}
 
 
 # --------------------------------------------------------------------------- uninstall
@@ -801,13 +804,9 @@ def uninstall(target: Path, options: Options) -> Report:
 
     _uninstall_settings(settings_path, current_settings, manifest.get("settings") or {}, dry, report)
     _uninstall_gitignore(target, gitignore_text, manifest.get("gitignore"), dry, report)
-    if manifest.get("git_hook"):
-        hook = githooks.hooks_dir(target) / GIT_HOOK
-        shown = _shown(target, hook)
-        if dry:
-            report.add("git-hook", shown, "removed" if githooks.is_ours(hook) else "not installed")
-        else:
-            report.add("git-hook", shown, githooks.uninstall(target, GIT_HOOK))
+    hook = githooks.hooks_dir(target) / GIT_HOOK
+    if githooks.is_ours(hook) and GIT_HOOK_TARGET in hook.read_text(encoding="utf-8"):
+        report.add("git-hook", _shown(target, hook), "removed" if dry else githooks.uninstall(target, GIT_HOOK))
     operators = manifest.get("operators")
     if operators:
         if same(observe(target / OPERATORS), {"sha256": operators.get("sha256", "")}):
