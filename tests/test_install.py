@@ -458,3 +458,17 @@ def test_a_folder_inside_a_repository_is_refused(theirs: Path) -> None:
     result = run_install(theirs / "scripts")
     assert result.returncode == 1
     assert "install into its top level" in result.stderr
+
+
+def test_reinstall_from_another_commit_with_the_same_files_leaves_the_manifest_alone(
+        theirs: Path, tmp_path: Path) -> None:
+    source = _source_copy(tmp_path)
+    git(source, "init", "-q")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "one")
+    assert _run_from(source, theirs).returncode == 0
+    manifest = (theirs / ".baton/manifest.json").read_bytes()
+    git(source, "commit", "-q", "--allow-empty", "-m", "two")
+    result = _run_from(source, theirs, "--upgrade")
+    assert result.returncode == 0 and "Nothing to change." in result.stdout
+    assert (theirs / ".baton/manifest.json").read_bytes() == manifest

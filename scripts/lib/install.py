@@ -407,6 +407,11 @@ def install(source: Path, target: Path, options: Options) -> Report:
         _install_venv(target, venv_plan, options, report)
     finally:
         new_manifest["dirs"] = sorted(dirs)
+        provenance = ("baton_version", "source_commit", "mode")
+        if manifest is not None and {k: v for k, v in new_manifest.items() if k not in provenance} == {
+                k: v for k, v in manifest.items() if k not in provenance}:
+            # Nothing was put in place: the files are still the ones the recorded baton installed.
+            new_manifest.update({k: manifest.get(k) for k in provenance})
         if not options.dry_run and (target / HOME).is_dir():
             # Written even after a failure part-way, so what was done can still be undone exactly.
             changed = new_manifest != manifest
