@@ -23,6 +23,7 @@ BIN = REPO_ROOT / "bin" / "baton"
 ENV_HOOK = REPO_ROOT / "scripts" / "hooks" / "plugin_env.py"
 EVENTS = {"PreToolUse", "PostToolUse", "PostToolUseFailure", "Notification", "UserPromptSubmit", "Stop",
           "SubagentStop", "SessionStart", "SessionEnd", "PreCompact"}
+VENV_PYTHON = '"${BATON_PYTHON:-$CLAUDE_PLUGIN_DATA/venv/bin/python}"'
 SEMVER = re.compile(r"^\d+\.\d+\.\d+([-+].+)?$")
 
 
@@ -71,10 +72,9 @@ def test_hooks_file_shape_and_every_command_addresses_the_plugin_root() -> None:
                 assert set(handler) == {"type", "command", "timeout"}
                 assert handler["type"] == "command" and isinstance(handler["timeout"], int)
                 command = handler["command"]
-                assert command.startswith('python3 -I -S "${CLAUDE_PLUGIN_ROOT}"/scripts/hooks/')
-                assert command.endswith(" || true")  # a hook never blocks Claude Code
-                assert "CLAUDE_PROJECT_DIR" not in command
                 rel = command.split('"${CLAUDE_PLUGIN_ROOT}"/', 1)[1].split()[0]
+                assert command == (f'{VENV_PYTHON} -I -S "${{CLAUDE_PLUGIN_ROOT}}"/{rel} || '
+                                   f'python3 -I -S "${{CLAUDE_PLUGIN_ROOT}}"/{rel} || true')  # never blocks
                 assert (REPO_ROOT / rel).is_file(), rel
                 scripts.add(rel)
     telemetry = claude_settings.TELEMETRY_SCRIPT
@@ -211,3 +211,26 @@ def test_plugin_and_project_hooks_firing_for_one_call_count_it_once(repo: Path) 
     state = json.loads((repo / ".claude/state/session-both-1.json").read_text(encoding="utf-8"))
     assert state["tool_calls_count"] == 1
     assert state["duplicate_events_ignored"] == 1
+
+
+def _plugin_hook(data: Path, repo: Path, env: dict[str, str] | None = None) -> None:
+    command = next(h["command"] for g in _load(plugin.HOOKS_JSON)["hooks"]["PostToolUse"] for h in g["hooks"])
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_PYTHON", "CLAUDE_"))}
+    payload = json.dumps({"session_id": "py-1", "hook_event_name": "PostToolUse", "tool_name": "Read"})
+    subprocess.run(["sh", "-c", command], input=payload, text=True, check=True, timeout=30, cwd=repo,
+                   env={**base, "CLAUDE_PROJECT_DIR": str(repo), "CLAUDE_PLUGIN_ROOT": str(REPO_ROOT),
+                        "CLAUDE_PLUGIN_DATA": str(data), **(env or {})})
+
+
+def test_plugin_hooks_run_with_the_plugin_venv_and_fall_back_to_python3(repo: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _plugin_hook(data, repo)  # no venv yet: python3 on PATH counts the call
+    assert json.loads((repo / ".claude/state/session-py-1.json").read_text())["tool_calls_count"] == 1
+    marker = tmp_path / "venv-python-used"
+    python = data / "venv/bin/python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f"#!/bin/sh\necho used >> '{marker}'\nexec '{sys.executable}' \"$@\"\n")
+    python.chmod(0o755)
+    _plugin_hook(data, repo)
+    assert marker.read_text() == "used\n"
+    assert json.loads((repo / ".claude/state/session-py-1.json").read_text())["tool_calls_count"] == 2

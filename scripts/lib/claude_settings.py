@@ -51,14 +51,17 @@ class HookLocation:
 
     `base` is a shell word for the root the paths start from, `scripts` baton's scripts
     folder under it, and `launcher` whether to try `<scripts>/py` (the venv beside that folder)
-    before python3. In this repository: `"$CLAUDE_PROJECT_DIR"` and `scripts`; installed into
-    another repository: `.baton/scripts`; in the plugin: `"${CLAUDE_PLUGIN_ROOT}"` and no
-    launcher (a plugin has no venv of its own, and the hooks need none).
+    before python3, or else `interpreter`, a shell word for a Python to try first. In this
+    repository: `"$CLAUDE_PROJECT_DIR"` and `scripts`; installed into another repository:
+    `.baton/scripts`; in the plugin: `"${CLAUDE_PLUGIN_ROOT}"` with no launcher (a plugin has no
+    venv beside its scripts) but the venv its SessionStart hook makes: `python3` on PATH is often
+    a version manager's shim that costs a few hundred milliseconds per call.
     """
 
     base: str = PROJECT
     scripts: str = "scripts"
     launcher: bool = True
+    interpreter: str | None = None
 
     def path(self, script: str) -> str:
         """`script`, a path as in this repository (`scripts/...`), in this location."""
@@ -68,7 +71,8 @@ class HookLocation:
 
 
 REPOSITORY = HookLocation()
-PLUGIN = HookLocation(base='"${CLAUDE_PLUGIN_ROOT}"', launcher=False)
+PLUGIN = HookLocation(base='"${CLAUDE_PLUGIN_ROOT}"', launcher=False,
+                      interpreter='"${BATON_PYTHON:-$CLAUDE_PLUGIN_DATA/venv/bin/python}"')
 
 
 def stdlib_hook_command(script: str, location: HookLocation = REPOSITORY) -> str:
@@ -80,9 +84,12 @@ def stdlib_hook_command(script: str, location: HookLocation = REPOSITORY) -> str
     command always ends in success, so a missing .venv never blocks Claude Code.
     """
     target = f"{location.base}/{location.path(script)}"
-    if not location.launcher:
-        return f"python3 -I -S {target} || true"
-    return f"{location.base}/{location.path('scripts/py')} -I -S {target} || python3 -I -S {target} || true"
+    if location.launcher:
+        first: str | None = f"{location.base}/{location.path('scripts/py')}"
+    else:
+        first = location.interpreter
+    tries = [f"{first} -I -S {target}"] if first else []
+    return " || ".join([*tries, f"python3 -I -S {target}", "true"])
 
 
 TELEMETRY_SCRIPT = "scripts/hooks/session_state.py"
