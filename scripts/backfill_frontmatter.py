@@ -33,11 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def operator_emails(root: Path) -> dict[str, str]:
-    """email (lower case) -> operator slug, from .claude/operators.yaml."""
+def owner_lookup(root: Path) -> backfill.OwnerLookup:
+    """email -> operator slug through .claude/operators.yaml (read only if a workstream needs it)."""
     from lib import operators
 
-    return {email.lower(): op.slug for op in operators.load(root) for email in op.emails}
+    roster: operators.Roster | None = None
+
+    def lookup(email: str) -> str | None:
+        nonlocal roster
+        if roster is None:
+            roster = operators.load(root)
+        found = roster.by_email(email)
+        return found.slug if found else None
+
+    return lookup
 
 
 def render_table(the_plan: backfill.Plan) -> None:
@@ -80,7 +89,7 @@ def run(argv: Sequence[str] | None) -> int:
     payload: dict[str, Any] = {"version": 1, "mode": "apply" if args.apply else "dry-run"}
 
     def plan_now() -> backfill.Plan:
-        return backfill.plan(root, operator_emails(root))
+        return backfill.plan(root, owner_lookup(root))
 
     if args.apply:
         with backfill.lock(root, break_stale=args.break_stale_lock):

@@ -52,12 +52,13 @@ def commit_as(repo: Path, email: str, paths: list[str], message: str) -> None:
 def legacy(repo: Path) -> Path:
     (repo / ".claude").mkdir(exist_ok=True)
     (repo / ".claude/operators.yaml").write_text(OPERATORS, encoding="utf-8")
+    (repo / ".gitignore").write_text(".claude/state/\n", encoding="utf-8")  # machine-local, as in any baton repo
     for rel, text in LEGACY.items():
         path = repo / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text.encode("utf-8"))
     others = [rel for rel in LEGACY if rel != "workstreams/vault.md"]
-    commit_as(repo, "ada@example.com", [".claude/operators.yaml", *others], "legacy notes")
+    commit_as(repo, "ada@example.com", [".gitignore", ".claude/operators.yaml", *others], "legacy notes")
     commit_as(repo, "GRACE@old.example.com", ["workstreams/vault.md"], "vault workstream")
     return repo
 

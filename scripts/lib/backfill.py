@@ -35,6 +35,8 @@ from .paths import Store
 from .yamlio import jsonable
 
 LOCK_NAME = "BACKFILL_LOCK"
+# email of a commit author -> operator slug, or None when no operator has that email
+OwnerLookup = Callable[[str], "str | None"]
 _ADR_STEM = re.compile(r"^(?:ADR-)?(\d{4})(?:-|$)")
 
 
@@ -176,7 +178,7 @@ def plan_file(
     return change
 
 
-def plan(root: Path, operator_emails: dict[str, str]) -> Plan:
+def plan(root: Path, slug_for_email: OwnerLookup) -> Plan:
     """Compute and validate every file's backfilled text; nothing is written."""
     store = Store(root)
     authors: dict[str, str] | None = None
@@ -188,7 +190,7 @@ def plan(root: Path, operator_emails: dict[str, str]) -> Plan:
         email = authors.get(rel) or first_author_email(root, rel)
         if not email:
             return None, None
-        return operator_emails.get(email.lower()), email
+        return slug_for_email(email), email
 
     changes: list[FileChange] = []
     problems: list[validate.Problem] = []

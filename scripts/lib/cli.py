@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import traceback
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -43,6 +42,8 @@ def run(main: Callable[[], int], prog: str) -> int:
     except BrokenPipeError:
         return 0
     except Exception:
+        import traceback  # only on this path: it costs every command's start-up otherwise
+
         print(f"{prog}: internal error (please report):", file=sys.stderr)
         traceback.print_exc()
         return 3
