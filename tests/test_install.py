@@ -472,3 +472,14 @@ def test_reinstall_from_another_commit_with_the_same_files_leaves_the_manifest_a
     result = _run_from(source, theirs, "--upgrade")
     assert result.returncode == 0 and "Nothing to change." in result.stdout
     assert (theirs / ".baton/manifest.json").read_bytes() == manifest
+
+
+def test_the_installed_hook_installer_registers_the_installed_paths(theirs: Path) -> None:
+    installed(theirs)
+    path = theirs / ".claude/settings.json"
+    before = path.read_bytes()
+    again = subprocess.run([str(theirs / ".baton/scripts/py"), str(theirs / ".baton/scripts/install_hooks.py"),
+                            "--root", str(theirs)], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "already up to date" in again.stdout
+    assert path.read_bytes() == before
