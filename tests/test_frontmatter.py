@@ -87,6 +87,16 @@ def test_new_file_is_written_in_canonical_order(tmp_path: Path) -> None:
     assert keys == ["title", "operator", "kind", "external_id", "tool_calls_count", "mystery", "sync_status"]
 
 
+def test_one_object_under_two_keys_is_written_twice_not_as_an_alias(tmp_path: Path) -> None:
+    when = dt.datetime(2026, 1, 1, 9, 30, tzinfo=dt.UTC)
+    tags = ["a", "b"]
+    target = tmp_path / "n.md"
+    fm.write(target, {"started_at": when, "ended_at": when, "tags": tags, "other_tags": tags}, "")
+    text = target.read_text(encoding="utf-8")
+    assert "&" not in text and "*" not in text
+    assert fm.read_metadata(target)["ended_at"] == when
+
+
 def test_write_over_existing_file_keeps_comments_and_removes_dropped_keys(tmp_path: Path) -> None:
     target = tmp_path / "w.md"
     target.write_text("---\n# keep me\ntitle: T  # and me\nold: gone\nkeep: 1\n---\nbody\n", encoding="utf-8")

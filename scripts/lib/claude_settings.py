@@ -94,6 +94,7 @@ def stdlib_hook_command(script: str, location: HookLocation = REPOSITORY) -> str
 
 TELEMETRY_SCRIPT = "scripts/hooks/session_state.py"
 TELEMETRY_TIMEOUT = 10
+PRECOMPACT_SCRIPT = "scripts/hooks/precompact.py"
 
 
 def baton_hook_entries(location: HookLocation = REPOSITORY) -> list[HookEntry]:
@@ -108,6 +109,8 @@ def baton_hook_entries(location: HookLocation = REPOSITORY) -> list[HookEntry]:
         HookEntry("SessionStart", telemetry, marker, timeout=TELEMETRY_TIMEOUT),
         HookEntry("SessionEnd", telemetry, marker, timeout=TELEMETRY_TIMEOUT),
         HookEntry("PreCompact", telemetry, marker, timeout=TELEMETRY_TIMEOUT),
+        HookEntry("PreCompact", stdlib_hook_command(PRECOMPACT_SCRIPT, location), location.path(PRECOMPACT_SCRIPT),
+                  timeout=10),
     ]
 
 

@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "pricing": {},
     "session_start": {"enabled": True, "max_tokens": 1500},
     "archive": {"transcripts_dir": ".claude/archive/transcripts"},
+    # /handoff: how long a handoff waits for another one's commit, retries on a busy git index, fetch/push time.
+    "handoff": {"lock_timeout_s": 300, "git_retry_attempts": 10, "git_retry_base_s": 0.1, "network_timeout_s": 120},
     "chains": {
         "budget_usd": 5.0,
         "session_cost_usd": None,

@@ -185,7 +185,15 @@ def round_trip_yaml() -> Any:
     rt.width = 1_000_000  # never re-wrap a long line
     rt.allow_unicode = True
     rt.representer.add_representer(dt.datetime, _represent_datetime)
+    rt.representer.ignore_aliases = _ignore_alias
     return rt
+
+
+def _ignore_alias(data: Any) -> bool:
+    # An anchor a person wrote survives; one object a tool put under two keys (say, the same
+    # timestamp) is written twice rather than as a surprising &id001 / *id001 pair.
+    anchor = getattr(data, "anchor", None)
+    return not (anchor is not None and getattr(anchor, "value", None))
 
 
 def _represent_datetime(representer: Any, value: dt.datetime) -> Any:

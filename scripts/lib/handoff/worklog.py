@@ -1,0 +1,143 @@
+"""A workstream's `## Session Log`: one line per session, newest first.
+
+The line is `- <ID> (<date>): <text>` (docs/conventions/frontmatter.md). The file is
+edited through the round-trip writer, so its frontmatter stays byte for byte as it was;
+a re-run replaces the session's line instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import frontmatter
+from ..errors import BatonError
+from ..paths import STORE_FOLDERS
+from ..schema import SLUG
+from . import gitcmd
+from . import manifest as manifests
+
+HEADING = "Session Log"
+_HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
+
+
+@dataclass
+class LogResult:
+    workstream: str
+    path: str
+    written: bool
+    replaced: bool = False
+    line: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def log_line(session_id: str, day: dt.date, text: str) -> str:
+    return f"- {session_id} ({day.isoformat()}): {' '.join(text.split())}"
+
+
+def _is_entry_of(line: str, session_id: str) -> bool:
+    return line.lstrip().startswith(f"- {session_id} (")
+
+
+def insert_entry(body: str, session_id: str, entry: str) -> tuple[str, bool]:
+    """The body with `entry` first in its Session Log (added at the end when there is none)."""
+    newline = "\r\n" if "\r\n" in body else "\n"
+    lines = body.split(newline)
+    ended = lines[-1] == ""
+    if ended:
+        lines.pop()
+    fence: str | None = None
+    start = end = None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            fence = None if fence and stripped.startswith(fence) else (fence or stripped[:3])
+            continue
+        if fence:
+            continue
+        match = _HEADING.match(line)
+        if match and start is None and match.group(1) == HEADING:
+            start = i
+        elif match and start is not None:
+            end = i
+            break
+    if start is None:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        out = [*lines, ""] if lines else []
+        return newline.join([*out, f"## {HEADING}", "", entry]) + newline, False
+    end = len(lines) if end is None else end
+    section = lines[start + 1:end]
+    kept = [ln for ln in section if not _is_entry_of(ln, session_id)]
+    replaced = len(kept) != len(section)
+    first_item = next((i for i, ln in enumerate(kept) if ln.lstrip().startswith(("- ", "* "))), None)
+    if first_item is not None:
+        kept.insert(first_item, entry)
+    else:
+        text_lines = [i for i, ln in enumerate(kept) if ln.strip()]
+        if text_lines:  # prose under the heading: the log goes after it
+            at = text_lines[-1] + 1
+            kept[at:at] = ["", entry]
+        else:
+            kept = ["", entry] + ([""] if end < len(lines) else [])
+    out = [*lines[: start + 1], *kept, *lines[end:]]
+    return newline.join(out) + (newline if ended or end == len(lines) else ""), replaced
+
+
+def has_uncommitted_changes(root: Path, rel: str) -> bool:
+    """Whether the file differs from HEAD already (the user's own edits, which the commit will carry)."""
+    tracked = gitcmd.run(root, "ls-files", "--error-unmatch", "--", rel)
+    if not tracked.ok:
+        return True
+    diff = gitcmd.run(root, "diff", "--quiet", "HEAD", "--", rel)
+    return diff.returncode == 1
+
+
+def append_log(root: Path, workstream: str, session_id: str, text: str, day: dt.date) -> LogResult:
+    if not SLUG.match(workstream):
+        raise BatonError(f"--workstream {workstream!r}: not a slug (lowercase letters, digits, '-', '_')")
+    rel = f"{STORE_FOLDERS['workstream']}/{workstream}.md"
+    path = root / rel
+    if not text.strip():
+        raise BatonError("--line: the log line is empty")
+    entry = log_line(session_id, day, text)
+    if not path.is_file():
+        return LogResult(workstream, rel, written=False, line=entry,
+                         warnings=[f"{rel}: no such workstream; the Session Log was not updated"])
+    record = manifests.load(root, session_id)
+    preexisting = rel not in record.paths and has_uncommitted_changes(root, rel)
+    doc = frontmatter.load_document(path, kind="workstream")
+    doc.body, replaced = insert_entry(doc.body, session_id, entry)
+    doc.save(path)
+    with manifests.editing(root, session_id) as manifest:
+        manifest.add(rel)
+        if preexisting and rel not in manifest.preexisting_changes:
+            manifest.preexisting_changes.append(rel)
+    result = LogResult(workstream, rel, written=True, replaced=replaced, line=entry)
+    if preexisting:
+        result.warnings.append(f"{rel} already had uncommitted changes; the handoff commit will include them")
+    return result
+
+
+def rename_entry(root: Path, rel: str, old: str, new: str) -> bool:
+    """Point a workstream's log line at a re-claimed id."""
+    path = root / rel
+    if not path.is_file():
+        return False
+    doc = frontmatter.load_document(path, kind="workstream")
+    lines = doc.body.split("\n")
+    changed = False
+    for i, line in enumerate(lines):
+        if _is_entry_of(line, old):
+            lines[i] = line.replace(f"- {old} (", f"- {new} (", 1)
+            changed = True
+    if changed:
+        doc.body = "\n".join(lines)
+        doc.save(path)
+    return changed
