@@ -13,7 +13,7 @@ from typing import Any
 
 from . import standin as s
 from .claude_cli import REPO_ROOT, Claude, ProjectClone
-from .standin import StandIn
+from .standin import Request, StandIn
 
 # The environment running the tests has baton's dependencies: the plugin's helpers use it through
 # BATON_PYTHON, the installed copy through --venv, so nothing is fetched from the network.
@@ -131,3 +131,85 @@ def test_marketplace_validates_installs_and_the_installed_plugin_works(
     [result] = run.tool_results()
     assert s.flatten_text(result["content"]).splitlines()[0] == HELPER_OUTPUT
     assert _state(scratch_project, run.session_id)["tool_calls_count"] == 1
+
+
+def _quick_handoff_script(standin: StandIn, helper: str) -> dict[str, str]:
+    """The model's side of `/handoff --quick`, calling the helper the way the command file shows it."""
+    seen: dict[str, str] = {}
+
+    def write_note(request: Request) -> s.Reply:
+        result = request.tool_results()[-1]
+        assert result["is_error"] is False, result
+        started = json.loads(s.flatten_text(result["content"]))
+        seen["id"] = started["id"]
+        prompt = "  " + ("Continue from the adopted repository's handoff. " * 12).strip()
+        content = ("title: Adopted handoff\nsummary: |\n  Checked /handoff where baton was adopted.\n"
+                   "outcome: done\nworkstream: null\nplan: null\ntags:\n  - adopt\n"
+                   f"sections:\n  resume_prompt: |\n  {prompt}\n\n    Confidence: high\n")
+        return s.bash(f"{helper} write-session --id {seen['id']} --json <<'EOF'\n{content}EOF")
+
+    def step(command: str) -> Any:
+        return lambda request: s.bash(f"{helper} {command.format(id=seen['id'])}")
+
+    standin.add(
+        s.bash(f"{helper} start --json --quick"),
+        write_note,
+        step("regen-index --id {id} --json"),
+        step("stage --id {id} --json"),
+        step("commit --id {id} --push --json"),
+        s.text("Handoff done."),
+    )
+    return seen
+
+
+def _with_remote(project: Path, tmp_path: Path) -> Path:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(remote)], check=True)
+    for args in (["remote", "add", "origin", str(remote)], ["add", "-A"], ["commit", "-qm", "start"],
+                 ["push", "-q", "-u", "origin", "HEAD"]):
+        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
+    return remote
+
+
+def _pushed(remote: Path) -> tuple[str, set[str]]:
+    log = subprocess.run(["git", "log", "-1", "--format=%s", "--name-only"], cwd=remote, capture_output=True,
+                         text=True, check=True).stdout.split("\n")
+    return log[0], {line for line in log[1:] if line}
+
+
+def test_handoff_in_an_installed_repo_runs_only_through_the_rewritten_grant(
+        claude: Claude, standin: StandIn, scratch_project: Path, tmp_path: Path) -> None:
+    _install(scratch_project)  # drafts operators.yaml from the git author: test-author, TA
+    remote = _with_remote(scratch_project, tmp_path)
+    seen = _quick_handoff_script(standin, "./.baton/scripts/py .baton/scripts/handoff_helpers.py")
+
+    run = claude.run("/handoff --quick", cwd=scratch_project, env={"OPERATOR": "test-author"})  # no --allowedTools
+
+    assert run.returncode == 0, run.describe()
+    standin.assert_script_consumed()
+    assert [r["is_error"] for r in run.tool_results()] == [False] * 5, run.tool_results()
+    assert seen["id"].startswith("TA-")
+    subject, files = _pushed(remote)
+    assert subject == f"handoff: {seen['id']} Adopted handoff"
+    assert f"docs/sessions/{seen['id']}.md" in files
+
+
+def test_plugin_handoff_reaches_its_helper_through_bin(
+        claude: Claude, standin: StandIn, scratch_project: Path, tmp_path: Path) -> None:
+    (scratch_project / ".claude").mkdir()
+    (scratch_project / ".claude/operators.yaml").write_text(
+        "version: 1\noperators:\n  - slug: ada\n    initials: AL\n    name: Ada\n    emails: [author@example.com]\n",
+        encoding="utf-8")
+    remote = _with_remote(scratch_project, tmp_path)
+    seen = _quick_handoff_script(standin, "baton handoff_helpers.py")
+
+    run = claude.run("/baton:handoff --quick", cwd=scratch_project, args=["--plugin-dir", str(REPO_ROOT)],
+                     env={"OPERATOR": "ada", "BATON_PYTHON": PYTHON})  # no --allowedTools: the command grants
+
+    assert run.returncode == 0, run.describe()
+    standin.assert_script_consumed()
+    assert [r["is_error"] for r in run.tool_results()] == [False] * 5, run.tool_results()
+    subject, files = _pushed(remote)
+    assert subject == f"handoff: {seen['id']} Adopted handoff" and seen["id"].startswith("AL-")
+    assert f"docs/sessions/{seen['id']}.md" in files
+    assert _state(scratch_project, run.session_id)["tool_calls_count"] == 5
