@@ -18,7 +18,7 @@ from lib.errors import BatonError
 from lib.handoff import commit as commits
 from lib.handoff import context, indexes, note, plan, resume_cache, state, worklog
 from lib.handoff import manifest as manifests
-from lib.paths import find_root
+from lib.paths import STORE_FOLDERS, find_root
 
 PROG = "handoff_helpers.py"
 
@@ -222,6 +222,94 @@ def note_meta(root: Path, session_id: str) -> dict[str, Any]:
     return meta
 
 
+def _dirty_before(root: Path, session_id: str, rels: Sequence[str]) -> set[str]:
+    """Files the handoff has not written yet that already differ from HEAD (the user's own edits)."""
+    record = manifests.load(root, session_id)
+    return {rel for rel in rels if rel not in record.paths and (root / rel).exists()
+            and worklog.has_uncommitted_changes(root, rel)}
+
+
+def _record_written(root: Path, session_id: str, rels: Sequence[str], dirty: set[str]) -> list[str]:
+    """Add files to the handoff's record (so commit takes them); warnings for those with the user's edits."""
+    warnings = []
+    with manifests.editing(root, session_id) as record:
+        for rel in rels:
+            record.add(rel)
+            if rel in dirty and rel not in record.preexisting_changes:
+                record.preexisting_changes.append(rel)
+                warnings.append(f"{rel} already had uncommitted changes; the handoff commit will include them")
+    return warnings
+
+
+def cmd_archive_transcript(args: argparse.Namespace, root: Path) -> int:
+    from lib import transcripts
+
+    session_id = _session_id(args)
+    claude_id = context.claude_session_id(args.session_id, session_id, root)
+    result = transcripts.archive_transcript(root, session_id, transcript=args.transcript, claude_session_id=claude_id)
+    note_rel = f"{STORE_FOLDERS['session']}/{session_id}.md"
+    if result.note_changed:
+        _record_written(root, session_id, [note_rel], set())
+    if result.warning:
+        _warn([result.warning])
+    redacted = transcripts.total_redactions(result)
+
+    def text() -> None:
+        if result.transcript is None:
+            print(f"no transcript archived: {result.warning}")
+            return
+        where = Path(result.archive_dir) / result.transcript.archive
+        extra = f", {len(result.subagents)} subagent transcript(s)" if result.subagents else ""
+        print(f"{result.status} {where} ({result.transcript.bytes} bytes, "
+              f"{sum(redacted.values())} secret(s) redacted{extra})")
+
+    _emit(args, {**result.as_dict(), "redactions": redacted}, text)
+    return 0
+
+
+def cmd_changelog(args: argparse.Namespace, root: Path) -> int:
+    from lib import changelog
+
+    session_id = _session_id(args)
+    dirty = _dirty_before(root, session_id, [changelog.FILENAME])
+    result = changelog.record_session(root, session_id, since=args.since)
+    warnings = _record_written(root, session_id, [changelog.FILENAME], dirty)
+    _warn(warnings)
+
+    def text() -> None:
+        if result.status == "added":
+            print(f"added {session_id} to {changelog.FILENAME} ({len(result.entry.commits)} commit(s))")
+        else:
+            print(f"{changelog.FILENAME} already has {session_id}")
+
+    _emit(args, {**result.as_dict(), "warnings": warnings}, text)
+    return 0
+
+
+def cmd_link(args: argparse.Namespace, root: Path) -> int:
+    from lib import vault
+
+    session_id = _session_id(args)
+    store = vault.load(root, bodies=set())  # frontmatter only: the scope's files are read whole by fix
+    scope = vault.session_scope(store, session_id)
+    dirty = _dirty_before(root, session_id, sorted(scope))
+    report = vault.fix(root, scope, store)
+    written = sorted({*report.created, *report.changed})
+    warnings = _record_written(root, session_id, written, dirty)
+    warnings += [str(p) for p in report.problems if p.path in scope and not p.fixable]
+    _warn(warnings)
+
+    def text() -> None:
+        for rel in written:
+            print(f"wrote {rel}")
+        if not written:
+            print("the vault already links this session")
+
+    _emit(args, {"written": written, "warnings": warnings,
+                 "problems": [p.as_dict() for p in report.problems if p.path in scope]}, text)
+    return 0
+
+
 def cmd_regen_index(args: argparse.Namespace, root: Path) -> int:
     result = indexes.regen_indexes(root)
     if args.id:
@@ -364,6 +452,25 @@ def build_parser() -> argparse.ArgumentParser:
     id_opt(p)
     p.add_argument("--workstream", metavar="SLUG", help="the workstream (default: the note's workstream)")
     p.add_argument("--line", metavar="TEXT", help="the log text (default: the note's title)")
+
+    p = add("archive-transcript", cmd_archive_transcript,
+            "step 4.2: copy the session's transcript, secrets redacted, to the archive folder as <ID>.jsonl.gz and "
+            "record its size and sha256 in the note (a missing transcript is a warning in the note)")
+    id_opt(p)
+    session_id_opt(p)
+    p.add_argument("--transcript", metavar="PATH",
+                   help="the transcript to archive (default: transcript_path in the telemetry state)")
+
+    p = add("link", cmd_link,
+            "step 5.7: link the note into the vault: its links line, its workstream's Session Log and map, the "
+            "ADRs and learnings it touched, INDEX.md (scripts/vault.py fix, for this session's files only)")
+    id_opt(p)
+
+    p = add("changelog", cmd_changelog,
+            "step 5.5: add the session's dated entry (title, commits) at the top of CHANGELOG.md, once")
+    id_opt(p)
+    p.add_argument("--since", metavar="ISO",
+                   help="list the commits since this time (default: the commits recorded in the note)")
 
     p = add("regen-index", cmd_regen_index, "step 4.5: regenerate docs/sessions/INDEX.md and workstreams/INDEX.md")
     id_opt(p, "record the index files as written by this handoff (so commit includes them)")

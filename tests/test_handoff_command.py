@@ -13,7 +13,7 @@ from lib import frontmatter
 
 # The per-operator wrappers (handoff-<initials>.md) are generated from this file and checked by session.py.
 COMMANDS = [REPO_ROOT / ".claude" / "commands" / "handoff.md"]
-STEPS = ["0", "0.5", "0.7", "1", "1.2", "1.5", "2", "3", "4", "4.5", "5", "6", "7", "8"]
+STEPS = ["0", "0.5", "0.7", "1", "1.2", "1.5", "2", "3", "4", "4.2", "4.5", "5", "5.5", "5.7", "6", "7", "8"]
 _ENV_PREFIX = re.compile(r"^(?:[A-Z_][A-Z0-9_]*=\S*\s+)+")
 PLACEHOLDERS = {"ID": "RT-250101-01", "$ARGUMENTS": "", "'TEXT'": "text"}
 

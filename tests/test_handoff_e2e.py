@@ -93,7 +93,7 @@ def test_end_to_end_the_remote_gets_one_commit_with_exactly_the_handoff_files(st
     assert metadata["commits_count"] == 2 and metadata["lines_added"] == 2
     assert metadata["tokens"] == {"input": 10, "output": 5, "cache_creation": 0, "cache_read": 100}
     assert metadata["cost_usd"] > 0 and metadata["model"] == "claude-sonnet-4-6"
-    assert "- " + session_id in git(remote, "show", "main:workstreams/auth.md")
+    assert f"- [{session_id}](../docs/sessions/{session_id}.md) (" in git(remote, "show", "main:workstreams/auth.md")
     assert f"[{session_id}]({session_id}.md)" in git(remote, "show", "main:docs/sessions/INDEX.md")
 
 
@@ -262,7 +262,7 @@ def test_an_id_the_remote_already_holds_is_reclaimed_renamed_and_pushed(store: P
     assert metadata["content_hash"] == frontmatter.content_hash(metadata, body)
     assert validate.check_text(f"docs/sessions/{new_id}.md", note, "session").problems == []
     log = git(remote, "show", "main:workstreams/auth.md")
-    assert f"- {new_id} (" in log and f"- {taken} (" not in log
+    assert f"- [{new_id}](../docs/sessions/{new_id}.md) (" in log and taken not in log
     index = git(remote, "show", "main:docs/sessions/INDEX.md")
     assert f"[{new_id}]({new_id}.md)" in index and taken not in index
 

@@ -199,6 +199,35 @@ def test_a_broken_invariant_is_written_into_the_note_with_a_loud_warning(store: 
     assert "WARNING: this session broke an invariant" in telemetry.stderr
 
 
+def test_failures_seen_by_the_hook_become_the_notes_failure_summary(store: Path) -> None:
+    mypy_error = ("Exit code 1\nsrc/app.py:12: error: Incompatible return value type (got \"int\", "
+                  "expected \"str\")  [return-value]\nFound 1 error in 1 file (checked 3 source files)")
+    for n in range(2):
+        hook(store, {"hook_event_name": "PostToolUseFailure", "tool_name": "Bash", "tool_use_id": f"toolu_f{n}",
+                     "tool_input": {"command": "mypy src"}, "error": mypy_error, "is_interrupt": False})
+    hook(store, {"hook_event_name": "PostToolUseFailure", "tool_name": "Bash", "tool_use_id": "toolu_f9",
+                 "tool_input": {"command": "git push"}, "is_interrupt": False,
+                 "error": "Exit code 128\nfatal: not a git repository (or any of the parent directories): .git"})
+    tool_calls(store, "Read", 2)
+    started = start(store)
+    write(store, started["id"], content())
+    meta, _ = note_of(store, started["id"])
+    summary = meta["failure_summary"]
+    assert summary["total"] == 3
+    assert summary["by_class"] == {"compile_error": 2, "orchestration_error": 1}
+    assert summary["dominant_class"] == "compile_error"
+    first = summary["contexts"][0]
+    assert (first["failure_class"], first["count"], first["files"]) == ("compile_error", 2, ["src/app.py:12"])
+    assert summary["contexts"][1]["failure_class"] == "orchestration_error"
+
+
+def test_a_session_without_failures_has_no_failure_summary(store: Path) -> None:
+    tool_calls(store, "Bash", 6)  # not a trivial session: five tool calls or more
+    started = start(store)
+    write(store, started["id"], content())
+    assert note_of(store, started["id"])[0]["failure_summary"] is None
+
+
 def test_invariants_come_from_baton_yaml(store: Path) -> None:
     (store / ".claude" / "baton.yaml").write_text("invariants:\n  - tool_calls_breakdown.WebFetch\n"
                                                   "  - tool_failures_count\n")

@@ -23,6 +23,11 @@ def _frontmatter_block(text: str) -> str:
 
 # ----------------------------------------------------------------- Session Log
 
+def _day(session_id: str) -> str:
+    day = session_id.split("-")[1]
+    return f"20{day[:2]}-{day[2:4]}-{day[4:]}"
+
+
 def test_append_log_puts_the_line_first_and_leaves_the_frontmatter_byte_for_byte(store: Path) -> None:
     started = start(store)
     write(store, started["id"], content())
@@ -32,7 +37,8 @@ def test_append_log_puts_the_line_first_and_leaves_the_frontmatter_byte_for_byte
     assert _frontmatter_block(text) == _frontmatter_block(WORKSTREAM)  # comment included
     log = text.split("## Session Log\n", 1)[1]
     day = started["id"].split("-")[1]
-    expected = f"- {started['id']} (20{day[:2]}-{day[2:4]}-{day[4:]}): Sign-in form built"
+    expected = (f"- [{started['id']}](../docs/sessions/{started['id']}.md) (20{day[:2]}-{day[2:4]}-{day[4:]}): "
+                "Sign-in form built")
     assert log == f"\n{expected}\n- RT-250101-01 (2025-01-01): Started the work.\n"
 
 
@@ -43,14 +49,15 @@ def test_append_log_again_replaces_the_session_line(store: Path) -> None:
     again = helper_json(store, "append-log", "--id", started["id"], "--line", "second")
     assert again["replaced"]
     text = (store / "workstreams" / "auth.md").read_text()
-    assert text.count(started["id"]) == 1 and "): second" in text
+    assert [line for line in text.splitlines() if started["id"] in line] == [
+        f"- [{started['id']}](../docs/sessions/{started['id']}.md) ({_day(started['id'])}): second"]
 
 
 def test_append_log_defaults_to_the_note_workstream_and_title(store: Path) -> None:
     started = start(store)
     write(store, started["id"], content(title="Logout"))
     helper(store, "append-log", "--id", started["id"])
-    assert f"- {started['id']} (" in (store / "workstreams" / "auth.md").read_text()
+    assert f"- [{started['id']}](../docs/sessions/{started['id']}.md) (" in (store / "workstreams" / "auth.md").read_text()
     assert "): Logout\n" in (store / "workstreams" / "auth.md").read_text()
 
 

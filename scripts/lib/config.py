@@ -42,6 +42,17 @@ DEFAULTS: dict[str, Any] = {
         "usage_limit_max_wait_s": 18000,
         "completion_signal": None,
         "completion_repeats": 2,
+        "max_sessions": 10,
+        "max_turns": None,
+        "model": None,
+        "allowed_tools": ["Bash", "Read", "Edit", "Write", "MultiEdit", "Glob", "Grep", "TodoWrite"],
+        "permission_mode": None,
+        "auto_push": False,
+        "kill_grace_s": 5,
+        "usage_limit_default_wait_s": 900,
+        "usage_limit_max_waits": 3,
+        "webhook_retry_delay_s": 2,
+        "resume_wait_s": 30,
     },
 }
 

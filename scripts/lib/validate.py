@@ -39,8 +39,14 @@ class FileResult:
     path: str
     kind: str | None = None
     external_id: str | None = None
-    id_line: int = 1
     problems: list[Problem] = field(default_factory=list)
+    # the frontmatter text, kept so the line of a key is looked up only when a problem names it
+    yaml_text: str = field(default="", repr=False)
+
+    @property
+    def id_line(self) -> int:
+        found = yamlio.key_line(self.yaml_text, ["external_id"]) if self.yaml_text else None
+        return found + 1 if found else 1  # +1: the opening delimiter line
 
 
 @dataclass
@@ -146,7 +152,7 @@ def check_text(path: str, text: str, kind_hint: str | None = None) -> FileResult
     ext_id = metadata.get("external_id")
     if isinstance(ext_id, str):
         result.external_id = ext_id
-        result.id_line = line_of(["external_id"])
+        result.yaml_text = yaml_text
 
     instance = schema.jsonable(metadata)
     for error in schema.validator(kind).iter_errors(instance):

@@ -337,11 +337,17 @@ def _restamp(doc: frontmatter.Document) -> None:
 
 
 def rename_session(root: Path, old: str, new_claim: identity.Claim) -> manifests.Manifest:
-    """Move the note to the new id, and point the workstream log, learnings and indexes at it."""
+    """Move the note to the new id, and point the workstream log, learnings, indexes, changelog entry,
+    transcript archive and vault links at it."""
+    from .. import changelog, transcripts, vault
+
     new = new_claim.id
     old_path = identity.note_path(root, old)
     doc = frontmatter.load_document(old_path, kind="session")
     doc.set("external_id", new)
+    archived = transcripts.rename_archive(root, old, new)
+    if archived is not None and doc.get("transcript_archive") == f"{old}.jsonl.gz":
+        doc.set("transcript_archive", archived)
     doc.stamp_content_hash()
     doc.save(new_claim.path)
     old_path.unlink()
@@ -356,7 +362,17 @@ def rename_session(root: Path, old: str, new_claim: identity.Claim) -> manifests
                 learning.set("session", new)
                 _restamp(learning)
                 learning.save(root / rel)
+    if changelog.FILENAME in record.paths:
+        changelog.rename_entry(root, old, new)
+    vault.rename_session_references(
+        root, old, new, [rel for rel in record.paths if rel.startswith(STORE_FOLDERS["adr"] + "/")])
     renamed = manifests.rename(root, old, new)
+    if any(rel == vault.INDEX_FILE or rel.startswith(vault.MAPS_DIR + "/") for rel in renamed.paths):
+        # The link step ran: the maps, INDEX.md and links lines name the old id until fixed again.
+        report = vault.fix_session(root, new)
+        for rel in (*report.created, *report.changed):
+            renamed.add(rel)
+        manifests.save(root, renamed)
     _refresh_indexes(root, renamed.paths)
     return renamed
 

@@ -341,6 +341,7 @@ def build_metadata(session_id: str, operator: str, content: Content, telemetry: 
     meta["tokens"] = state.get("tokens") if telemetry.found else None
     meta["cost_usd"] = state.get("cost_usd") if telemetry.found else None
     meta["unpriced_models"] = list(state.get("unpriced_models") or [])
+    meta["failure_summary"] = telemetry.failure_summary
     meta["invariants"] = dict(telemetry.invariants)
     meta["invariant_violations"] = list(telemetry.violations)
     meta["active_min_estimate"] = existing.get("active_min_estimate")

@@ -11,6 +11,7 @@ import contextlib
 import copy
 import datetime as dt
 import fcntl
+import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class Telemetry:
     invariants: dict[str, int] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    failure_summary: dict[str, Any] | None = None
 
     @property
     def started_at(self) -> str | None:
@@ -107,6 +109,7 @@ def read_telemetry(root: Path, session_id: str | None, invariant_paths: list[str
     """The session's state, normalised, with every invariant counter present as an integer."""
     warnings: list[str] = []
     state: dict[str, Any] | None = None
+    records: list[dict[str, Any]] = []
     if not session_id:
         warnings.append("no Claude Code session id ($CLAUDE_CODE_SESSION_ID unset): telemetry counted as zero")
     elif not is_valid_session_id(session_id):
@@ -118,6 +121,7 @@ def read_telemetry(root: Path, session_id: str | None, invariant_paths: list[str
         # failed calls only recorded their output: fold any not yet classified into failures_breakdown
         hookstate.classify_pending(str(folder), session_id, warnings.append)
         state = hookstate.read_state(str(folder), session_id)
+        records = _failure_records(Path(hookstate.session_paths(str(folder), session_id)["failures"]))
         if state is None:
             warnings.append(
                 f"no telemetry state for session {session_id} ({STATE_DIR}/session-{session_id}.json): "
@@ -133,7 +137,63 @@ def read_telemetry(root: Path, session_id: str | None, invariant_paths: list[str
         invariants[dotted] = value
         if value:
             violations.append(f"{dotted} = {value} (must be 0)")
-    return Telemetry(session_id, found, state, invariants, violations, warnings)
+    summary = failure_summary(state, records) if found else None
+    return Telemetry(session_id, found, state, invariants, violations, warnings, summary)
+
+
+# How many recorded failures the summary reads (the newest), and how many contexts it keeps.
+SUMMARY_RECORDS = 200
+SUMMARY_CONTEXTS = 5
+
+
+def _failure_records(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines[-SUMMARY_RECORDS:]:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def failure_summary(state: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The note's `failure_summary`: totals by class and the most frequent error contexts.
+
+    None for a session without failures, so the key stays empty on clean sessions.
+    """
+    from .. import failures
+
+    total = int(state.get("tool_failures_count") or 0)
+    if total == 0:
+        return None
+    by_class = {str(k): int(v) for k, v in (state.get("failures_breakdown") or {}).items()}
+    grouped: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        tool = record.get("tool") if isinstance(record.get("tool"), str) else None
+        code = record.get("exit_code") if isinstance(record.get("exit_code"), int) else None
+        found = failures.classify(str(record.get("text") or ""), tool=tool, exit_code=code)
+        context = found.error_context
+        first = str(context.get("first_error_line") or "")[:200]
+        key = (found.failure_class, first)
+        entry = grouped.setdefault(key, {
+            "failure_class": found.failure_class, "tool": tool, "first_error_line": first or None,
+            "files": [f"{f.get('path')}:{f.get('line')}" for f in (context.get("files") or [])[:3]
+                      if isinstance(f, dict) and f.get("path")],
+            "tests": list(context.get("tests") or [])[:3],
+            "missing": context.get("missing") or None,
+            "count": 0,
+        })
+        entry["count"] += 1
+    contexts = sorted(grouped.values(), key=lambda e: (-e["count"], e["failure_class"], e["first_error_line"] or ""))
+    dominant = max(sorted(by_class), key=lambda k: by_class[k]) if by_class else None
+    return {"total": total, "by_class": by_class, "dominant_class": dominant,
+            "contexts": contexts[:SUMMARY_CONTEXTS]}
 
 
 def parse_time(value: str | None) -> dt.datetime | None:

@@ -1,6 +1,7 @@
 """A workstream's `## Session Log`: one line per session, newest first.
 
-The line is `- <ID> (<date>): <text>` (docs/conventions/frontmatter.md). The file is
+The line is `- [<ID>](../docs/sessions/<ID>.md) (<date>): <text>` (docs/conventions/frontmatter.md,
+docs/conventions/vault.md); the older plain `- <ID> (<date>): <text>` is still recognised. The file is
 edited through the round-trip writer, so its frontmatter stays byte for byte as it was;
 a re-run replaces the session's line instead of adding a second one.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import frontmatter
+from .. import frontmatter, vault
 from ..errors import BatonError
 from ..paths import STORE_FOLDERS
 from ..schema import SLUG
@@ -38,11 +39,12 @@ class LogResult:
 
 
 def log_line(session_id: str, day: dt.date, text: str) -> str:
-    return f"- {session_id} ({day.isoformat()}): {' '.join(text.split())}"
+    return vault.session_log_line(session_id, day.isoformat(), text)
 
 
 def _is_entry_of(line: str, session_id: str) -> bool:
-    return line.lstrip().startswith(f"- {session_id} (")
+    entry = line.lstrip()
+    return entry.startswith((f"- {session_id} (", f"- [{session_id}]("))
 
 
 def insert_entry(body: str, session_id: str, entry: str) -> tuple[str, bool]:
@@ -133,9 +135,13 @@ def rename_entry(root: Path, rel: str, old: str, new: str) -> bool:
     doc = frontmatter.load_document(path, kind="workstream")
     lines = doc.body.split("\n")
     changed = False
+    old_link = f"[{old}]({vault.session_log_target(old)})"
     for i, line in enumerate(lines):
         if _is_entry_of(line, old):
-            lines[i] = line.replace(f"- {old} (", f"- {new} (", 1)
+            if old_link in line:
+                lines[i] = line.replace(old_link, f"[{new}]({vault.session_log_target(new)})", 1)
+            else:
+                lines[i] = line.replace(f"- {old} (", f"- {new} (", 1)
             changed = True
     if changed:
         doc.body = "\n".join(lines)

@@ -1,0 +1,174 @@
+"""The chain runner driving the real Claude Code CLI (against the local API stand-in).
+
+What only the real client can show: the runner's flags are accepted as they are built, the
+variables it exports reach the session's Bash tool, and its classification holds on the
+stream the CLI really prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from lib import frontmatter
+
+from . import standin as s
+from .claude_cli import REPO_ROOT, Claude, ProjectClone
+from .standin import Request, StandIn
+
+HELPER = "./scripts/py scripts/handoff_helpers.py"
+
+# Written by the "model" through the Bash tool, as `/handoff --auto` would: the id and the
+# operator come from the environment the runner gave the session.
+WRITE_NOTE = r"""mkdir -p docs/sessions && cat > "docs/sessions/$BATON_SESSION_ID.md" <<EOF
+---
+title: "Session $BATON_SESSION_ID"
+operator: "$OPERATOR"
+summary: "Wrote greeting.txt, which was the whole mission."
+tags: [chain]
+kind: session
+external_id: "$BATON_SESSION_ID"
+status: written
+outcome: done
+date: "2026-11-22"
+chain_id: "$BATON_CHAIN_ID"
+---
+
+## Summary
+
+Wrote greeting.txt, which was the whole mission.
+
+## Resume Prompt
+
+Nothing is left to do. Confidence: high
+EOF
+echo hello > greeting.txt && git add greeting.txt "docs/sessions/$BATON_SESSION_ID.md" && git commit -q -m "handoff: $BATON_SESSION_ID" && echo committed"""
+
+
+def _run_chain(claude: Claude, project: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    (project / ".claude").mkdir(exist_ok=True)
+    (project / ".claude" / "operators.yaml").write_text(
+        "operators:\n  - slug: rt\n    initials: RT\n    name: Rita\n    emails: [rt@example.com]\n")
+    (project / ".claude" / "baton.yaml").write_text(
+        "chains:\n  backoff_base_s: 0.05\n  stall_s: 60\n  session_wall_clock_s: 60\n  kill_grace_s: 1\n")
+    env = claude.environment({"BATON_STATE_HOME": os.environ["BATON_STATE_HOME"]})
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "chains.py"), "run", "--mission", "Write greeting.txt.",
+         "--operator", "rt", "--model", claude.model, "--allowed-tools", "Bash", "--max-sessions", "2", "--json",
+         *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.stdout, proc.stderr
+    return proc, json.loads(proc.stdout)
+
+
+def test_the_runner_drives_the_real_cli_to_done(claude: Claude, standin: StandIn, scratch_project: Path) -> None:
+    (scratch_project / "README.md").write_text("scratch\n")
+    subprocess.run(["git", "add", "README.md"], cwd=scratch_project, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "initial"], cwd=scratch_project, check=True)
+    standin.add(s.bash(WRITE_NOTE, tool_id="toolu_note"), s.text("Done: the handoff is written."))
+
+    proc, chain = _run_chain(claude, scratch_project)
+
+    assert proc.returncode == 0, proc.stderr
+    assert chain["status"] == "done", proc.stderr
+    [session] = chain["sessions"]
+    assert session["status"] == "ok" and session["handoff"]["status"] == "valid"
+    assert session["claude_session_id"]
+    assert session["cost_usd"] > 0 and session["turns"] >= 2
+    assert (scratch_project / "greeting.txt").read_text() == "hello\n"
+    # The session's Bash tool saw the runner's variables.
+    note = (scratch_project / "docs" / "sessions" / f"{session['id']}.md").read_text()
+    assert 'operator: "rt"' in note and f'chain_id: "{chain["id"]}"' in note
+    # The flags the runner built, as the CLI received them: the prompt asks for the handoff.
+    first = standin.model_requests()[0]
+    assert "Write greeting.txt." in first.all_text() and "/handoff --auto" in first.all_text()
+    assert "Bash" in first.tool_names()
+
+
+def test_a_real_auth_failure_stops_the_chain_at_once(claude: Claude, standin: StandIn,
+                                                     scratch_project: Path) -> None:
+    standin.add(s.Persistent(s.authentication_error()))
+
+    proc, chain = _run_chain(claude, scratch_project)
+
+    assert proc.returncode == 1
+    assert chain["status"] == "failed"
+    [session] = chain["sessions"]
+    assert (session["error_kind"], session["reason"]) == ("fatal", "auth")
+    assert len(session["attempts"]) == 1
+
+
+def test_a_real_overload_is_retried_by_the_runner(claude: Claude, standin: StandIn, scratch_project: Path) -> None:
+    # The CLI's own retry (CLAUDE_CODE_MAX_RETRIES=1) takes two requests; then the runner retries.
+    standin.add(s.overloaded_error(), s.overloaded_error(), s.bash(WRITE_NOTE), s.text("Done."))
+
+    proc, chain = _run_chain(claude, scratch_project)
+
+    assert chain["status"] == "done", proc.stderr
+    [session] = chain["sessions"]
+    assert [a["reason"] for a in session["attempts"]] == ["server_error", "ok"]
+    assert session["attempts"][0]["error_kind"] == "transient"
+    assert [d["what"] for d in chain["decisions"] if d["type"] == "retry"] == ["session"]
+
+
+def test_a_chain_session_runs_the_real_handoff_command_through_the_skill_tool(
+        claude: Claude, standin: StandIn, project_clone: ProjectClone) -> None:
+    """The whole path: the runner's prompt asks for /handoff --auto; the model invokes it with the Skill
+    tool (not in --allowedTools: the CLI does not ask for it); the command's helpers reuse the id the
+    runner claimed, write the note, commit and push it; the runner finds it valid and ends the chain."""
+    root = project_clone.path
+    (root / ".venv").symlink_to(Path(sys.prefix))
+    seen: dict[str, Any] = {}
+
+    def write_note(request: Request) -> s.Reply:
+        result = request.tool_results()[-1]
+        assert result["is_error"] is False, result
+        # The JSON, then any warning lines the helper printed on stderr.
+        started, _ = json.JSONDecoder().raw_decode(s.flatten_text(result["content"]).lstrip())
+        seen.update(started)
+        prompt = "  " + ("Nothing is left of the mission: the chain can end here. " * 10).strip()
+        content = ("title: Chain session under the real client\n"
+                   "summary: |\n  Finished the mission the chain runner gave this session.\n"
+                   "outcome: done\nworkstream: null\nplan: null\ntags:\n  - chain\n"
+                   f"sections:\n  resume_prompt: |\n  {prompt}\n\n    Confidence: high\n")
+        return s.bash(f"{HELPER} write-session --id {started['id']} --json <<'EOF'\n{content}EOF")
+
+    def step(command: str) -> Any:
+        return lambda request: s.bash(f"{HELPER} {command.format(id=seen['id'])}")
+
+    standin.add(
+        s.tool_call("Skill", {"skill": "handoff", "args": "--auto"}),
+        s.bash(f"{HELPER} start --json --auto"),
+        write_note,
+        step("regen-index --id {id} --json"),
+        step("stage --id {id} --json"),
+        step("commit --id {id} --push --json"),
+        step("archive-state --id {id} --json"),
+        s.text("Handoff done."),
+    )
+    env = claude.environment({"BATON_STATE_HOME": os.environ["BATON_STATE_HOME"]})
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "chains.py"), "run", "--mission", "Finish the mission.",
+         "--operator", "ada", "--model", claude.model, "--max-sessions", "1", "--json"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=180,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    chain = json.loads(proc.stdout)
+    assert chain["status"] == "done", proc.stderr
+    [session] = chain["sessions"]
+    assert session["handoff"]["status"] == "valid"
+    # The command reused the id the runner had claimed.
+    assert seen["id"] == session["id"] and seen["claim"] == "preclaimed"
+    metadata = frontmatter.read_metadata(root / "docs" / "sessions" / f"{session['id']}.md")
+    assert metadata["outcome"] == "done" and metadata["mode"] == "auto" and metadata["operator"] == "ada"
+    assert metadata["claude_session_id"] == session["claude_session_id"]
+    remote = subprocess.run(["git", "log", "-1", "--format=%s"], cwd=project_clone.remote, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert remote == f"handoff: {session['id']} Chain session under the real client"
+    standin.assert_script_consumed()
