@@ -483,3 +483,13 @@ def test_the_installed_hook_installer_registers_the_installed_paths(theirs: Path
     assert again.returncode == 0, again.stderr
     assert "already up to date" in again.stdout
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("location", [install.LOCATION, claude_settings.PLUGIN], ids=["installed", "plugin"])
+def test_every_registered_hook_follows_its_location(location: claude_settings.HookLocation) -> None:
+    # A hook added to baton_hook_entries without passing the location on would point an adopting
+    # repository (or the plugin) at scripts/ of the project, which is not ours there.
+    for entry in claude_settings.baton_hook_entries(location):
+        assert entry.marker.startswith(f"{location.scripts}/hooks/"), entry
+        assert f"{location.base}/{location.scripts}/hooks/" in entry.command, entry
+        assert '"$CLAUDE_PROJECT_DIR"/scripts/' not in entry.command, entry
