@@ -14,7 +14,12 @@ $py -m ruff check scripts tests bench || status=1
 echo "==> mypy scripts"
 $py -m mypy scripts || status=1
 echo "==> pytest"
-$py -m pytest "$@"
+# One worker per core unless the caller chose (-n N, or -p no:xdist to run in one process).
+parallel=(-n auto)
+for arg in "$@"; do
+    case $arg in -n|-n*|--numprocesses*|no:xdist) parallel=() ;; esac
+done
+$py -m pytest "${parallel[@]}" "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
     echo "baton: pytest collected no tests: that is a failure" >&2

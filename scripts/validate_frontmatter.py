@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lib import cli, config, gitfacts, validate
-from lib.paths import Store, find_root
+from lib.paths import find_root
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 def collect(args: argparse.Namespace, root: Path) -> validate.Report:
     if args.staged:
         return validate.check_many(gitfacts.staged_store_files(root))
-    paths = [Path(p) for p in args.paths] if args.paths else Store(root).note_paths()
-    return validate.check_paths(paths, root)
+    if not args.paths:
+        return validate.check_store(root)
+    return validate.check_paths([Path(p) for p in args.paths], root)
 
 
 def _strict_for_hook(root: Path) -> bool:

@@ -104,3 +104,55 @@ def test_session_order_puts_identity_first_then_telemetry_then_sync() -> None:
 )
 def test_file_name_agreement(kind: str, stem: str, external_id: str, ok: bool) -> None:
     assert schema.expected_stem_matches(kind, stem, external_id) is ok
+
+
+# ---------------------------------------------------------------- fast pre-filter
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(-2, 2, allow_nan=False)
+    | st.sampled_from(["", "rt", "RT-260511-01", "2026-05-11", "2026-05-11T09:00:00Z", "written", "claimed",
+                       "done", "active", "sha256:" + "0" * 64, "ADR-0007", "Not A Slug", "x" * 3]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "input", "Bash"]), inner,
+                                                                 max_size=3),
+    max_leaves=6,
+)
+
+
+@pytest.mark.parametrize(("kind", "example"), [(k, e) for k, es in VALID.items() for e in es])
+def test_fast_check_accepts_the_valid_examples(kind: str, example: dict[str, Any]) -> None:
+    check = schema.fast_check(kind)
+    assert check is not None
+    assert check(schema.jsonable(example)) is True
+
+
+@pytest.mark.parametrize(("kind", "example", "where"), INVALID)
+def test_fast_check_rejects_the_invalid_examples(kind: str, example: dict[str, Any], where: str) -> None:
+    check = schema.fast_check(kind)
+    assert check is not None
+    assert check(schema.jsonable(example)) is False
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(schema.KINDS),
+    base=st.integers(0, 10),
+    edits=st.lists(st.tuples(st.integers(0, 60), _JSON_VALUES), max_size=4),
+    drops=st.lists(st.integers(0, 60), max_size=2),
+)
+def test_fast_check_never_accepts_what_the_full_validator_rejects(
+    kind: str, base: int, edits: list[tuple[int, Any]], drops: list[int]
+) -> None:
+    examples = VALID[kind]
+    instance = dict(schema.jsonable(examples[base % len(examples)]))
+    keys = schema.key_order(kind)
+    for index, value in edits:
+        instance[keys[index % len(keys)]] = value
+    for index in drops:
+        instance.pop(keys[index % len(keys)], None)
+    check = schema.fast_check(kind)
+    assert check is not None
+    full = schema.validator(kind).is_valid(instance)
+    assert check(instance) == full, instance

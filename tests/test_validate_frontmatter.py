@@ -95,6 +95,14 @@ def test_malformed_files_are_problems_not_tracebacks(repo: Path) -> None:
     assert lines[4] == "workstreams/nofront.md:1: /: no frontmatter (a '---' block at the top of the file)"
 
 
+def test_a_recursive_alias_is_a_problem_on_every_path(repo: Path) -> None:
+    write(repo, "docs/learnings/rec.md", "---\nkind: learning\nexternal_id: rec\na: &x [1, *x]\nsummary: s\ntags: []\n---\n")
+    for args in (("--strict",), ("--strict", "docs/learnings/rec.md")):
+        code, out, err = validate(repo, *args)
+        assert code == 1 and "Traceback" not in err
+        assert "docs/learnings/rec.md:" in out and "alias refers to a node that contains it" in out
+
+
 def test_unreadable_path_is_reported(repo: Path) -> None:
     (repo / "docs/sessions/RT-260511-05.md").mkdir()
     code, out, _ = validate(repo, "--strict", "docs/sessions/RT-260511-05.md", "docs/sessions/missing.md")

@@ -49,3 +49,72 @@ def test_key_line_finds_nested_keys() -> None:
     assert yamlio.key_line(text, ["b", "d"]) == 4
     assert yamlio.key_line(text, ["b", "d", 1]) == 6
     assert yamlio.key_line(text, ["missing"]) is None
+
+
+# ---------------------------------------------------------------- load_jsonable
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+AWKWARD = [
+    "base: &b {x: 1, y: [a, b]}\nother:\n  <<: *b\n  z: 2\n",          # merge key
+    "a: &x [1, 2]\nb: *x\n",                                            # shared alias
+    "1: one\ntrue: yes\nnull: nothing\n2024-05-01: date key\n",        # keys that are not strings
+    "data: !!binary aGVsbG8=\n",                                        # bytes
+    "s: !!set {a, b}\n",                                                # a set
+    "q: !!str 010\ni: !!int '12'\nf: !!float '1'\n",                   # explicit core tags
+    "when: 2024-05-01T10:00:00.5+02:00\nday: 2024-05-01\n",            # timestamps
+    "x: .nan\ny: -.inf\nz: 0x1F\nw: 1_000\n",                          # numbers
+    "dup: 1\ndup: 2\n",                                                 # duplicate keys
+    "- a\n- {b: c}\n", "just a string\n", "", "---\n", "a: b\n---\nc: d\n",  # not mappings, two documents
+    "a: !local x\n", "a: [unclosed\n",                                 # errors
+]
+
+
+def _outcome(load: Any, text: str) -> Any:
+    try:
+        return ("ok", load(text))
+    except yamlio.YAMLLoadError as exc:
+        return ("error", str(exc), exc.line)
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_load_jsonable_matches_load_then_jsonable(text: str) -> None:
+    direct = _outcome(yamlio.load_jsonable, text)
+    ordinary = _outcome(lambda t: yamlio.jsonable(yamlio.load(t)), text)
+    assert direct[0] == ordinary[0]
+    if direct[0] == "ok":
+        assert yamlio.same_values(direct[1], ordinary[1]) or (direct[1] != direct[1] and ordinary[1] != ordinary[1])
+    else:
+        assert direct == ordinary
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False, width=32),
+    st.dates(), st.datetimes(timezones=st.sampled_from([None, dt.UTC])),
+    st.text(max_size=12), st.sampled_from(["yes", "no", "on", "010", "1:30", "0x1F", "~", "2024-5-1"]),
+)
+_DATA = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+
+
+def test_load_jsonable_refuses_an_alias_inside_its_own_anchor() -> None:
+    # load() builds the recursive list; jsonable() of it would never end.
+    with pytest.raises(yamlio.YAMLLoadError, match="alias refers to a node that contains it") as caught:
+        yamlio.load_jsonable("ok: 1\na: &x [1, *x]\n")
+    assert caught.value.line == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.dictionaries(st.text(max_size=10), _DATA, max_size=6), flow=st.booleans())
+def test_load_jsonable_matches_on_generated_documents(data: dict[str, Any], flow: bool) -> None:
+    import yaml
+
+    text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+    assert yamlio.same_values(yamlio.load_jsonable(text), yamlio.jsonable(yamlio.load(text)))
+
+
+def test_an_alias_inside_its_own_anchor_is_refused_not_recursed_forever() -> None:
+    with pytest.raises(yamlio.YAMLLoadError, match="alias refers to a node that contains it"):
+        yamlio.load("a: &x [1, *x]\n")
+    assert yamlio.load("a: &x [1, 2]\nb: *x\n") == {"a": [1, 2], "b": [1, 2]}  # a shared value is fine

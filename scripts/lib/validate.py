@@ -118,20 +118,28 @@ def _json_type(value: Any) -> str:
 
 def check_text(path: str, text: str, kind_hint: str | None = None) -> FileResult:
     """Check one file's text. `path` is repository-relative (POSIX) where possible."""
-    result = FileResult(path=path)
     try:
         parts = frontmatter.split(text, path)
         metadata = frontmatter.parse_metadata(parts.yaml_text, path)
     except frontmatter.FrontmatterError as exc:
-        result.problems.append(Problem(path, exc.line or 1, "", exc.reason))
-        return result
-    yaml_text = parts.yaml_text or ""
+        return FileResult(path=path, problems=[Problem(path, exc.line or 1, "", exc.reason)])
+    return check_metadata(path, parts.yaml_text, metadata, kind_hint)
+
+
+def check_metadata(path: str, yaml_text: str | None, metadata: dict[str, Any], kind_hint: str | None = None,
+                   *, instance: dict[str, Any] | None = None) -> FileResult:
+    """Check a file's parsed frontmatter (`yaml_text` None: the file has none).
+
+    `instance` is `schema.jsonable(metadata)` when the caller has it already (the store index).
+    """
+    result = FileResult(path=path)
+    text = yaml_text or ""
 
     def line_of(parts_: list[Any]) -> int:
-        found = yamlio.key_line(yaml_text, parts_) if yaml_text else None
+        found = yamlio.key_line(text, parts_) if text else None
         return found + 1 if found else 1  # +1: the opening delimiter line
 
-    if parts.yaml_text is None:
+    if yaml_text is None:
         result.problems.append(Problem(path, 1, "", "no frontmatter (a '---' block at the top of the file)"))
         return result
 
@@ -152,16 +160,20 @@ def check_text(path: str, text: str, kind_hint: str | None = None) -> FileResult
     ext_id = metadata.get("external_id")
     if isinstance(ext_id, str):
         result.external_id = ext_id
-        result.yaml_text = yaml_text
+        result.yaml_text = text
 
-    instance = schema.jsonable(metadata)
-    for error in schema.validator(kind).iter_errors(instance):
-        location = list(error.absolute_path)
-        if error.validator == "required":
-            line = 1
-        else:
-            line = line_of(location)
-        result.problems.append(Problem(path, line, _pointer(location), _message(error)))
+    if instance is None:
+        instance = schema.jsonable(metadata)
+    # The compiled yes/no check first: only a note it refuses pays for the validator's messages.
+    fast = schema.fast_check(kind)
+    if fast is None or not fast(instance):
+        for error in schema.validator(kind).iter_errors(instance):
+            location = list(error.absolute_path)
+            if error.validator == "required":
+                line = 1
+            else:
+                line = line_of(location)
+            result.problems.append(Problem(path, line, _pointer(location), _message(error)))
 
     if isinstance(ext_id, str) and schema.id_is_valid(kind, ext_id):
         stem = PurePosixPath(path).stem
@@ -218,6 +230,16 @@ def check_paths(paths: Sequence[Path], root: Path, jobs: int | None = None) -> R
     report = Report(files=files)
     report.cross_problems = cross_check(report.files)
     return report
+
+
+def check_store(root: Path) -> Report:
+    """Every note of the store, checked through the store index: only files changed since the last
+    check are read again; the cross-file checks run over the indexed ids."""
+    from .index import Index
+
+    with Index(root) as index:
+        index.refresh()
+        return index.report()
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -68,8 +68,24 @@ _TIMESTAMP = re.compile(
 )
 
 
+# Tags of plain scalars already resolved: a fifth of a note's load time is matching each
+# scalar against the resolver regexes, and the answer depends on the text alone.
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_MAX = 50_000
+
+
 class FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """libyaml's safe loader with YAML 1.2 scalar resolution (see module docstring)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(value) <= 100 and len(_RESOLVED) < _RESOLVED_MAX:
+                    _RESOLVED[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
 
 
 FastLoader.yaml_implicit_resolvers = {}
@@ -141,9 +157,102 @@ def _one_line(exc: yaml.YAMLError) -> str:
 def load(text: str) -> Any:
     """Parse one YAML document with the fast loader; raises YAMLLoadError."""
     try:
-        return yaml.load(text, Loader=FastLoader)
+        data = yaml.load(text, Loader=FastLoader)
     except yaml.YAMLError as exc:
         raise YAMLLoadError(_one_line(exc), _mark_line(exc)) from None
+    if "*" in text:  # only an alias can make a value contain itself
+        _refuse_cycles(data)
+    return data
+
+
+def _refuse_cycles(value: Any, inside: frozenset[int] = frozenset()) -> None:
+    # `a: &x [1, *x]` is valid YAML for a list that contains itself: no JSON, hash or
+    # schema check can take it, so it is refused like a malformed document.
+    if not isinstance(value, (dict, list)):
+        return
+    if id(value) in inside:
+        raise YAMLLoadError("an alias refers to a node that contains it")
+    inside = inside | {id(value)}
+    for item in value.values() if isinstance(value, dict) else value:
+        _refuse_cycles(item, inside)
+
+
+_TAG = "tag:yaml.org,2002:"
+_STR, _INT_TAG, _FLOAT_TAG, _BOOL_TAG, _NULL_TAG, _TIMESTAMP_TAG, _MAP, _SEQ = (
+    _TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+)
+
+
+class _Unusual(Exception):
+    """A document the direct construction does not handle: load it the ordinary way."""
+
+
+class _Cycle(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def load_jsonable(text: str) -> Any:
+    """`jsonable(load(text))`, about twice as fast: what readers that want JSON values use.
+
+    libyaml composes the node tree; plain mappings, sequences and the core scalar tags are
+    then turned into JSON values directly, skipping PyYAML's general constructor. Anything
+    else (merge keys, non-string keys, other tags) goes the ordinary way, so the result and
+    the errors are those of `jsonable(load(text))`; except that an alias inside its own
+    anchor, which JSON cannot hold (`jsonable` would recurse forever), is a YAMLLoadError.
+    """
+    try:
+        loader = FastLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            return _direct(loader, node, set())
+        finally:
+            loader.dispose()
+    except _Unusual:
+        return jsonable(load(text))
+    except _Cycle as exc:
+        raise YAMLLoadError("an alias refers to a node that contains it", exc.line) from None
+    except yaml.YAMLError as exc:
+        raise YAMLLoadError(_one_line(exc), _mark_line(exc)) from None
+
+
+def _direct(loader: Any, node: Any, open_nodes: set[int]) -> Any:
+    cls = node.__class__
+    if cls is yaml.ScalarNode:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag == _NULL_TAG:
+            return None
+        if tag == _INT_TAG:
+            return _construct_int(loader, node)
+        if tag == _BOOL_TAG:
+            return node.value.lower() == "true"
+        if tag == _FLOAT_TAG:
+            return _construct_float(loader, node)
+        if tag == _TIMESTAMP_TAG:
+            return loader.construct_yaml_timestamp(node).isoformat()
+        raise _Unusual
+    key = id(node)
+    if key in open_nodes:  # an alias inside its own anchor
+        raise _Cycle(node.start_mark.line + 1)
+    open_nodes.add(key)
+    try:
+        if cls is yaml.MappingNode and node.tag == _MAP:
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR:
+                    raise _Unusual
+                out[key_node.value] = _direct(loader, value_node, open_nodes)
+            return out
+        if cls is yaml.SequenceNode and node.tag == _SEQ:
+            return [_direct(loader, item, open_nodes) for item in node.value]
+        raise _Unusual
+    finally:
+        open_nodes.discard(key)
 
 
 def key_line(text: str, pointer: list[str | int]) -> int | None:
