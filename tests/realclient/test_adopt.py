@@ -213,3 +213,21 @@ def test_plugin_handoff_reaches_its_helper_through_bin(
     assert subject == f"handoff: {seen['id']} Adopted handoff" and seen["id"].startswith("AL-")
     assert f"docs/sessions/{seen['id']}.md" in files
     assert _state(scratch_project, run.session_id)["tool_calls_count"] == 5
+
+
+def test_plugin_resume_preruns_its_helpers_through_bin(
+        claude: Claude, standin: StandIn, scratch_project: Path) -> None:
+    (scratch_project / ".claude").mkdir()
+    (scratch_project / ".claude/operators.yaml").write_text(
+        "version: 1\noperators:\n  - slug: ada\n    initials: AL\n    name: Ada\n    emails: [author@example.com]\n",
+        encoding="utf-8")
+    standin.add(s.text("Nothing to resume yet."))
+
+    run = claude.run("/baton:resume", cwd=scratch_project, args=["--plugin-dir", str(REPO_ROOT)],
+                     env={"BATON_PYTHON": PYTHON})
+
+    assert run.returncode == 0, run.describe()
+    [request] = standin.model_requests()
+    text = request.all_text()
+    assert "Who is asking: ada AL" in text  # session.py whoami, from the git email
+    assert "no prior sessions for ada" in text  # resume_helpers.py dashboard --json
