@@ -92,14 +92,12 @@ def stdlib_hook_command(script: str, location: HookLocation = REPOSITORY) -> str
     return " || ".join([*tries, f"python3 -I -S {target}", "true"])
 
 
-def venv_hook_command(script: str, location: HookLocation = REPOSITORY) -> str:
-    """The command for a hook script that needs baton's dependencies: only through the launcher
-    (or, in the plugin, the interpreter with them), without -S, and no bare python3 fallback;
-    when that Python is missing the hook does nothing rather than fail."""
-    first = f"{location.base}/{location.path('scripts/py')}" if location.launcher else location.interpreter
-    if not first:
-        return "true"
-    return f"{first} -I {location.base}/{location.path(script)} || true"
+def environment_hook_command(script: str, location: HookLocation = REPOSITORY) -> str:
+    """The command for a hook that needs baton's dependencies: the launcher (or the plugin's
+    environment) with -I, and no bare-python3 fallback; it still always ends in success."""
+    target = f"{location.base}/{location.path(script)}"
+    runner = f"{location.base}/{location.path('scripts/py')}" if location.launcher else location.interpreter
+    return f"{runner} -I {target} || true"
 
 
 TELEMETRY_SCRIPT = "scripts/hooks/session_state.py"
@@ -122,8 +120,8 @@ def baton_hook_entries(location: HookLocation = REPOSITORY) -> list[HookEntry]:
         HookEntry("PreCompact", telemetry, marker, timeout=TELEMETRY_TIMEOUT),
         HookEntry("PreCompact", stdlib_hook_command(PRECOMPACT_SCRIPT, location), location.path(PRECOMPACT_SCRIPT),
                   timeout=10),
-        # Not stdlib-only (it reads the index and operators), so no -S and no bare-python3 fallback.
-        HookEntry("SessionStart", venv_hook_command(RESUME_CONTEXT_SCRIPT, location),
+        # Not stdlib-only (it reads the index and operators): the environment's python, without -S.
+        HookEntry("SessionStart", environment_hook_command(RESUME_CONTEXT_SCRIPT, location),
                   location.path(RESUME_CONTEXT_SCRIPT), matcher="startup|resume|clear", timeout=10),
     ]
 
