@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from lib import cli, githooks
 from lib.paths import find_root
+
+
+def default_target(root: Path) -> str:
+    """The hooks/pre-commit beside this script, relative to `root`: scripts/hooks/pre-commit
+    here, .baton/scripts/hooks/pre-commit where baton was installed into another repository."""
+    # abspath, not resolve, for the file: an installed copy may be a symlink into a checkout.
+    hook = Path(os.path.abspath(__file__)).parent.resolve() / "hooks" / "pre-commit"
+    try:
+        return hook.relative_to(root).as_posix()
+    except ValueError:
+        return "scripts/hooks/pre-commit"
 
 
 def run(argv: Sequence[str] | None) -> int:
@@ -25,7 +37,7 @@ def run(argv: Sequence[str] | None) -> int:
         hook = githooks.hooks_dir(root) / "pre-commit"
         legacy = None
     else:
-        result = githooks.install(root)
+        result = githooks.install(root, "pre-commit", default_target(root))
         action, hook, legacy = result.action, result.hook, result.legacy
     if args.json:
         cli.print_json({"hook": str(hook), "action": action, "legacy": str(legacy) if legacy else None})

@@ -7,6 +7,7 @@ a malformed settings.json is reported and left untouched.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,16 @@ from pathlib import Path
 from lib import claude_settings, cli, paths
 
 PROG = "install_hooks.py"
+
+
+def location(root: Path) -> claude_settings.HookLocation:
+    """Where the hooks find this copy of baton: scripts/ here, .baton/scripts/ where scripts/install.py
+    put baton into another repository."""
+    here = Path(os.path.abspath(__file__)).parent.resolve()  # abspath: an installed copy may be a symlink
+    try:
+        return claude_settings.HookLocation(scripts=here.relative_to(root).as_posix())
+    except ValueError:
+        return claude_settings.REPOSITORY
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         root = (args.root or paths.find_root()).resolve()
         target = root / claude_settings.SETTINGS_PATH
-        entries = claude_settings.baton_hook_entries()
+        entries = claude_settings.baton_hook_entries(location(root))
         if args.uninstall:
             changed = claude_settings.uninstall(target, {e.marker for e in entries}, dry_run=args.dry_run)
         else:

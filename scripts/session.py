@@ -172,7 +172,7 @@ def cmd_wrappers(args: argparse.Namespace, root: Path) -> int:
         for path in removed:
             print(f"no longer an operator's: {path}")
         if not plan.up_to_date:
-            print("run: ./scripts/py scripts/session.py wrappers", file=sys.stderr)
+            print(f"run: {wrappers.launcher()}session.py wrappers", file=sys.stderr)
     else:
         for path in changed:
             print(f"wrote {path}")

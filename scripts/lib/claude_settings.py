@@ -45,16 +45,59 @@ class HookEntry:
         return out
 
 
-def stdlib_hook_command(script: str) -> str:
-    """The command for a standard-library-only hook script (relative to the repository root).
+@dataclass(frozen=True)
+class HookLocation:
+    """Where a hook command finds baton's scripts.
+
+    `base` is a shell word for the root the paths start from, `scripts` baton's scripts
+    folder under it, and `launcher` whether to try `<scripts>/py` (the venv beside that folder)
+    before python3, or else `interpreter`, a shell word for a Python to try first. In this
+    repository: `"$CLAUDE_PROJECT_DIR"` and `scripts`; installed into another repository:
+    `.baton/scripts`; in the plugin: `"${CLAUDE_PLUGIN_ROOT}"` with no launcher (a plugin has no
+    venv beside its scripts) but the venv its SessionStart hook makes: `python3` on PATH is often
+    a version manager's shim that costs a few hundred milliseconds per call.
+    """
+
+    base: str = PROJECT
+    scripts: str = "scripts"
+    launcher: bool = True
+    interpreter: str | None = None
+
+    def path(self, script: str) -> str:
+        """`script`, a path as in this repository (`scripts/...`), in this location."""
+        if script.startswith("scripts/"):
+            return f"{self.scripts}/{script[len('scripts/'):]}"
+        return script
+
+
+REPOSITORY = HookLocation()
+PLUGIN = HookLocation(base='"${CLAUDE_PLUGIN_ROOT}"', launcher=False,
+                      interpreter='"${BATON_PYTHON:-$CLAUDE_PLUGIN_DATA/venv/bin/python}"')
+
+
+def stdlib_hook_command(script: str, location: HookLocation = REPOSITORY) -> str:
+    """The command for a standard-library-only hook script (`scripts/...`, as in this repository).
 
     It runs through the launcher (scripts/py, the project's .venv) with -I -S: isolated from
     PYTHON* variables and site-packages, which the hook does not need and which cost start-up
     time. When the launcher fails (no .venv yet) it falls back to python3 on PATH, and the
     command always ends in success, so a missing .venv never blocks Claude Code.
     """
-    target = f"{PROJECT}/{script}"
-    return f"{PROJECT}/scripts/py -I -S {target} || python3 -I -S {target} || true"
+    target = f"{location.base}/{location.path(script)}"
+    if location.launcher:
+        first: str | None = f"{location.base}/{location.path('scripts/py')}"
+    else:
+        first = location.interpreter
+    tries = [f"{first} -I -S {target}"] if first else []
+    return " || ".join([*tries, f"python3 -I -S {target}", "true"])
+
+
+def environment_hook_command(script: str, location: HookLocation = REPOSITORY) -> str:
+    """The command for a hook that needs baton's dependencies: the launcher (or the plugin's
+    environment) with -I, and no bare-python3 fallback; it still always ends in success."""
+    target = f"{location.base}/{location.path(script)}"
+    runner = f"{location.base}/{location.path('scripts/py')}" if location.launcher else location.interpreter
+    return f"{runner} -I {target} || true"
 
 
 TELEMETRY_SCRIPT = "scripts/hooks/session_state.py"
@@ -63,20 +106,23 @@ PRECOMPACT_SCRIPT = "scripts/hooks/precompact.py"
 RESUME_CONTEXT_SCRIPT = "scripts/hooks/resume_context.py"
 
 
-def baton_hook_entries() -> list[HookEntry]:
+def baton_hook_entries(location: HookLocation = REPOSITORY) -> list[HookEntry]:
     """Every hook baton registers. New hooks (e.g. the SessionStart resume context and the
-    PreCompact reminder) are added to this list, and installers pick them up."""
-    telemetry = stdlib_hook_command(TELEMETRY_SCRIPT)
+    PreCompact reminder) are added to this list, and installers pick them up. Each entry's
+    marker is its script's path in `location`, so an install elsewhere is told apart."""
+    telemetry = stdlib_hook_command(TELEMETRY_SCRIPT, location)
+    marker = location.path(TELEMETRY_SCRIPT)
     return [
-        HookEntry("PostToolUse", telemetry, TELEMETRY_SCRIPT, matcher="*", timeout=TELEMETRY_TIMEOUT),
-        HookEntry("PostToolUseFailure", telemetry, TELEMETRY_SCRIPT, matcher="*", timeout=TELEMETRY_TIMEOUT),
-        HookEntry("SessionStart", telemetry, TELEMETRY_SCRIPT, timeout=TELEMETRY_TIMEOUT),
-        HookEntry("SessionEnd", telemetry, TELEMETRY_SCRIPT, timeout=TELEMETRY_TIMEOUT),
-        HookEntry("PreCompact", telemetry, TELEMETRY_SCRIPT, timeout=TELEMETRY_TIMEOUT),
-        HookEntry("PreCompact", stdlib_hook_command(PRECOMPACT_SCRIPT), PRECOMPACT_SCRIPT, timeout=10),
-        # Not stdlib-only (it reads the index and operators), so no -S and no bare-python3 fallback.
-        HookEntry("SessionStart", f"{PROJECT}/scripts/py -I {PROJECT}/{RESUME_CONTEXT_SCRIPT} || true",
-                  RESUME_CONTEXT_SCRIPT, matcher="startup|resume|clear", timeout=10),
+        HookEntry("PostToolUse", telemetry, marker, matcher="*", timeout=TELEMETRY_TIMEOUT),
+        HookEntry("PostToolUseFailure", telemetry, marker, matcher="*", timeout=TELEMETRY_TIMEOUT),
+        HookEntry("SessionStart", telemetry, marker, timeout=TELEMETRY_TIMEOUT),
+        HookEntry("SessionEnd", telemetry, marker, timeout=TELEMETRY_TIMEOUT),
+        HookEntry("PreCompact", telemetry, marker, timeout=TELEMETRY_TIMEOUT),
+        HookEntry("PreCompact", stdlib_hook_command(PRECOMPACT_SCRIPT, location), location.path(PRECOMPACT_SCRIPT),
+                  timeout=10),
+        # Not stdlib-only (it reads the index and operators): the environment's python, without -S.
+        HookEntry("SessionStart", environment_hook_command(RESUME_CONTEXT_SCRIPT, location),
+                  location.path(RESUME_CONTEXT_SCRIPT), matcher="startup|resume|clear", timeout=10),
     ]
 
 

@@ -172,3 +172,45 @@ def test_a_chain_session_runs_the_real_handoff_command_through_the_skill_tool(
                             text=True, check=True).stdout.strip()
     assert remote == f"handoff: {session['id']} Chain session under the real client"
     standin.assert_script_consumed()
+
+
+def _note_with(outcome: str, next_steps: str) -> str:
+    """WRITE_NOTE for a session that is not the last: outcome incomplete, with Next steps."""
+    return (WRITE_NOTE.replace("outcome: done", f"outcome: {outcome}")
+            .replace("## Resume Prompt", f"## Next steps\n\n1. {next_steps}\n\n## Resume Prompt")
+            .replace("Nothing is left to do. Confidence: high", f"Resume at: {next_steps} Confidence: medium"))
+
+
+def test_a_three_session_chain_runs_to_done_each_session_starting_from_the_last_note(
+        claude: Claude, standin: StandIn, scratch_project: Path) -> None:
+    (scratch_project / "README.md").write_text("scratch\n")
+    subprocess.run(["git", "add", "README.md"], cwd=scratch_project, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "initial"], cwd=scratch_project, check=True)
+    standin.add(s.bash(_note_with("incomplete", "Write part two.")), s.text("Part one done."),
+                s.bash(_note_with("incomplete", "Write part three.")), s.text("Part two done."),
+                s.bash(WRITE_NOTE), s.text("All done."))
+
+    proc, chain = _run_chain(claude, scratch_project, "--max-sessions", "5")
+
+    assert chain["status"] == "done", proc.stderr
+    assert len(chain["sessions"]) == 3
+    assert all(sess["handoff"]["status"] == "valid" for sess in chain["sessions"])
+    starts = [r for r in standin.model_requests() if len(r.messages()) == 1]
+    assert len(starts) == 3
+    assert "Write part two." in starts[1].all_text() and "Write part three." in starts[2].all_text()
+
+
+def test_a_budget_the_cli_enforces_stops_the_chain(claude: Claude, standin: StandIn,
+                                                   scratch_project: Path) -> None:
+    # One turn worth about $0.30 against a chain budget of $0.05: the CLI stops the session with
+    # error_max_budget_usd, and the runner starts no other.
+    standin.add(s.bash("echo working", usage=s.Usage(input_tokens=100_000, output_tokens=1_000)),
+                s.text("More to do."))
+
+    proc, chain = _run_chain(claude, scratch_project, "--max-budget-usd", "0.05")
+
+    assert chain["status"] == "budget_exhausted", proc.stderr
+    [session] = chain["sessions"]
+    assert session["result_subtype"] == "error_max_budget_usd"
+    assert session["failure_class"] == "budget_exceeded"
+    assert chain["totals"]["cost_usd"] >= 0.05

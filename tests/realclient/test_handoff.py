@@ -87,3 +87,31 @@ def test_quick_handoff_writes_a_valid_note_and_pushes_exactly_its_files(
     staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=root, capture_output=True,
                             text=True, check=True).stdout.split()
     assert staged == ["user-work.txt"]
+
+
+def test_per_operator_wrapper_hands_off_as_that_operator_whoever_git_says_is_typing(
+        claude: Claude, standin: StandIn, project_clone: ProjectClone) -> None:
+    root = project_clone.path
+    (root / ".venv").symlink_to(Path(sys.prefix))
+    subprocess.run(["git", "config", "user.email", "ada@example.com"], cwd=root, check=True)  # operator A
+    prefixed = f"OPERATOR=grace {HELPER}"
+    seen: dict[str, str] = {}
+
+    def write_note(request: Request) -> s.Reply:
+        seen["id"] = _last_json(request)["id"]
+        prompt = "  " + ("Continue from the wrapper test. " * 15).strip()
+        content = ("title: Wrapper handoff\nsummary: |\n  Handed off through /handoff-gh.\noutcome: done\n"
+                   f"tags:\n  - realclient\nsections:\n  resume_prompt: |\n  {prompt}\n\n    Confidence: medium\n")
+        return s.bash(f"{prefixed} write-session --id {seen['id']} --json <<'EOF'\n{content}EOF")
+
+    standin.add(s.bash(f"{prefixed} start --json --quick"), write_note, s.text("Done."))
+
+    run = claude.run("/handoff-gh --quick", cwd=root)  # no --allowedTools, no $OPERATOR in the environment
+
+    assert run.returncode == 0, run.describe()
+    standin.assert_script_consumed()
+    assert "grace GH" in s.flatten_text(standin.model_requests()[0].messages()[-1]["content"])  # the pre-run check
+    assert [r["is_error"] for r in run.tool_results()] == [False, False]
+    assert seen["id"].startswith("GH-")
+    metadata, _ = frontmatter.read(root / "docs" / "sessions" / f"{seen['id']}.md")
+    assert (metadata["operator"], metadata["status"]) == ("grace", "written")

@@ -1,0 +1,96 @@
+"""Install baton into another repository (or upgrade or remove it there) without touching anything of theirs.
+
+Everything of ours goes under .baton/ (code, launcher, venv, manifest), plus our slash commands,
+store templates and conventions; hooks are merged into .claude/settings.json, the git pre-commit
+hook is chained after theirs, and .gitignore gets a marked block. .baton/manifest.json records
+every file with its sha256, so --upgrade keeps files changed locally and --uninstall removes
+exactly what was installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lib import cli, install
+
+PROG = "install.py"
+SOURCE = Path(__file__).resolve().parent.parent
+
+# Steps worth a line of their own even among the many files under .baton/scripts/.
+_NOTABLE = frozenset({install.KEPT_MODIFIED, install.KEPT_DELETED, install.SKIPPED_THEIRS})
+
+
+def render(report: install.Report) -> str:
+    """The report as lines a person reads: what changed, what was kept and why, what to do next."""
+    title = {"install": "Installed baton into", "upgrade": "Upgraded baton in", "uninstall": "Removed baton from"}
+    prefix = "Dry run, nothing written: " if report.dry_run else ""
+    lines = [f"{prefix}{title[report.mode]} {report.target}"]
+    code: dict[str, int] = {}
+    for step in report.steps:
+        in_code = step.what == "file" and step.path.startswith(install.SCRIPTS + "/")
+        if step.action == install.UNCHANGED:
+            continue
+        if in_code and step.action not in _NOTABLE:
+            code[step.action] = code.get(step.action, 0) + 1
+            continue
+        note = f": {step.note}" if step.note else ""
+        lines.append(f"  {step.path}: {step.action}{note}")
+    for action, count in sorted(code.items()):
+        lines.insert(1, f"  {install.SCRIPTS}/: {count} file{'s' if count != 1 else ''} {action}")
+    unchanged = sum(1 for s in report.steps if s.action == install.UNCHANGED)
+    if unchanged:
+        lines.append(f"  ({unchanged} item{'s' if unchanged != 1 else ''} already up to date)")
+    modified = report.with_action(install.KEPT_MODIFIED)
+    if modified:
+        lines.append(f"Modified locally, left as they are ({len(modified)}): " + ", ".join(s.path for s in modified))
+    if not report.changed:
+        lines.append("Nothing to change.")
+    elif report.mode != "uninstall" and not report.dry_run:
+        lines.append("Next: edit the DRAFT .claude/operators.yaml if one was written, then commit .baton/ .claude/ "
+                     ".gitignore and the store folders; teammates run .baton/scripts/setup.sh after pulling.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("target", type=Path, help="the repository to install baton into (its root folder)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--upgrade", action="store_true",
+                      help="update baton's files there; files changed locally are kept and listed")
+    mode.add_argument("--uninstall", action="store_true",
+                      help="remove exactly what the installer put there (changed files are kept)")
+    parser.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    parser.add_argument("--link", action="store_true",
+                        help="symlink baton's scripts to this checkout instead of copying them (for baton's own "
+                             "development: the links point at this machine's checkout)")
+    venv = parser.add_mutually_exclusive_group()
+    venv.add_argument("--venv", type=Path, metavar="PATH",
+                      help="use this existing environment (with baton's dependencies) as .baton/.venv, by symlink")
+    venv.add_argument("--no-venv", action="store_true",
+                      help="make no environment now (.baton/scripts/setup.sh makes it later)")
+    parser.add_argument("--python", default=sys.executable, metavar="EXE",
+                        help="the Python >= 3.11 that makes .baton/.venv (default: the one running this)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        options = install.Options(upgrade=args.upgrade, uninstall=args.uninstall, dry_run=args.dry_run,
+                                  link=args.link, venv=args.venv, no_venv=args.no_venv, python=args.python)
+        if args.uninstall:
+            report = install.uninstall(args.target, options)
+        else:
+            report = install.install(SOURCE, args.target, options)
+        if args.json:
+            cli.print_json(report.as_dict())
+        else:
+            sys.stdout.write(render(report))
+        return 0
+
+    return cli.run(body, PROG)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
