@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .atomic import fsync_dir
 from .errors import BatonError
 from .operators import Operator, is_initials, is_slug
 from .paths import STORE_FOLDERS
@@ -269,20 +270,7 @@ def _write_stub(fd: int, path: Path, text: str) -> None:
             raise BatonError(f"{path}: cannot write the claim stub: {exc.strerror}") from None
         raise
     os.close(fd)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+    fsync_dir(path.parent)
 
 
 def _reuse(root: Path, sid: str, operator: Operator, warnings: list[str]) -> Claim | None:
