@@ -7,7 +7,7 @@ HEAD and on a remote-tracking branch, then times (median of N runs each):
 - `session.py claim` resolved through `git config user.email`, warm cache;
 - `session.py claim` with a cold cache (operators.yaml parsed and validated);
 - reading the session trees of HEAD and the remote branches in a fresh process:
-  git plumbing (what lib.ids does) against GitPython (`import git`; Repo; tree walk).
+  git plumbing (what lib.store.ids does) against GitPython (`import git`; Repo; tree walk).
 
     .venv/bin/python bench/bench_claim.py [--runs N] [--sessions N] [--keep DIR]
 """
@@ -60,7 +60,7 @@ print(len(names))
 PLUMBING_READER = f"""
 import sys
 sys.path.insert(0, {str(ROOT / "scripts")!r})
-from lib import ids
+from lib.store import ids
 print(len(ids.git_tree_names(__import__("pathlib").Path(sys.argv[1]))))
 """
 
@@ -153,7 +153,7 @@ def main() -> int:
             "claim, git email (warm cache)": lambda: timed(claim, repo, env, clean_claims),
             "whoami, $OPERATOR": lambda: timed(whoami, repo, as_ada),
             "claim, cold cache (parse + validate)": cold,
-            "read trees: git plumbing (lib.ids)": lambda: timed([PY, "-c", PLUMBING_READER, str(repo)], repo, env),
+            "read trees: git plumbing (lib.store.ids)": lambda: timed([PY, "-c", PLUMBING_READER, str(repo)], repo, env),
             "read trees: GitPython": lambda: timed([PY, "-c", GITPYTHON_READER, str(repo)], repo, env),
         })
         results = list(medians.items())

@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
-from lib import atomic  # noqa: E402
 from lib.console.app import Security, allowed_hosts_for, create_app  # noqa: E402
 from lib.console.data import Console, SessionQuery, Settings, chains_available  # noqa: E402
+from lib.core import atomic  # noqa: E402
 
 OPERATORS = [("rt", "RT"), ("sk", "SK"), ("ab", "AB"), ("cd", "CD"), ("ef", "EF")]
 CLASSES = ["test_fail", "compile_error", "lint_error", "timeout", "dependency_missing"]

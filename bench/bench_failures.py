@@ -3,7 +3,7 @@
 Prints, in one run:
 - classify over every sample of tests/fixtures/failures (per call: median, mean, p90, max;
   throughput in calls/s and MB/s), and on one long output cut to head and tail;
-- the import of lib.failures in a fresh interpreter, and import plus a first classify, against
+- the import of lib.failures.classify in a fresh interpreter, and import plus a first classify, against
   the bare interpreter (`python -c pass`), as medians of several runs and as ratios;
 - one log_decision append, for comparison.
 
@@ -29,8 +29,8 @@ SCRIPTS = ROOT / "scripts"
 CORPUS = ROOT / "tests" / "fixtures" / "failures"
 sys.path.insert(0, str(SCRIPTS))
 
-from lib import failures  # noqa: E402
-from lib.decisions import log_decision  # noqa: E402
+from lib.failures import classify as failures  # noqa: E402
+from lib.failures.decisions import log_decision  # noqa: E402
 
 
 def _fresh(code: str, runs: int, env: dict[str, str]) -> tuple[float, float]:
@@ -79,13 +79,13 @@ def bench_classify(repeat: int) -> None:
 def bench_import(runs: int) -> None:
     path = str(SCRIPTS)
     sample = str(CORPUS / "compile_error__mypy__3.txt")
-    load = f"import sys; sys.path.insert(0, {path!r}); from lib import failures"
+    load = f"import sys; sys.path.insert(0, {path!r}); from lib.failures import classify as failures"
     cases = [
         ("python -c pass", "pass"),
         ("import json (any hook parsing its payload)", "import json"),
-        ("import lib.failures", load),
-        ("import json + lib.failures", "import json; " + load),
-        ("import lib.failures + one classify", f"{load}; failures.classify(open({sample!r}).read())"),
+        ("import lib.failures.classify", load),
+        ("import json + lib.failures.classify", "import json; " + load),
+        ("import lib.failures.classify + one classify", f"{load}; failures.classify(open({sample!r}).read())"),
     ]
     with tempfile.TemporaryDirectory() as cache:
         cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

@@ -10,7 +10,7 @@ wall time of:
 - one hook invocation for a successful tool call (`python -I -S session_state.py`);
 - one hook invocation for a failed Bash call (PostToolUseFailure): the call records the output
   for classification, which the hook does in one batch at SessionEnd (measured too, per failure;
-  lib/failures.py must be present, the output says so when it is absent);
+  lib/failures/classify.py must be present, the output says so when it is absent);
 - the exact command registered in .claude/settings.json, run through `sh -c` (launcher included),
   next to `sh -c 'python -c pass'` (Claude Code runs every hook command through a shell);
 
@@ -63,7 +63,7 @@ def make_repo(base: Path, siblings: int) -> Path:
     (root / "scripts").symlink_to(SCRIPTS)
     if (REPO / ".venv").exists():
         (root / ".venv").symlink_to(REPO / ".venv")
-    from lib import hookstate
+    from lib.telemetry import state as hookstate
 
     tools = ["Bash", "Read", "Edit", "Write", "Grep", "Glob", "Agent", "TodoWrite", "WebFetch"]
     for n in range(siblings):
@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base_cpu = statistics.median(cpu["python -c pass (baseline)"])
     print(f"interpreter: {py} (Python {sys.version.split()[0]})")
     print(f"state folder: {args.siblings} sibling sessions; rounds: {args.rounds}")
-    print(f"failure classifier: {'lib/failures.py present' if has_classifier else 'lib/failures.py ABSENT (failures counted, not classified)'}")
+    print(f"failure classifier: {'lib/failures/classify.py present' if has_classifier else 'lib/failures/classify.py ABSENT (failures counted, not classified)'}")
     print(f"registered command: {command}")
     print()
     print(f"{'case':40s} {'wall median ms':>14s} {'p90 ms':>8s} {'ratio':>7s} {'cpu median ms':>14s} {'ratio':>7s}")

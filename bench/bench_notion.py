@@ -190,7 +190,7 @@ def main() -> int:
                 if "no memo" in label:
                     page = json.loads(subprocess.run(
                         [PYTHON, "-c", "import sys, json; sys.path.insert(0, 'scripts');"
-                         "from lib import frontmatter; print(json.dumps(frontmatter.read_metadata(sys.argv[1])"
+                         "from lib.store import frontmatter; print(json.dumps(frontmatter.read_metadata(sys.argv[1])"
                          "['notion_page_id']))", str(path)], cwd=ROOT, capture_output=True, text=True).stdout)
                     (root / ".claude/state/notion-pages" / f"{page}.json").unlink(missing_ok=True)
             mark = len(fake.requests)

@@ -12,7 +12,7 @@ Targets: warm <= 0.5 s and >= 20x faster than the naive scan; cold no slower tha
     .venv/bin/python bench/bench_resume.py [--sessions N] [--workstreams N] [--rounds N] [--warm N] [--keep DIR]
 
 The generated files' mtimes are set an hour back, as in a real store, so no note counts as
-"just written" (the index re-checks those by content; see lib/index.py).
+"just written" (the index re-checks those by content; see lib/store/index.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Store benchmark: metadata reads and validation over 10,000 sessions and 1,000 workstreams.
 
 Prints, from one run on the same generated files:
-- metadata-read throughput of lib.frontmatter.read_metadata, python-frontmatter and ruamel round trip;
+- metadata-read throughput of lib.store.frontmatter.read_metadata, python-frontmatter and ruamel round trip;
 - validate_frontmatter.py wall time (whole process) against reading the files with python-frontmatter.
 Target: validating the 11,000 files takes under 3x the time of reading them with python-frontmatter.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from lib import frontmatter, yamlio  # noqa: E402
+from lib.store import frontmatter, yamlio  # noqa: E402
 
 OPERATORS = [("rt", "RT"), ("sk", "SK"), ("ab", "AB"), ("cd", "CD"), ("ef", "EF")]
 
@@ -176,8 +176,8 @@ def main() -> int:
         return f"{seconds:7.2f} s  {n / seconds:9,.0f} files/s"
 
     print(f"\nmetadata reads of {n:,} files")
-    print(f"  lib.frontmatter.read_metadata  {rate(ours)}")
-    print(f"  lib.frontmatter.read (+body)   {rate(ours_full)}")
+    print(f"  lib.store.frontmatter.read_metadata  {rate(ours)}")
+    print(f"  lib.store.frontmatter.read (+body)   {rate(ours_full)}")
     print(f"  python-frontmatter.load        {rate(pyfm)}   ({pyfm / ours:.2f}x the time of ours)")
     print(f"  ruamel round-trip load         {rate(ruamel)}   ({ruamel / ours:.1f}x the time of ours; from {ruamel_files} files)")
     print(f"\nvalidate_frontmatter.py (whole process) {validate:.2f} s")

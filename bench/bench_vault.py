@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from lib import redact  # noqa: E402
+from lib.security import redact  # noqa: E402
 
 
 def write(root: Path, rel: str, text: str) -> None:
@@ -107,7 +107,7 @@ def main() -> int:
         first_fix = timed([py, str(ROOT / "scripts/vault.py"), "fix"], root)
         second_fix = timed([py, str(ROOT / "scripts/vault.py"), "fix"], root)
         session = sorted((root / "docs/sessions").glob("AB-*.md"))[len(list((root / "docs/sessions").glob("AB-*.md"))) // 2]
-        link_step = timed([py, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); from lib import vault; "
+        link_step = timed([py, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); from lib.vault import vault; "
                                      f"from pathlib import Path; vault.fix_session(Path('.'), {session.stem!r})"], root)
         notes = sum(1 for _ in root.rglob("*.md"))
         print(f"store: {args.sessions} sessions, {notes} markdown files")

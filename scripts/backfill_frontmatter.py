@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lib import backfill, cli
-from lib.errors import BatonError
-from lib.paths import find_root
+from lib.core import cli
+from lib.core.errors import BatonError
+from lib.core.paths import find_root
+from lib.store import backfill
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def owner_lookup(root: Path) -> backfill.OwnerLookup:
     """email -> operator slug through .claude/operators.yaml (read only if a workstream needs it)."""
-    from lib import operators
+    from lib.store import operators
 
     roster: operators.Roster | None = None
 

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lib import cli, plugin
+from lib.adopt import plugin
+from lib.core import cli
 
 PROG = "build_plugin.py"
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lib import cli
 from lib.chains import registry as reg
 from lib.chains import runner as chain_runner
 from lib.chains.registry import ChainRecord, Registry
-from lib.errors import BatonError
-from lib.paths import find_root
+from lib.core import cli
+from lib.core.errors import BatonError
+from lib.core.paths import find_root
 
 PROG = "chains.py"
 OK_STATUSES = ("done", "max_sessions", "budget_exhausted", "stopped")

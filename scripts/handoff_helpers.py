@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lib import cli, config, yamlio
-from lib.errors import BatonError
+from lib.core import cli, config
+from lib.core.errors import BatonError
+from lib.core.paths import STORE_FOLDERS, find_root
 from lib.handoff import commit as commits
 from lib.handoff import context, indexes, note, plan, resume_cache, state, worklog
 from lib.handoff import manifest as manifests
-from lib.paths import STORE_FOLDERS, find_root
+from lib.store import yamlio
 
 PROG = "handoff_helpers.py"
 
@@ -242,7 +243,7 @@ def _record_written(root: Path, session_id: str, rels: Sequence[str], dirty: set
 
 
 def cmd_archive_transcript(args: argparse.Namespace, root: Path) -> int:
-    from lib import transcripts
+    from lib.handoff import transcripts
 
     session_id = _session_id(args)
     claude_id = context.claude_session_id(args.session_id, session_id, root)
@@ -268,7 +269,7 @@ def cmd_archive_transcript(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_changelog(args: argparse.Namespace, root: Path) -> int:
-    from lib import changelog
+    from lib.handoff import changelog
 
     session_id = _session_id(args)
     dirty = _dirty_before(root, session_id, [changelog.FILENAME])
@@ -287,7 +288,7 @@ def cmd_changelog(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_link(args: argparse.Namespace, root: Path) -> int:
-    from lib import vault
+    from lib.vault import vault
 
     session_id = _session_id(args)
     store = vault.load(root, bodies=set())  # frontmatter only: the scope's files are read whole by fix

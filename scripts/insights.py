@@ -3,7 +3,7 @@
 Failure rates by class, operator, workstream and model, and the cost lost to failed
 sessions, come from the notes in the repository (the whole team's record). Retry success
 comes from this machine's chain registry and decision log, and the output says so.
-Definitions: scripts/lib/insights.py.
+Definitions: scripts/lib/failures/insights.py.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lib import cli, decisions, insights
-from lib.errors import BatonError
-from lib.paths import find_root
+from lib.core import cli
+from lib.core.errors import BatonError
+from lib.core.paths import find_root
+from lib.failures import decisions, insights
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +48,7 @@ def _chains(root: Path) -> list[dict[str, Any]]:
 
 
 def gather(root: Path, filters: insights.Filters) -> dict[str, Any]:
-    from lib.index import Index
+    from lib.store.index import Index
 
     index = Index(root)
     index.refresh(validate=False)

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lib import cli, install
+from lib.adopt import install
+from lib.core import cli
 
 PROG = "install.py"
 SOURCE = Path(__file__).resolve().parent.parent

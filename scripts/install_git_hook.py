@@ -7,8 +7,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from lib import cli, githooks
-from lib.paths import find_root
+from lib.adopt import githooks
+from lib.core import cli
+from lib.core.paths import find_root
 
 
 def default_target(root: Path) -> str:

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lib import claude_settings, cli, paths
+from lib.adopt import claude_settings
+from lib.core import cli, paths
 
 PROG = "install_hooks.py"
 

@@ -1,6 +1,6 @@
 """`/resume` helpers: where you left off, what you own, what your peers did.
 
-Every subcommand reads the store through the index (lib.index), so a warm run
+Every subcommand reads the store through the index (lib.store.index), so a warm run
 parses nothing that did not change. Output is plain text (rich panels when stdout
 is a terminal) or `--json`.
 """
@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lib import cli, resume
-from lib.errors import BatonError
-from lib.index import Index
-from lib.paths import find_root
+from lib.core import cli
+from lib.core.errors import BatonError
+from lib.core.paths import find_root
+from lib.resume import dashboard as resume
+from lib.store.index import Index
 
 EXAMPLE_STORE = "examples/store"
 WRAP = 100

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lib import atomic, cli
-from lib.errors import BatonError
-from lib.paths import STATE_DIR, find_root
+from lib.core import atomic, cli
+from lib.core.errors import BatonError
+from lib.core.paths import STATE_DIR, find_root
 
 if TYPE_CHECKING:
     from lib.console.app import Security

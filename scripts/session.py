@@ -16,8 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lib import cli, operators
-from lib.paths import find_root
+from lib.core import cli
+from lib.core.paths import find_root
+from lib.store import operators
 
 
 def _day(text: str) -> dt.date:
@@ -94,7 +95,7 @@ def cmd_whoami(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_claim(args: argparse.Namespace, root: Path) -> int:
-    from lib import ids
+    from lib.store import ids
 
     found = operators.resolve(root, email=args.email)
     claimed = ids.claim(root, found.operator, day=args.date)
@@ -118,7 +119,7 @@ def cmd_claim(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_claims(args: argparse.Namespace, root: Path) -> int:
-    from lib import ids
+    from lib.store import ids
 
     stubs = ids.claims(root, stale_hours=args.stale)
     if args.json:
@@ -149,7 +150,7 @@ def cmd_claims(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_wrappers(args: argparse.Namespace, root: Path) -> int:
-    from lib import wrappers
+    from lib.adopt import wrappers
 
     roster = operators.load(root)
     plan = wrappers.plan(root, roster)

@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lib import cli, paths
-from lib.errors import BatonError, ConfigError
+from lib.core import cli, paths
+from lib.core.errors import BatonError, ConfigError
 from lib.notion import config as notion_config
 from lib.notion import sync
 from lib.notion.client import DEFAULT_BASE_URL, NotionClient, RetryPolicy

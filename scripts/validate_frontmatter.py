@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lib import cli, config, gitfacts, validate
-from lib.paths import find_root
+from lib.core import cli, config, gitfacts
+from lib.core.paths import find_root
+from lib.store import validate
 
 
 def build_parser() -> argparse.ArgumentParser:

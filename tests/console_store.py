@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lib import atomic, frontmatter
+from lib.core import atomic
+from lib.store import frontmatter
 
 SCRIPT_NOTE = "<script>window.__pwned = 1</script>"
 

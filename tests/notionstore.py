@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fakenotion import FakeNotion
-from lib import frontmatter
+from lib.store import frontmatter
 
 SESSION_PROPS = {"Name": "title", "external_id": "rich_text", "Status": "select", "Operator": "select",
                  "Date": "date", "Tags": "multi_select", "Summary": "rich_text", "Workstream": "rich_text"}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SCRIPTS, git, run_script
-from lib import frontmatter, validate
+from lib.store import frontmatter, validate
 
 OPERATORS = """operators:
   - slug: ada
@@ -179,7 +179,7 @@ def test_kill_mid_run_leaves_files_old_or_new_and_a_rerun_completes(legacy: Path
     # Slow the writer down (a real process, killed with SIGKILL part-way through).
     code = (
         "import sys, time; sys.path.insert(0, sys.argv[1]);"
-        "from lib import backfill; real = backfill.apply;"
+        "from lib.store import backfill; real = backfill.apply;"
         "backfill.apply = lambda root, plan, on_write=None: real(root, plan, lambda c: time.sleep(0.3));"
         "import backfill_frontmatter; backfill_frontmatter.main(['--apply'])"
     )

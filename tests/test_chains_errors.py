@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lib.chains.errors import Verdict, classify, failure_class_for, fatal_retry_reason, parse_reset
 from lib.chains.stream import StreamReader, StreamSummary
+from lib.chains.verdicts import Verdict, classify, failure_class_for, fatal_retry_reason, parse_reset
 
 STREAMS = Path(__file__).resolve().parent / "fakeclaude" / "streams"
 NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
@@ -179,7 +179,7 @@ def test_failure_class_is_structural_where_it_can_be_and_from_the_text_otherwise
     assert failure_class_for(Verdict("stall", "transient", True)) == "timeout"
     assert failure_class_for(Verdict("rate_limit", "transient", True, "API Error: 429")) == "orchestration_error"
     assert failure_class_for(Verdict("edits_denied", None, True)) == "orchestration_error"
-    # A crash of the CLI itself: lib.failures reads the evidence.
+    # A crash of the CLI itself: lib.failures.classify reads the evidence.
     crashed = Verdict("process_error", "transient", True, "claude exited with exit code 1")
     evidence = "Error: Cannot find module '/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js'\n" \
                "code: 'MODULE_NOT_FOUND'"

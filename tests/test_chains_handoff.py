@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lib import frontmatter
 from lib.chains.handoff_check import (
     FED_MAX_CHARS,
     claim_session_id,
@@ -14,6 +13,7 @@ from lib.chains.handoff_check import (
     validate_handoff,
     write_synthetic_handoff,
 )
+from lib.store import frontmatter
 
 
 def _write_note(path: Path, *, outcome: str = "incomplete", summary: str = "Parser written, tests pending.",

@@ -25,8 +25,8 @@ from chains_harness import (
     wait_dead,
 )
 from conftest import git
-from lib import frontmatter, validate
-from lib.decisions import read_decisions
+from lib.failures.decisions import read_decisions
+from lib.store import frontmatter, validate
 
 
 @pytest.fixture

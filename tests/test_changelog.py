@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from lib import changelog
+from lib.handoff import changelog
 
 
 def commit(repo: Path, name: str, subject: str) -> str:

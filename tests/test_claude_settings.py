@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from conftest import REPO_ROOT, SCRIPTS, run_script
-from lib import claude_settings as cs
-from lib.errors import BatonError
+from lib.adopt import claude_settings as cs
+from lib.core.errors import BatonError
 
 FOREIGN: dict[str, Any] = {
     "permissions": {"allow": ["Bash(npm test:*)"], "deny": []},

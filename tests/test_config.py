@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lib import config
-from lib.errors import ConfigError
+from lib.core import config
+from lib.core.errors import ConfigError
 
 
 def test_defaults_when_absent(tmp_path: Path) -> None:

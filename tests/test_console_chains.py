@@ -19,7 +19,7 @@ from lib.chains import runner as chain_runner
 from lib.chains.registry import Breaker, ChainRecord, Handoff, Registry, SessionRecord
 from lib.console.data import Console, Settings
 from lib.console.events import Watcher
-from lib.decisions import log_decision
+from lib.failures.decisions import log_decision
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 

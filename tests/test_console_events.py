@@ -14,9 +14,9 @@ import httpx
 import pytest
 from console_server import serve
 from console_store import write_session, write_telemetry
-from lib import frontmatter
 from lib.console.data import Console, Settings
 from lib.console.events import Watcher
+from lib.store import frontmatter
 
 
 def kinds(changes: list[tuple[str, dict[str, Any]]]) -> list[str]:

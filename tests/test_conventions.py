@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from lib import schema
+from lib.store import schema
 
 DOC = Path(__file__).resolve().parent.parent / "docs/conventions/frontmatter.md"
 

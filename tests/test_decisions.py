@@ -10,14 +10,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from lib.decisions import DECISION_KINDS, decisions_path, log_decision, read_decisions
+from lib.failures.decisions import (
+    DECISION_KINDS,
+    decisions_path,
+    log_decision,
+    read_decisions,
+)
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 WRITER = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from lib.decisions import log_decision
+from lib.failures.decisions import log_decision
 path, writer, count, max_bytes, keep = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 sys.stdin.readline()  # start together
 failed = 0

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lib import failures
-from lib.failures import FAILURE_CLASSES, Failure, classify
+from lib.failures import classify as failures
+from lib.failures.classify import FAILURE_CLASSES, Failure, classify
 
 CORPUS = Path(__file__).parent / "fixtures" / "failures"
 SAMPLES = sorted(CORPUS.glob("*.txt"))
@@ -305,7 +305,7 @@ def test_module_is_python_38_syntax_and_imports_only_the_standard_library() -> N
 def test_importing_it_loads_nothing_outside_the_standard_library() -> None:
     code = (
         "import sys; before = set(sys.modules); sys.path.insert(0, sys.argv[1]);"
-        "from lib import failures;"
+        "from lib.failures import classify as failures;"
         "new = {m.split('.')[0] for m in set(sys.modules) - before};"
         "print(sorted(new - set(sys.stdlib_module_names) - {'lib'}))"
     )

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lib import frontmatter as fm
-from lib import yamlio
+from lib.store import frontmatter as fm
+from lib.store import yamlio
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS = sorted((FIXTURES / "roundtrip").glob("*.md"))

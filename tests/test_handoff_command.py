@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
-from lib import frontmatter
+from lib.store import frontmatter
 
 # The per-operator wrappers (handoff-<initials>.md) are generated from this file and checked by session.py.
 COMMANDS = [REPO_ROOT / ".claude" / "commands" / "handoff.md"]

@@ -27,7 +27,7 @@ from handoff_support import (
     tool_calls,
     write,
 )
-from lib import frontmatter, validate
+from lib.store import frontmatter, validate
 
 
 @pytest.fixture

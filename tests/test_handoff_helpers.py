@@ -21,8 +21,8 @@ from handoff_support import (
     write,
     write_state,
 )
-from lib import frontmatter, validate
 from lib.handoff import gitcmd
+from lib.store import frontmatter, validate
 
 NO_OPERATOR = {"OPERATOR": ""}
 

@@ -1,4 +1,4 @@
-"""lib.hookstate and lib.hookusage in-process: aggregation, state normalisation, JSON codec,
+"""lib.telemetry.state and lib.telemetry.usage in-process: aggregation, state normalisation, JSON codec,
 transcript token accounting and pricing."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lib import config, hookstate, hookusage
+from lib.core import config
+from lib.telemetry import state as hookstate
+from lib.telemetry import usage as hookusage
 
 CAPTURED = Path(__file__).parent / "fixtures" / "claude_code"
 TWO_BLOCKS = CAPTURED / "transcript-two-blocks.jsonl"
@@ -136,7 +138,7 @@ def test_failure_of_recognises_failed_calls(payload: dict[str, Any], expected: t
 def test_classifier_absent_or_failing_yields_no_class() -> None:
     logged: list[str] = []
     cls = hookstate.classify_failure("error: x", "Bash", 1, logged.append)
-    has_module = (Path(hookstate.__file__).parent / "failures.py").exists()
+    has_module = (Path(hookstate.__file__).parents[1] / "failures" / "classify.py").exists()
     if has_module:
         assert isinstance(cls, str) and cls
     else:

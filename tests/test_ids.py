@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import PYTHON, SCRIPTS, git
-from lib import frontmatter, ids, validate
-from lib.errors import BatonError
-from lib.operators import Operator
+from lib.core.errors import BatonError
+from lib.store import frontmatter, ids, validate
+from lib.store.operators import Operator
 
 ADA = Operator("ada", "AL", "Ada Example", ("author@example.com",))
 GRACE = Operator("grace", "GH", "Grace Example", ("grace@example.com",))

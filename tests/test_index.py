@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import SCRIPTS
-from lib import frontmatter, validate
-from lib.index import Index, IndexCold, IndexStale, index_path
+from lib.store import frontmatter, validate
+from lib.store.index import Index, IndexCold, IndexStale, index_path
 from store_factory import claim_text, session, session_text, workstream_text, write
 
 
@@ -219,7 +219,7 @@ WORKER = """
 import sys
 sys.path.insert(0, {scripts!r})
 from pathlib import Path
-from lib.index import Index
+from lib.store.index import Index
 with Index(Path({root!r})) as index:
     index.refresh()
     print(index.count())
@@ -243,7 +243,7 @@ def test_concurrent_refreshes_all_succeed_and_agree(repo: Path) -> None:
 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from lib import index as index_module  # noqa: E402
+from lib.store import index as index_module  # noqa: E402
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*/*.md"))
 

@@ -1,4 +1,4 @@
-"""lib.insights: failure rates, cost lost to failed sessions and retries, from plain data."""
+"""lib.failures.insights: failure rates, cost lost to failed sessions and retries, from plain data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from lib import insights
+from lib.failures import insights
 
 
 def note(sid: str, **meta: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from conftest import REPO_ROOT, run_script
-from lib import frontmatter, insights
+from lib.failures import insights
+from lib.store import frontmatter
 
 
 def fixture_store(tmp_path: Path) -> Path:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 from conftest import REPO_ROOT, git, run_script
-from lib import claude_settings, install, pyenv
-from lib.errors import BatonError
+from lib.adopt import claude_settings, install
+from lib.core import pyenv
+from lib.core.errors import BatonError
 
 VENV = Path(sys.prefix)  # the environment running the tests has baton's dependencies
 
@@ -269,12 +270,12 @@ def _run_from(source: Path, target: Path, *args: str) -> subprocess.CompletedPro
 def test_upgrade_updates_our_files_and_keeps_a_local_edit(theirs: Path, tmp_path: Path) -> None:
     source = _source_copy(tmp_path)
     assert _run_from(source, theirs).returncode == 0
-    edited = theirs / ".baton/scripts/lib/paths.py"
+    edited = theirs / ".baton/scripts/lib/core/paths.py"
     edited.write_text(edited.read_text(encoding="utf-8") + "# tuned here\n", encoding="utf-8")
 
     # The next baton changes two files (one of them the edited one), drops one and adds one.
-    (source / "scripts/lib/paths.py").write_text(
-        (source / "scripts/lib/paths.py").read_text(encoding="utf-8") + "# next\n", encoding="utf-8")
+    (source / "scripts/lib/core/paths.py").write_text(
+        (source / "scripts/lib/core/paths.py").read_text(encoding="utf-8") + "# next\n", encoding="utf-8")
     (source / "docs/conventions/frontmatter.md").write_text("# contract v2\n", encoding="utf-8")
     (source / "scripts/backfill_frontmatter.py").unlink()
     (source / "scripts/lib/newthing.py").write_text("NEW = True\n", encoding="utf-8")
@@ -285,7 +286,7 @@ def test_upgrade_updates_our_files_and_keeps_a_local_edit(theirs: Path, tmp_path
 
     result = _run_from(source, theirs, "--upgrade")
     assert result.returncode == 0, result.stderr
-    assert "Modified locally, left as they are (1): .baton/scripts/lib/paths.py" in result.stdout
+    assert "Modified locally, left as they are (1): .baton/scripts/lib/core/paths.py" in result.stdout
     assert edited.read_text(encoding="utf-8").endswith("# tuned here\n")
     assert (theirs / "docs/conventions/frontmatter.md").read_text(encoding="utf-8") == "# contract v2\n"
     assert not (theirs / ".baton/scripts/backfill_frontmatter.py").exists()
@@ -293,7 +294,7 @@ def test_upgrade_updates_our_files_and_keeps_a_local_edit(theirs: Path, tmp_path
 
     report = json.loads(_run_from(source, theirs, "--upgrade", "--json").stdout)
     assert report["changed"] is False
-    assert report["locally_modified"] == [".baton/scripts/lib/paths.py"]
+    assert report["locally_modified"] == [".baton/scripts/lib/core/paths.py"]
 
 
 def test_a_file_of_theirs_at_one_of_our_paths_is_skipped_and_kept(theirs: Path) -> None:
@@ -320,8 +321,8 @@ def test_malformed_settings_is_refused_before_anything_is_written(theirs: Path) 
 def test_link_mode_symlinks_our_scripts_to_this_checkout(theirs: Path) -> None:
     before = snapshot(theirs)
     installed(theirs, link=True)
-    link = theirs / ".baton/scripts/lib/hookstate.py"
-    assert link.is_symlink() and Path(os.readlink(link)) == REPO_ROOT / "scripts/lib/hookstate.py"
+    link = theirs / ".baton/scripts/lib/telemetry/state.py"
+    assert link.is_symlink() and Path(os.readlink(link)) == REPO_ROOT / "scripts/lib/telemetry/state.py"
     assert not (theirs / "docs/conventions/frontmatter.md").is_symlink()  # the team's docs are copies
     fire(theirs, "PostToolUse", {"session_id": "adopt-3", "hook_event_name": "PostToolUse", "tool_name": "Read",
                                  "tool_use_id": "toolu_link_1"})

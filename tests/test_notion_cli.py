@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import PYTHON, SCRIPTS, run_script
 from fakenotion import FakeNotion
-from lib import frontmatter
+from lib.store import frontmatter
 from notionstore import is_synced, meta, page_text, session_note, workspace, write_config
 
 SCRIPT = "sync_to_notion_oneshot.py"

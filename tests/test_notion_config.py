@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from lib.errors import ConfigError
+from lib.core.errors import ConfigError
 from lib.notion import config as nconfig
 from lib.notion.properties import build_properties, check_mapping, property_value
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sync_to_notion_oneshot as cli_mod
 from fakenotion import FakeNotion
-from lib import frontmatter
+from lib.store import frontmatter
 from notionstore import (
     Workspace,
     is_synced,

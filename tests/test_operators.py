@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, git, run_script
-from lib import operators, yamlio
-from lib.errors import BatonError, ConfigError
+from lib.core.errors import BatonError, ConfigError
+from lib.store import operators, yamlio
 
 ROSTER = """\
 operators:

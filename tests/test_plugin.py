@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from conftest import REPO_ROOT, run_script
-from lib import claude_settings, install, plugin, pyenv
+from lib.adopt import claude_settings, install, plugin
+from lib.core import pyenv
 
 BIN = REPO_ROOT / "bin" / "baton"
 ENV_HOOK = REPO_ROOT / "scripts" / "hooks" / "plugin_env.py"
@@ -141,7 +142,7 @@ def test_bin_launcher_refuses_anything_but_a_helper_name(name: str) -> None:
 
 
 def test_plugin_hooks_are_python_3_8_syntax() -> None:
-    for path in (ENV_HOOK, REPO_ROOT / "scripts/lib/pyenv.py"):
+    for path in (ENV_HOOK, REPO_ROOT / "scripts/lib/core/pyenv.py"):
         ast.parse(path.read_text(encoding="utf-8"), feature_version=(3, 8))
 
 

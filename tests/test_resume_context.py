@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SCRIPTS
-from lib.index import Index, index_path
+from lib.store.index import Index, index_path
 from store_factory import session, workstream_text, write
 
 HOOK = SCRIPTS / "hooks" / "resume_context.py"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO_ROOT, SCRIPTS, run_script
-from lib.index import index_path
+from lib.store.index import index_path
 from store_factory import claim_text, session, session_text, workstream_text, write
 
 TODAY = "2026-11-22"
@@ -289,7 +289,8 @@ def test_an_unknown_git_email_gives_the_team_view_and_the_entry_to_add(store: Pa
 def test_the_resume_command_runs_only_the_helpers_it_allows() -> None:
     import re
 
-    from lib import frontmatter, wrappers
+    from lib.adopt import wrappers
+    from lib.store import frontmatter
 
     metadata, body = frontmatter.read(REPO_ROOT / ".claude/commands/resume.md")
     assert metadata["description"]

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from lib import schema
+from lib.store import schema
 
 WRITTEN_SESSION: dict[str, Any] = {
     "title": "T", "operator": "rt", "summary": "S", "workstream": None, "tags": ["a"], "kind": "session",

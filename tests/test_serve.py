@@ -93,7 +93,7 @@ def test_a_missing_project_dir_is_a_clear_error(repo: Path) -> None:
 
 
 def test_the_rest_of_baton_does_not_import_the_web_stack() -> None:
-    code = (f"import sys; sys.path.insert(0, {str(SCRIPTS)!r}); import serve, lib.insights, lib.console.data; "
+    code = (f"import sys; sys.path.insert(0, {str(SCRIPTS)!r}); import serve, lib.failures.insights, lib.console.data; "
             "print(sorted(m for m in ('starlette', 'uvicorn', 'jinja2') if m in sys.modules))")
     out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env={**os.environ}, check=True)
     assert out.stdout.strip() == "[]"

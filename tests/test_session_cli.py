@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import PYTHON, REPO_ROOT, SCRIPTS, git, run_script
-from lib import frontmatter, validate, wrappers
+from lib.adopt import wrappers
+from lib.store import frontmatter, validate
 
 ROSTER = """\
 operators:

@@ -18,7 +18,7 @@ import pytest
 from conftest import PYTHON, SCRIPTS
 
 HOOK = SCRIPTS / "hooks" / "session_state.py"
-HOT_MODULES = [HOOK, SCRIPTS / "lib" / "hookstate.py", SCRIPTS / "lib" / "hookusage.py"]
+HOT_MODULES = [HOOK, SCRIPTS / "lib" / "telemetry" / "state.py", SCRIPTS / "lib" / "telemetry" / "usage.py"]
 CAPTURED = Path(__file__).parent / "fixtures" / "claude_code"
 FLAGS = ("-I", "-S")  # as registered in .claude/settings.json
 S1 = "8f4f9bf2-05f2-48ab-bc5c-31723315db35"
@@ -130,7 +130,7 @@ def test_payloads_captured_from_the_real_client_are_counted(repo: Path) -> None:
     assert first["end_reason"] == "other" and first["ended_at"]
     assert second["tool_calls_count"] == 1
     assert second["tool_failures_count"] == 0
-    has_classifier = (SCRIPTS / "lib" / "failures.py").exists()
+    has_classifier = (SCRIPTS / "lib" / "failures" / "classify.py").exists()
     assert sum(first["failures_breakdown"].values()) == (1 if has_classifier else 0)
 
 
@@ -252,10 +252,11 @@ def test_missing_state_folder_is_created(tmp_path: Path) -> None:
 def test_a_broken_library_still_exits_zero(tmp_path: Path) -> None:
     copy = tmp_path / "scripts"
     (copy / "hooks").mkdir(parents=True)
-    (copy / "lib").mkdir()
+    (copy / "lib" / "telemetry").mkdir(parents=True)
     shutil.copy(HOOK, copy / "hooks" / HOOK.name)
     (copy / "lib" / "__init__.py").write_text("")
-    (copy / "lib" / "hookstate.py").write_text("def broken(:\n")
+    (copy / "lib" / "telemetry" / "__init__.py").write_text("")
+    (copy / "lib" / "telemetry" / "state.py").write_text("def broken(:\n")
     result = subprocess.run([PYTHON, *FLAGS, str(copy / "hooks" / HOOK.name)], input=b"{}",
                             capture_output=True, env=_env(tmp_path), timeout=60)
     assert result.returncode == 0
@@ -378,7 +379,7 @@ def test_failed_tool_calls_are_counted_even_without_a_classifier(repo: Path) -> 
     assert [json.loads(line)["text"] for line in pending] == [pytest_failure, "fatal: not a git repository"]
     run_hook(repo, {"session_id": S1, "hook_event_name": "SessionEnd", "reason": "other"})
     doc = state(repo, S1)
-    has_classifier = (SCRIPTS / "lib" / "failures.py").exists()
+    has_classifier = (SCRIPTS / "lib" / "failures" / "classify.py").exists()
     assert sum(doc["failures_breakdown"].values()) == (2 if has_classifier else 0)
     if has_classifier:
         assert doc["failures_breakdown"] == {"test_fail": 1, "orchestration_error": 1}
@@ -387,14 +388,15 @@ def test_failed_tool_calls_are_counted_even_without_a_classifier(repo: Path) -> 
 
 
 def _scripts_with_classifier(tmp_path: Path, body: str) -> Path:
-    """A copy of the hook and its stdlib modules next to a stand-in lib/failures.py."""
+    """A copy of the hook and its stdlib modules next to a stand-in lib/failures/classify.py."""
     copy = tmp_path / "scripts"
     (copy / "hooks").mkdir(parents=True)
-    (copy / "lib").mkdir()
     shutil.copy(HOOK, copy / "hooks" / HOOK.name)
-    for name in ("__init__.py", "hookstate.py", "hookusage.py", "pricing.json"):
+    for name in ("__init__.py", "telemetry/__init__.py", "telemetry/state.py", "telemetry/usage.py",
+                 "telemetry/pricing.json", "failures/__init__.py"):
+        (copy / "lib" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SCRIPTS / "lib" / name, copy / "lib" / name)
-    (copy / "lib" / "failures.py").write_text(body)
+    (copy / "lib" / "failures" / "classify.py").write_text(body)
     return copy / "hooks" / HOOK.name
 
 
@@ -473,7 +475,7 @@ def test_the_hook_imports_nothing_outside_the_standard_library(
         repo: Path, tmp_path: Path, flags: tuple[str, ...]) -> None:
     transcript = tmp_path / f"{S1}.jsonl"
     transcript.write_text("")
-    ours = {"lib", "lib.hookstate", "lib.hookusage", "lib.failures"}
+    ours = {"lib", "lib.telemetry", "lib.telemetry.state", "lib.telemetry.usage", "lib.failures", "lib.failures.classify"}
     seen: set[str] = set()
     for payload in (
         {"session_id": S1, "hook_event_name": "SessionStart", "source": "startup", "transcript_path": str(transcript)},
@@ -491,7 +493,7 @@ def test_the_hook_imports_nothing_outside_the_standard_library(
 def test_the_success_path_compiles_no_regex_and_skips_heavy_modules(repo: Path, tmp_path: Path) -> None:
     run_hook(repo, tool(S1, "Read", 0))  # the session exists, as on every call but the first
     seen = _imported_by_hook(repo, tmp_path, tool(S1, "Bash", 1), FLAGS)
-    assert not seen & {"re", "json", "typing", "datetime", "os", "enum", "lib.hookusage", "lib.failures"}
+    assert not seen & {"re", "json", "typing", "datetime", "os", "enum", "lib.telemetry.usage", "lib.failures.classify"}
     assert state(repo, S1)["tool_calls_count"] == 2
 
 

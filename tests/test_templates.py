@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lib import frontmatter, paths, validate
+from lib.core import paths
+from lib.store import frontmatter, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,5 +24,5 @@ def test_template_is_valid_apart_from_its_placeholder_id(kind: str) -> None:
 def test_session_template_lists_the_body_sections_in_order() -> None:
     _, body = frontmatter.read(ROOT / "docs/sessions/TEMPLATE.md")
     headings = [line[3:] for line in body.splitlines() if line.startswith("## ")]
-    from lib.schema import SESSION_SECTIONS
+    from lib.store.schema import SESSION_SECTIONS
     assert tuple(headings) == SESSION_SECTIONS

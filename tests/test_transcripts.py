@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from conftest import run_script
-from lib import frontmatter, redact, transcripts
+from lib.handoff import transcripts
+from lib.security import redact
+from lib.store import frontmatter
 
 SID = "AB-260101-01"
 CLAUDE_ID = "0f4e2a9c-1111-4222-8333-444455556666"

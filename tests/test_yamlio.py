@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from lib import yamlio
+from lib.store import yamlio
 
 # Scalars on which YAML 1.1 (PyYAML's default) and 1.2 (ruamel's) disagree, and what we pin.
 PINNED: list[tuple[str, Any]] = [

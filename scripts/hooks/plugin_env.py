@@ -65,7 +65,7 @@ def start(environ: "dict[str, str]") -> None:
     sys.path.insert(0, _scripts_dir())
     from pathlib import Path
 
-    from lib import pyenv
+    from lib.core import pyenv
 
     requirements = pyenv.runtime_requirements(Path(plugin_root) / "pyproject.toml")
     if pyenv.is_current(Path(data) / "venv", pyenv.requirements_text(requirements)):
@@ -86,7 +86,7 @@ def provision(plugin_root: str, data: str) -> int:
     from pathlib import Path
 
     sys.path.insert(0, _scripts_dir())
-    from lib import pyenv
+    from lib.core import pyenv
 
     os.makedirs(data, exist_ok=True)
     with open(os.path.join(data, "venv.lock"), "a") as lock:

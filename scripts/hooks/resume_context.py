@@ -10,8 +10,8 @@ Rules it keeps (like the telemetry hook): it always exits 0 and never blocks;
 problems go to `.claude/state/hook-errors.log`. It has a time budget
 (`session_start.time_budget_s`) and never builds a cold store index: without a
 complete index, or when too much changed since the last `/resume`, it prints one
-line pointing to `/resume` instead. It imports the standard library, lib.index and
-lib.resume (PyYAML only when baton.yaml exists or changed notes must be read);
+line pointing to `/resume` instead. It imports the standard library, lib.store.index and
+lib.resume.dashboard (PyYAML only when baton.yaml exists or changed notes must be read);
 never ruamel, jsonschema or rich.
 """
 
@@ -72,7 +72,7 @@ def _root(payload: dict[str, Any]) -> Path:
     env = os.environ.get("CLAUDE_PROJECT_DIR")
     if env:
         return Path(env)
-    from lib.paths import find_root
+    from lib.core.paths import find_root
 
     cwd = payload.get("cwd")
     return find_root(Path(cwd) if isinstance(cwd, str) and cwd else None)
@@ -81,14 +81,14 @@ def _root(payload: dict[str, Any]) -> Path:
 def _settings(root: Path) -> dict[str, Any]:
     """`session_start` of .claude/baton.yaml over the defaults; a bad value is logged and ignored.
 
-    Not lib.config: that validates with jsonschema, too slow to import here.
+    Not lib.core.config: that validates with jsonschema, too slow to import here.
     """
     settings = dict(DEFAULTS)
     try:
         text = (root / ".claude" / "baton.yaml").read_text(encoding="utf-8")
     except OSError:
         return settings
-    from lib import yamlio
+    from lib.store import yamlio
 
     try:
         data = yamlio.load(text)
@@ -117,9 +117,9 @@ def context(root: Path, settings: dict[str, Any], deadline: float) -> str:
     """The text to print: a resume context, or a one-line pointer to /resume."""
     import sqlite3
 
-    from lib import resume
-    from lib.errors import BatonError, ConfigError
-    from lib.index import Index, IndexCold, IndexStale
+    from lib.core.errors import BatonError, ConfigError
+    from lib.resume import dashboard as resume
+    from lib.store.index import Index, IndexCold, IndexStale
 
     budget = max(0.05, deadline - time.monotonic())
     try:
@@ -146,7 +146,7 @@ def context(root: Path, settings: dict[str, Any], deadline: float) -> str:
 
 
 def compose(index: Any, operator: Any, max_chars: int) -> str:
-    from lib import resume
+    from lib.resume import dashboard as resume
 
     slug = operator.slug if operator else None
     last = resume.last_session(index, slug)
@@ -202,7 +202,7 @@ def _fit(head: list[str], body: list[str], tail: list[str], max_chars: int) -> s
 
 def _log(root: Path | None, message: str) -> None:
     try:
-        from lib import hookstate
+        from lib.telemetry import state as hookstate
 
         state_dir = str((root or Path.cwd()) / ".claude" / "state")
         hookstate.log_error(state_dir, "resume_context: " + message)

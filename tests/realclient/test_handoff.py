@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lib import frontmatter, validate
+from lib.store import frontmatter, validate
 
 from . import standin as s
 from .claude_cli import Claude, ProjectClone

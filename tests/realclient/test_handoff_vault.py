@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lib import frontmatter
+from lib.store import frontmatter
 
 from . import standin as s
 from .claude_cli import Claude, ProjectClone

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib import frontmatter
+from lib.store import frontmatter
 
 from . import standin as s
 from .claude_cli import Claude, ProjectClone

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lib import failures
+from lib.failures import classify as failures
 
 from . import standin as s
 from .claude_cli import Claude, ProjectClone

@@ -3,8 +3,8 @@
 The runner claims the session id before it starts `claude` and exports it as
 BATON_SESSION_ID; the session's `/handoff --auto` writes the note over the
 claim stub. The runner's contact with the other pieces of baton is kept to
-this module: `resolve_operator` and `claim_session_id` (lib.operators,
-lib.ids), `write_synthetic_handoff` and `commit_note` (lib.handoff, the steps
+this module: `resolve_operator` and `claim_session_id` (lib.store.operators,
+lib.store.ids), `write_synthetic_handoff` and `commit_note` (lib.handoff, the steps
 behind `/handoff`).
 """
 
@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import config, frontmatter, ids, operators, validate
-from ..errors import BatonError
-from ..handoff import commit as handoff_commit
-from ..handoff import note as handoff_note
-from ..operators import Operator
+from lib.core import config
+from lib.core.errors import BatonError
+from lib.handoff import commit as handoff_commit
+from lib.handoff import note as handoff_note
+from lib.store import frontmatter, ids, operators, validate
+from lib.store.operators import Operator
 
 SUMMARY_MIN_CHARS = 20
 FED_MAX_CHARS = 10_000

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import KilledBy, fatal_retry_reason
-from .stream import StreamReader, StreamSummary
+from lib.chains.stream import StreamReader, StreamSummary
+from lib.chains.verdicts import KilledBy, fatal_retry_reason
 
 _POLL_S = 0.05
 

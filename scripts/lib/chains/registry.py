@@ -30,8 +30,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from .. import atomic
-from ..errors import BatonError
+from lib.core import atomic
+from lib.core.errors import BatonError
 
 SCHEMA_VERSION = 1
 MAX_CHAINS = 50

@@ -26,14 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import decisions
-from ..errors import BatonError
-from ..operators import Operator
-from . import handoff_check, launch
-from .errors import Verdict, classify, failure_class_for
-from .handoff_check import HandoffCheck
-from .notify import PUSH_STATUSES, git_push, post_webhook
-from .registry import (
+from lib.chains import handoff_check, launch
+from lib.chains.handoff_check import HandoffCheck
+from lib.chains.notify import PUSH_STATUSES, git_push, post_webhook
+from lib.chains.registry import (
     RESUMABLE,
     Attempt,
     ChainRecord,
@@ -45,9 +41,13 @@ from .registry import (
     now_iso,
     project_key,
 )
-from .settings import ChainSettings
-from .settings import load as load_settings
-from .stream import StreamReader
+from lib.chains.settings import ChainSettings
+from lib.chains.settings import load as load_settings
+from lib.chains.stream import StreamReader
+from lib.chains.verdicts import Verdict, classify, failure_class_for
+from lib.core.errors import BatonError
+from lib.failures import decisions
+from lib.store.operators import Operator
 
 HANDOFF_PROMPT = "/handoff --auto"
 HANDOFF_TURNS = 2

@@ -37,9 +37,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import BatonError
-from . import openapi, render
-from .data import (
+from lib.console import openapi, render
+from lib.console.data import (
     CHAIN_STATUSES,
     BadRequest,
     Conflict,
@@ -51,7 +50,8 @@ from .data import (
     _parse_date,
     _parse_int,
 )
-from .events import HEARTBEAT_S, EventHub, Watcher
+from lib.console.events import HEARTBEAT_S, EventHub, Watcher
+from lib.core.errors import BatonError
 
 HERE = Path(__file__).resolve().parent
 TOKEN_HEADER = "x-baton-token"

@@ -1,8 +1,8 @@
 """What the console shows, as plain data: the API returns it as JSON and the pages render it.
 
-Every read goes through the library: notes through the store view (`lib.frontmatter`), chains
-through the chain registry (`lib.chains.registry`), live sessions through `lib.hookstate`, the
-decision log through `lib.decisions`, figures through `lib.insights`. Stopping a chain calls
+Every read goes through the library: notes through the store view (`lib.store.frontmatter`), chains
+through the chain registry (`lib.chains.registry`), live sessions through `lib.telemetry.state`, the
+decision log through `lib.failures.decisions`, figures through `lib.failures.insights`. Stopping a chain calls
 `lib.chains.runner.request_stop`, the function behind `chains.py stop`.
 """
 
@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import decisions as decision_log
-from .. import hookstate, insights
-from ..errors import BatonError
-from ..paths import STATE_DIR
-from .storeview import Note, StoreView
+from lib.console.storeview import Note, StoreView
+from lib.core.errors import BatonError
+from lib.core.paths import STATE_DIR
+from lib.failures import decisions as decision_log
+from lib.failures import insights
+from lib.telemetry import state as hookstate
 
 TOKEN_FILE = "serve.token"
 SESSION_STATUSES = ("claimed", "written")
@@ -239,7 +240,7 @@ class Console:
     def warm(self) -> int:
         """Bring every project's store index up to date now (before the server's threads start, so a cold
         store is parsed in parallel); the number of notes."""
-        from .storeview import warm
+        from lib.console.storeview import warm
 
         return sum(warm(project.root) for project in self.projects)
 
@@ -405,7 +406,7 @@ class Console:
     def _chain_record(self, chain_id: str) -> tuple[Project, Any]:
         if not chains_available():
             raise NotFound(f"no chain {chain_id} (the chain runner is not installed)")
-        from ..chains import registry as reg
+        from lib.chains import registry as reg
 
         if not reg.is_chain_id(chain_id):
             raise BadRequest(f"{chain_id!r} is not a chain id (YYYYMMDD-HHMMSS-xxxx)")
@@ -485,7 +486,7 @@ class Console:
         proj, record = self._chain_record(chain_id)
         if record.status != "running":
             raise Conflict(f"chain {chain_id} is {record.status}: nothing to stop")
-        from ..chains import runner as chain_runner
+        from lib.chains import runner as chain_runner
 
         registry = open_registry(self.settings.registry_home)
         try:
@@ -555,9 +556,9 @@ def _operator_entry(slug: str) -> dict[str, Any]:
 
 
 def _roster(root: Path) -> list[dict[str, Any]]:
-    """operators.yaml through `lib.operators`; a missing or invalid roster reads as empty (the sessions
+    """operators.yaml through `lib.store.operators`; a missing or invalid roster reads as empty (the sessions
     still name their operators)."""
-    from .. import operators
+    from lib.store import operators
 
     try:
         roster = operators.load(root)
@@ -648,7 +649,7 @@ def chains_available() -> bool:
 
 def open_registry(home: Path | None) -> Any:
     """The chain registry `chains.py` uses (home None: $BATON_STATE_HOME)."""
-    from ..chains.registry import Registry
+    from lib.chains.registry import Registry
 
     return Registry(home)
 
@@ -656,7 +657,7 @@ def open_registry(home: Path | None) -> Any:
 def _alive(registry: Any, chain: Any) -> bool | None:
     if chain.status != "running":
         return None
-    from ..chains import runner as chain_runner
+    from lib.chains import runner as chain_runner
 
     return bool(chain_runner.runner_alive(registry, chain))
 

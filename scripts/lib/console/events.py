@@ -3,7 +3,7 @@
 `Watcher.look()` compares what is on disk with what it saw the time before and returns the
 differences as events. It is cheap when nothing changed: a stat of the registry file, of the
 store folders and of each project's state folder. Only what changed is read again (the registry
-through `lib.chains.registry`, notes through the store view, telemetry through `lib.hookstate`).
+through `lib.chains.registry`, notes through the store view, telemetry through `lib.telemetry.state`).
 
 `EventHub` runs the watcher every `poll_interval_s` in a worker thread, numbers the events,
 keeps the last few hundred (a reconnecting client sends `Last-Event-ID` and gets what it
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import hookstate
-from . import data as console_data
-from .data import Console, Project
+from lib.console import data as console_data
+from lib.console.data import Console, Project
+from lib.telemetry import state as hookstate
 
 EVENT_TYPES = (
     "chain_started",

@@ -1,4 +1,4 @@
-"""The console's view of one repository's store, read through the store index (`lib.index`).
+"""The console's view of one repository's store, read through the store index (`lib.store.index`).
 
 The index parses each note once and keeps it in `.claude/state/index.sqlite` (so a restarted console
 is warm); this view keeps the rows the console shows in memory, in the index's order (newest first:
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .. import frontmatter
-from .. import index as store_index
-from ..paths import KINDS, STORE_FOLDERS
+from lib.core.paths import KINDS, STORE_FOLDERS
+from lib.store import frontmatter
+from lib.store import index as store_index
 
 # File-system timestamps move in ticks (a jiffy on Linux: 1-10 ms): a folder changed this recently may
 # change again without its mtime moving, so the next call looks again.

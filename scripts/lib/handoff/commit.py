@@ -21,12 +21,13 @@ from typing import Any
 
 from filelock import Timeout
 
-from .. import atomic, frontmatter
-from ..errors import BatonError
-from ..paths import STATE_DIR, STORE_FOLDERS
-from . import gitcmd, identity, indexes, worklog
-from . import manifest as manifests
-from .gitcmd import GitResult
+from lib.core import atomic
+from lib.core.errors import BatonError
+from lib.core.paths import STATE_DIR, STORE_FOLDERS
+from lib.handoff import gitcmd, identity, indexes, worklog
+from lib.handoff import manifest as manifests
+from lib.handoff.gitcmd import GitResult
+from lib.store import frontmatter
 
 LOCK_NAME = "baton-handoff.lock"
 MAX_RENAMES = 5
@@ -339,7 +340,8 @@ def _restamp(doc: frontmatter.Document) -> None:
 def rename_session(root: Path, old: str, new_claim: identity.Claim) -> manifests.Manifest:
     """Move the note to the new id, and point the workstream log, learnings, indexes, changelog entry,
     transcript archive and vault links at it."""
-    from .. import changelog, transcripts, vault
+    from lib.handoff import changelog, transcripts
+    from lib.vault import vault
 
     new = new_claim.id
     old_path = identity.note_path(root, old)

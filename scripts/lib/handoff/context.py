@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import config
-from . import manifest as manifests
-from .gitstats import GitStats, git_stats, resolve_since
-from .state import Telemetry, read_telemetry
+from lib.core import config
+from lib.handoff import manifest as manifests
+from lib.handoff.gitstats import GitStats, git_stats, resolve_since
+from lib.handoff.state import Telemetry, read_telemetry
 
 
 @dataclass

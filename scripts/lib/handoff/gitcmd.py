@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BatonError
+from lib.core.errors import BatonError
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BatonError
-from ..paths import SKIPPED_NAMES, STORE_FOLDERS
+from lib.core.errors import BatonError
+from lib.core.paths import SKIPPED_NAMES, STORE_FOLDERS
 
 HANDOFF_SUBJECT = "handoff: "
 _ADR = re.compile(r"^(?:ADR-)?(\d{4})(?:-.*)?\.md$")
@@ -143,7 +143,7 @@ def git_stats(root: Path, since: dt.datetime | None, since_source: str) -> GitSt
 
 def last_handoff_time(root: Path) -> dt.datetime | None:
     """When the latest `handoff: ` commit on HEAD was made (a fallback start of the session)."""
-    from . import gitcmd
+    from lib.handoff import gitcmd
 
     result = gitcmd.run(root, "log", "-1", "--format=%cI", f"--grep=^{HANDOFF_SUBJECT}", "HEAD")
     if not result.ok or not result.stdout.strip():
@@ -158,7 +158,7 @@ def resolve_since(root: Path, explicit: str | None, started_at: str | None, now:
                   recorded: tuple[str | None, str | None] = (None, None)) -> tuple[dt.datetime, str, list[str]]:
     """The start of the session for git: --since, else the one `start` recorded, else the telemetry's
     started_at, else the last handoff commit, else the last 24 hours."""
-    from .state import parse_time
+    from lib.handoff.state import parse_time
 
     if explicit:
         parsed = parse_time(explicit)

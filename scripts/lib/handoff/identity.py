@@ -1,8 +1,8 @@
-"""Who is handing off, and under which session id: the handoff's view of `lib.operators` and `lib.ids`.
+"""Who is handing off, and under which session id: the handoff's view of `lib.store.operators` and `lib.store.ids`.
 
-- `resolve_operator`: `lib.operators.resolve` (the documented chain), plus whether the
+- `resolve_operator`: `lib.store.operators.resolve` (the documented chain), plus whether the
   answer was inferred from an email, which the handoff asks the user to confirm.
-- `claim`: `lib.ids.claim`, never reusing `$BATON_SESSION_ID` (the handoff looks at that
+- `claim`: `lib.store.ids.claim`, never reusing `$BATON_SESSION_ID` (the handoff looks at that
   itself, in `preclaimed`, taking the operator from the claimed stub).
 """
 
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import frontmatter, ids, operators
-from ..errors import BatonError
-from ..paths import STORE_FOLDERS
-from ..schema import SESSION_ID
+from lib.core.errors import BatonError
+from lib.core.paths import STORE_FOLDERS
+from lib.store import frontmatter, ids, operators
+from lib.store.schema import SESSION_ID
 
 # Sources whose answer the user did not state for this session: the handoff asks to confirm them.
 INFERRED_SOURCES = frozenset({operators.SOURCE_USER_EMAIL_ENV, operators.SOURCE_GIT})

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import atomic, frontmatter
-from ..paths import SKIPPED_NAMES, STATE_DIR, STORE_FOLDERS, Store
+from lib.core import atomic
+from lib.core.paths import SKIPPED_NAMES, STATE_DIR, STORE_FOLDERS, Store
+from lib.store import frontmatter
 
 SESSIONS_INDEX = f"{STORE_FOLDERS['session']}/INDEX.md"
 WORKSTREAMS_INDEX = f"{STORE_FOLDERS['workstream']}/INDEX.md"

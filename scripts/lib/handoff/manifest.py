@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .. import atomic
-from ..errors import BatonError
-from ..paths import STATE_DIR
-from ..schema import SESSION_ID
+from lib.core import atomic
+from lib.core.errors import BatonError
+from lib.core.paths import STATE_DIR
+from lib.store.schema import SESSION_ID
 
 VERSION = 1
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import frontmatter, schema, validate
-from ..errors import BatonError
-from ..paths import STORE_FOLDERS
-from . import manifest as manifests
-from .gitstats import GitStats
-from .state import Telemetry
+from lib.core.errors import BatonError
+from lib.core.paths import STORE_FOLDERS
+from lib.handoff import manifest as manifests
+from lib.handoff.gitstats import GitStats
+from lib.handoff.state import Telemetry
+from lib.store import frontmatter, schema, validate
 
 MODES = ("full", "quick", "trivial", "auto")
 SHORT_MODES = ("quick", "trivial")
@@ -279,7 +279,7 @@ def _utc_now(now: dt.datetime) -> dt.datetime:
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
-    from .state import parse_time
+    from lib.handoff.state import parse_time
 
     if isinstance(value, dt.datetime):
         return value
@@ -475,7 +475,7 @@ def check_learning_target(path: Path, rel: str, session_id: str, force: bool) ->
 def write_session(root: Path, session_id: str, data: Any, *, force: bool, claude_id: str | None,
                   since: str | None, now: dt.datetime) -> WriteResult:
     """Build, validate and write the note over its claim stub; nothing is written when anything is wrong."""
-    from . import context, identity
+    from lib.handoff import context, identity
 
     path = identity.note_path(root, session_id)
     rel = path.relative_to(root).as_posix()
@@ -500,7 +500,7 @@ def write_session(root: Path, session_id: str, data: Any, *, force: bool, claude
 
 
 def write_learning(root: Path, session_id: str, data: Any, *, force: bool, now: dt.datetime) -> dict[str, Any]:
-    from . import identity
+    from lib.handoff import identity
 
     note = identity.note_path(root, session_id)
     meta = identity.read_stub(note) or {}

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import frontmatter
-from ..paths import SKIPPED_NAMES
-from ..schema import SESSION_ID
-from . import context, identity
-from . import manifest as manifests
-from .context import SessionContext
+from lib.core.paths import SKIPPED_NAMES
+from lib.handoff import context, identity
+from lib.handoff import manifest as manifests
+from lib.handoff.context import SessionContext
+from lib.store import frontmatter
+from lib.store.schema import SESSION_ID
 
 TRIVIAL_MAX_TOOL_CALLS = 5  # fewer than this, and no commits
 

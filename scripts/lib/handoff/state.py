@@ -2,7 +2,7 @@
 
 The state file is written by the telemetry hook (`.claude/state/session-<id>.json`,
 docs/conventions/telemetry-state.md) and read here through the hook's own reader,
-`lib.hookstate` (normalisation, counters, the session's files, transcript usage).
+`lib.telemetry.state` (normalisation, counters, the session's files, transcript usage).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import hookstate
-from ..errors import BatonError
-from ..paths import STATE_DIR
+from lib.core.errors import BatonError
+from lib.core.paths import STATE_DIR
+from lib.telemetry import state as hookstate
 
 ARCHIVE_DIR = "archive"
 
@@ -167,7 +167,7 @@ def failure_summary(state: Mapping[str, Any], records: list[dict[str, Any]]) -> 
 
     None for a session without failures, so the key stays empty on clean sessions.
     """
-    from .. import failures
+    from lib.failures import classify as failures
 
     total = int(state.get("tool_failures_count") or 0)
     if total == 0:

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import frontmatter, vault
-from ..errors import BatonError
-from ..paths import STORE_FOLDERS
-from ..schema import SLUG
-from . import gitcmd
-from . import manifest as manifests
+from lib.core.errors import BatonError
+from lib.core.paths import STORE_FOLDERS
+from lib.handoff import gitcmd
+from lib.handoff import manifest as manifests
+from lib.store import frontmatter
+from lib.store.schema import SLUG
+from lib.vault import vault
 
 HEADING = "Session Log"
 _HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")

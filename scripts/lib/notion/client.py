@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from .limiter import TokenBucket
+from lib.notion.limiter import TokenBucket
 
 NOTION_VERSION = "2025-09-03"
 DEFAULT_BASE_URL = "https://api.notion.com"

@@ -23,8 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .. import yamlio
-from ..errors import ConfigError
+from lib.core.errors import ConfigError
+from lib.store import yamlio
 
 CONFIG_PATH = ".claude/notion.yaml"
 ROLES = ("title", "external_id", "status", "operator", "owner", "date", "tags", "summary", "workstream")

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .blocks import Block, block_fingerprint
-from .client import is_notion_id, normalize_id
+from lib.notion.blocks import Block, block_fingerprint
+from lib.notion.client import is_notion_id, normalize_id
 
 MEMO_DIR = ".claude/state/notion-pages"
 VERSION = 1

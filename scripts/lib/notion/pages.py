@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import memo
-from .blocks import MAX_CHILDREN, Block, api_fingerprint, block_fingerprint, plan_append
-from .client import AmbiguousWrite, APIResponseError, NotionClient, NotionError
+from lib.notion import memo
+from lib.notion.blocks import MAX_CHILDREN, Block, api_fingerprint, block_fingerprint, plan_append
+from lib.notion.client import AmbiguousWrite, APIResponseError, NotionClient, NotionError
 
 # Blocks someone may have added under a mirrored page that hold their own content:
 # never deleted, never compared.

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigError
-from .blocks import chunk_rich_text, plain
-from .config import KindConfig
+from lib.core.errors import ConfigError
+from lib.notion.blocks import chunk_rich_text, plain
+from lib.notion.config import KindConfig
 
 WRITABLE = frozenset({"title", "rich_text", "select", "multi_select", "status", "date", "url", "number",
                       "checkbox"})

@@ -31,15 +31,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import atomic, frontmatter
-from ..errors import BatonError, ConfigError
-from ..paths import KINDS, Store
-from . import blocks as nblocks
-from . import memo
-from .client import AmbiguousWrite, APIResponseError, NotionClient, NotionError, is_notion_id, normalize_id
-from .config import KindConfig, NotionConfig
-from .pages import BodyWriter
-from .properties import build_properties, check_mapping, property_types
+from lib.core import atomic
+from lib.core.errors import BatonError, ConfigError
+from lib.core.paths import KINDS, Store
+from lib.notion import blocks as nblocks
+from lib.notion import memo
+from lib.notion.client import (
+    AmbiguousWrite,
+    APIResponseError,
+    NotionClient,
+    NotionError,
+    is_notion_id,
+    normalize_id,
+)
+from lib.notion.config import KindConfig, NotionConfig
+from lib.notion.pages import BodyWriter
+from lib.notion.properties import build_properties, check_mapping, property_types
+from lib.store import frontmatter
 
 AUDIT_LOG = "docs/sync/LAST_SYNC.md"
 LOCK_FILE = ".claude/state/notion-sync.lock"
@@ -132,8 +140,8 @@ def utc_now() -> str:
 
 
 def who_runs(root: Path) -> str:
-    """The operator (lib.operators), else $OPERATOR, git's user.name or the login name: for the audit log."""
-    from .. import operators
+    """The operator (lib.store.operators), else $OPERATOR, git's user.name or the login name: for the audit log."""
+    from lib.store import operators
 
     try:
         return operators.resolve(root).operator.slug

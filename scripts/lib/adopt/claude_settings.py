@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import atomic
-from .errors import BatonError
+from lib.core import atomic
+from lib.core.errors import BatonError
 
 SETTINGS_PATH = ".claude/settings.json"
 

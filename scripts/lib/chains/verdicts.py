@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .stream import StreamSummary
+from lib.chains.stream import StreamSummary
 
 ErrorKind = Literal["fatal", "transient", "wait"]
 ERROR_KINDS: tuple[str, ...] = ("fatal", "transient", "wait")
@@ -70,7 +70,7 @@ _TEXT_RULES: tuple[tuple[re.Pattern[str], str, ErrorKind], ...] = (
                 r"network|connection (?:error|reset|refused)|timed? ?out", re.I), "network", "transient"),
 )
 
-# Reasons whose class the runner knows from structure alone; the rest go to lib.failures.
+# Reasons whose class the runner knows from structure alone; the rest go to lib.failures.classify.
 _FAILURE_CLASS = {
     "stall": "timeout",
     "wall_clock": "timeout",
@@ -83,12 +83,12 @@ _ORCHESTRATION = frozenset({
 
 
 def failure_class_for(verdict: Verdict, evidence: str = "", exit_code: int | None = None) -> str | None:
-    """The failure class (lib.failures' nine) of a failed session; None when it did not fail.
+    """The failure class (lib.failures.classify' nine) of a failed session; None when it did not fail.
 
     What the runner knows from structure decides first: Claude Code's own failures
     (API, CLI, permissions) are `orchestration_error`, our stall and wall-clock kills
     `timeout`, a spent budget `budget_exceeded`. Anything else is classified from its
-    text (the error message and the end of stderr) by lib.failures.
+    text (the error message and the end of stderr) by lib.failures.classify.
     """
     if verdict.ok or verdict.reason in ("max_turns", "stopped", "interrupted"):
         return None
@@ -96,7 +96,7 @@ def failure_class_for(verdict: Verdict, evidence: str = "", exit_code: int | Non
         return _FAILURE_CLASS[verdict.reason]
     if verdict.reason in _ORCHESTRATION:
         return "orchestration_error"
-    from .. import failures
+    from lib.failures import classify as failures
 
     text = "\n".join(part for part in (verdict.message, evidence) if part)
     return failures.classify(text, tool="claude", exit_code=exit_code).failure_class

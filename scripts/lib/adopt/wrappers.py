@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import atomic
-from .errors import BatonError
-from .operators import Operator, Roster
+from lib.core import atomic
+from lib.core.errors import BatonError
+from lib.store.operators import Operator, Roster
 
 COMMANDS_DIR = ".claude/commands"
 LAUNCHER = "./scripts/py scripts/"
@@ -46,7 +46,7 @@ def launcher() -> str:
     told = os.environ.get("BATON_HELPER_PREFIX")
     if told:
         return told
-    scripts = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    scripts = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if os.path.basename(os.path.dirname(scripts)) == ".baton":
         return INSTALLED_LAUNCHER
     return LAUNCHER
@@ -120,7 +120,7 @@ def read_base(root: Path, name: str) -> BaseCommand:
     path = root / COMMANDS_DIR / f"{name}.md"
     if not path.exists():
         return BaseCommand(name, exists=False)
-    from . import frontmatter
+    from lib.store import frontmatter
 
     metadata, body = frontmatter.read(path)
     hint = metadata.get("argument-hint")
@@ -167,7 +167,7 @@ def helper_commands(tools: list[str], slug: str) -> list[str]:
 
 def _scalar(value: str) -> str:
     """A YAML scalar for the frontmatter: plain when it reads back unchanged, else double-quoted."""
-    from . import yamlio
+    from lib.store import yamlio
 
     try:
         if yamlio.load(f"k: {value}\n") == {"k": value}:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from .errors import BatonError
+from lib.core.errors import BatonError
 
 JSON_VERSION = 1
 

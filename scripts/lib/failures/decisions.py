@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .paths import STATE_DIR, find_root
+from lib.core.paths import STATE_DIR, find_root
 
 try:  # POSIX; elsewhere appends go unlocked (one os.write per line still keeps lines whole in practice)
     import fcntl

@@ -4,7 +4,7 @@
 - `sessions`: the frontmatter of session notes (mappings as the store holds them; claim stubs are the
   caller's to leave out),
 - `chains`: chain records of the registry (`ChainRecord.to_dict()` shapes),
-- `decisions`: records of the decision log (`lib.decisions.read_decisions`),
+- `decisions`: records of the decision log (`lib.failures.decisions.read_decisions`),
 
 and returns plain JSON-ready data. Nothing here reads a file, so the console, `insights.py` and tests
 feed it whatever they loaded.

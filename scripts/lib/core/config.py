@@ -13,8 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import yamlio
-from .errors import ConfigError
+from lib.core.errors import ConfigError
+from lib.store import yamlio
 
 CONFIG_PATH = ".claude/baton.yaml"
 
@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "pre_commit": "warn",
     # Counters that must stay zero in a session (dotted paths into the telemetry state).
     "invariants": ["tool_calls_breakdown.mcp__notion_offplan"],
-    # Per-model prices in USD per million tokens, merged over scripts/lib/pricing.json.
+    # Per-model prices in USD per million tokens, merged over scripts/lib/telemetry/pricing.json.
     "pricing": {},
     # The SessionStart resume context: on/off, size bound (~4 characters a token), time budget.
     "session_start": {"enabled": True, "max_tokens": 1500, "time_budget_s": 2.0},
@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def schema_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "schemas" / "baton-config.schema.json"
+    return Path(__file__).resolve().parents[2] / "schemas" / "baton-config.schema.json"
 
 
 @lru_cache(maxsize=1)

@@ -11,8 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import atomic
-from .errors import BatonError
+from lib.core import atomic
+from lib.core.errors import BatonError
 
 MARKER = "# baton-managed-hook v1"
 

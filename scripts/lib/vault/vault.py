@@ -42,9 +42,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from . import atomic, frontmatter, schema, yamlio
-from .errors import BatonError
-from .paths import KINDS, STATE_DIR, STORE_FOLDERS, Store
+from lib.core import atomic
+from lib.core.errors import BatonError
+from lib.core.paths import KINDS, STATE_DIR, STORE_FOLDERS, Store
+from lib.store import frontmatter, schema, yamlio
 
 MAPS_DIR = "docs/maps"
 TEMPLATES_DIR = "docs/templates"

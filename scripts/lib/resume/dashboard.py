@@ -1,8 +1,8 @@
 """Where an operator left off: last session, workstreams, peers' activity, stale claims, from the index.
 
 Used by `scripts/resume_helpers.py` (the `/resume` dashboard) and the SessionStart
-hook. Everything here reads the store index (lib.index); nothing writes notes.
-Imports stay light (standard library and lib.index) because the hook loads this.
+hook. Everything here reads the store index (lib.store.index); nothing writes notes.
+Imports stay light (standard library and lib.store.index) because the hook loads this.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import BatonError
-from .index import Index, Note
-from .paths import STATE_DIR
+from lib.core.errors import BatonError
+from lib.core.paths import STATE_DIR
+from lib.store.index import Index, Note
 
 CACHE_FILE = "resume-cache.json"
 CACHE_VERSION = 1
@@ -40,14 +40,14 @@ class OperatorRef(NamedTuple):
 
 def resolve_operator(root: Path, explicit: str | None = None,
                      env: Mapping[str, str] | None = None) -> OperatorRef | None:
-    """Who is asking. `explicit` (--operator: a slug or initials) wins; else lib.operators' chain
+    """Who is asking. `explicit` (--operator: a slug or initials) wins; else lib.store.operators' chain
     ($OPERATOR -> $CLAUDE_USER_EMAIL -> git config user.email, docs/conventions/operators.md).
 
     Without `.claude/operators.yaml` only a name given outright (--operator, $OPERATOR) can
     say who it is, and a slug is taken as it is; otherwise None (the team view). Raises
-    BatonError when a source names nobody (lib.operators' messages, with the entry to add).
+    BatonError when a source names nobody (lib.store.operators' messages, with the entry to add).
     """
-    from . import operators
+    from lib.store import operators
 
     env = os.environ if env is None else env
     has_roster = (root / operators.OPERATORS_PATH).exists()
@@ -63,7 +63,7 @@ def resolve_operator(root: Path, explicit: str | None = None,
 
 def _named(root: Path, value: str, source: str, has_roster: bool) -> OperatorRef:
     """An operator named outright: through the roster when there is one, else a slug as it is."""
-    from . import operators
+    from lib.store import operators
 
     if not (operators.is_slug(value.lower()) or operators.is_initials(value.upper())):
         raise BatonError(f"{source}: {value!r} is neither an operator slug nor initials")
@@ -230,7 +230,7 @@ def cache_key(operator: OperatorRef | None) -> str:
 
 def write_cache(root: Path, operator: OperatorRef | None, fingerprint: str, payload: dict[str, Any]) -> Path:
     """Store a dashboard payload for `operator`, tagged with the index fingerprint it was built from."""
-    from . import atomic
+    from lib.core import atomic
 
     path = cache_path(root)
     with atomic.locked(path.with_name(CACHE_FILE + ".lock")):

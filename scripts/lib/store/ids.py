@@ -21,10 +21,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .atomic import fsync_dir
-from .errors import BatonError
-from .operators import Operator, is_initials, is_slug
-from .paths import STORE_FOLDERS
+from lib.core.atomic import fsync_dir
+from lib.core.errors import BatonError
+from lib.core.paths import STORE_FOLDERS
+from lib.store.operators import Operator, is_initials, is_slug
 
 SESSIONS_DIR = STORE_FOLDERS["session"]
 FIRST_NUMBER = 1
@@ -171,10 +171,10 @@ def render_stub(metadata: Mapping[str, Any], body: str = STUB_BODY) -> str:
     """
     if not all(isinstance(v, dt.datetime) or _plain_safe(v) for v in metadata.values()):
         # e.g. a slug like `007` or `null` must be quoted: let the real writer decide how.
-        from . import frontmatter
+        from lib.store import frontmatter
 
         return frontmatter.new_document(metadata, body).render()
-    from .schema import key_order
+    from lib.store.schema import key_order
 
     rank = {key: i for i, key in enumerate(key_order("session"))}
     lines = ["---"]
@@ -281,7 +281,7 @@ def _reuse(root: Path, sid: str, operator: Operator, warnings: list[str]) -> Cla
     if not path.exists():
         warnings.append(f"BATON_SESSION_ID={sid} is not claimed in {SESSIONS_DIR}; claimed a new id instead")
         return None
-    from . import frontmatter
+    from lib.store import frontmatter
 
     metadata = frontmatter.read_metadata(path)
     owner = metadata.get("operator")
@@ -332,7 +332,7 @@ def _stub_at(path: Path, sid: str, now: dt.datetime) -> ClaimStub | None:
         return ClaimStub(sid, path, None, claimed, _hours(now, claimed), empty=True)
     if not _CLAIMED_LINE.search(head):
         return None  # cheap pre-check: most notes are written sessions
-    from . import frontmatter
+    from lib.store import frontmatter
 
     try:
         metadata = frontmatter.read_metadata(path)

@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import atomic, claude_settings
-from .install import baton_version, rewrite_helper_calls, source_commands
+from lib.adopt import claude_settings
+from lib.adopt.install import baton_version, rewrite_helper_calls, source_commands
+from lib.core import atomic
 
 NAME = "baton"
 DESCRIPTION = ("Git-native store of a team's Claude Code work: telemetry of every tool call, /handoff notes and "

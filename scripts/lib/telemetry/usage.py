@@ -1,8 +1,8 @@
 """Tokens and cost of a Claude Code session, from its transcripts and a price table.
 
-Standard library only and valid Python 3.8, like lib.hookstate: the telemetry hook runs this
+Standard library only and valid Python 3.8, like lib.telemetry.state: the telemetry hook runs this
 at SessionEnd, and `handoff_helpers.py telemetry-read` runs it (with the baton.yaml
-`pricing:` overrides) whenever it reports a session. It is kept out of lib.hookstate so
+`pricing:` overrides) whenever it reports a session. It is kept out of lib.telemetry.state so
 the per-tool-call path does not pay for loading it.
 
 Transcripts are read incrementally: `session-<id>.usage.json` (the ledger) remembers, per
@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 
-from .hookstate import (
+from lib.telemetry.state import (
     FileLock,
     _as_int,
     is_valid_session_id,

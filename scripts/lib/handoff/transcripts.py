@@ -6,7 +6,7 @@ key `transcript_path`) is copied to the archive folder (`archive.transcripts_dir
 in `.claude/baton.yaml`, default `.claude/archive/transcripts/`, gitignored) as
 `<ID>.jsonl.gz`:
 
-- secrets of well-known shapes are redacted first (lib.redact); every other byte
+- secrets of well-known shapes are redacted first (lib.security.redact); every other byte
   is kept, so each JSON line stays valid JSON;
 - gzip is deterministic (no file name, mtime 0): archiving the same transcript
   again writes nothing, so re-running is idempotent;
@@ -37,9 +37,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import atomic, config, frontmatter, redact, schema
-from .errors import BatonError
-from .paths import STATE_DIR, Store
+from lib.core import atomic, config
+from lib.core.errors import BatonError
+from lib.core.paths import STATE_DIR, Store
+from lib.security import redact
+from lib.store import frontmatter, schema
 
 NOTE_KEYS = ("transcript_archive", "transcript_bytes", "transcript_sha256", "transcript_warning")
 _CLAUDE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -105,7 +107,7 @@ def _keep_out_of_git(root: Path, folder: Path) -> None:
         return  # a synced folder elsewhere
     marker = folder / ".gitignore"
     if not marker.exists():
-        atomic.write_text(marker, "# Archived transcripts stay on this machine (scripts/lib/transcripts.py).\n*\n")
+        atomic.write_text(marker, "# Archived transcripts stay on this machine (scripts/lib/handoff/transcripts.py).\n*\n")
 
 
 def gzip_bytes(data: bytes) -> bytes:

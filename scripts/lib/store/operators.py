@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import BatonError, ConfigError
+from lib.core.errors import BatonError, ConfigError
 
 OPERATORS_PATH = ".claude/operators.yaml"
 CACHE_PATH = ".claude/state/operator.cache"
@@ -115,7 +115,7 @@ class UnknownOperator(BatonError):
 
 def parse(text: str, source: str = OPERATORS_PATH) -> Roster:
     """Validate an operators.yaml text; every error names `source` and the line."""
-    from . import yamlio
+    from lib.store import yamlio
 
     try:
         data = yamlio.load(text)
@@ -166,7 +166,7 @@ def parse(text: str, source: str = OPERATORS_PATH) -> Roster:
 
 
 def schema_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "schemas" / "operators.schema.json"
+    return Path(__file__).resolve().parents[2] / "schemas" / "operators.schema.json"
 
 
 def _schema() -> dict[str, Any]:
@@ -237,7 +237,7 @@ def _read_cache(root: Path) -> dict[str, Any]:
 
 def _write_cache(root: Path, data: dict[str, Any]) -> None:
     # The cache only saves time: a read-only checkout or a full disk must not stop anyone.
-    from . import atomic  # here: tempfile's import is only paid on a cache miss
+    from lib.core import atomic  # here: tempfile's import is only paid on a cache miss
 
     try:
         atomic.write_text(root / CACHE_PATH, json.dumps(data, sort_keys=True) + "\n")

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import frontmatter, validate
-from .errors import BatonError
-from .paths import Store
-from .yamlio import jsonable
+from lib.core.errors import BatonError
+from lib.core.paths import Store
+from lib.store import frontmatter, validate
+from lib.store.yamlio import jsonable
 
 LOCK_NAME = "BACKFILL_LOCK"
 # email of a commit author -> operator slug, or None when no operator has that email
@@ -275,7 +275,7 @@ def _read_lock(path: Path) -> dict[str, Any]:
 
 def apply(root: Path, the_plan: Plan, on_write: Callable[[FileChange], None] | None = None) -> list[FileChange]:
     """Write every changed file atomically; refuses when the plan has problems."""
-    from . import atomic
+    from lib.core import atomic
 
     if the_plan.problems:
         raise BatonError(f"backfill would leave {len(the_plan.problems)} problems; nothing was written")

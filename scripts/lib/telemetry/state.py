@@ -13,7 +13,7 @@ many at once. So this module is built for start-up cost and contention:
 
 The file format is described in docs/conventions/telemetry-state.md. The same functions
 serve `handoff_helpers.py telemetry-read`: `read_state`, `normalise_state`, `counter_at`,
-`session_files`, and `refresh_usage` (tokens and cost, in lib/hookusage.py, loaded only
+`session_files`, and `refresh_usage` (tokens and cost, in lib/telemetry/usage.py, loaded only
 when asked for).
 """
 
@@ -399,15 +399,15 @@ def failure_of(payload: Mapping[str, Any]) -> Optional[Tuple[str, Optional[int]]
 
 def classify_failure(text: str, tool: Optional[str], exit_code: Optional[int],
                      log: Callable[[str], None]) -> Optional[str]:
-    """The failure class from lib.failures, or None while that module is absent or fails.
+    """The failure class from lib.failures.classify, or None while that module is absent or fails.
 
     Without a classifier the failure is still counted in `tool_failures_count`;
     `failures_breakdown` only ever holds classes a classifier produced.
     """
     try:
-        from . import failures  # type: ignore[attr-defined,unused-ignore]
+        from lib.failures import classify as failures  # type: ignore[attr-defined,unused-ignore]
     except ImportError as exc:
-        if exc.name != __package__:  # it exists, but something it imports does not
+        if exc.name not in ("lib.failures", "lib.failures.classify"):  # it exists, but an import of its fails
             log("failure classifier cannot be imported: " + type(exc).__name__ + ": " + str(exc)[:200])
         return None
     except Exception as exc:
@@ -774,8 +774,8 @@ def run_hook(data: bytes, environ: Mapping[str, str], cwd: str, ppid: int, stder
 def refresh_usage(state_dir: str, session_id: str, transcript_path: Optional[str] = None,
                   overrides: Optional[Mapping[str, Any]] = None, budget_s: Optional[float] = None,
                   log: Optional[Callable[[str], None]] = None) -> Optional[JSONDict]:
-    """Tokens and cost of the session from its transcripts: see lib.hookusage.refresh_usage."""
-    from . import hookusage
+    """Tokens and cost of the session from its transcripts: see lib.telemetry.usage.refresh_usage."""
+    from lib.telemetry import usage as hookusage
 
     return hookusage.refresh_usage(state_dir, session_id, transcript_path, overrides, budget_s, log)
 

@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import atomic, frontmatter, schema
-from .errors import BatonError
-from .paths import STATE_DIR, Store
+from lib.core import atomic
+from lib.core.errors import BatonError
+from lib.core.paths import STATE_DIR, Store
+from lib.store import frontmatter, schema
 
 FILENAME = "CHANGELOG.md"
 HEADER = (

@@ -10,8 +10,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .errors import BatonError
-from .paths import kind_for_relpath
+from lib.core.errors import BatonError
+from lib.core.paths import kind_for_relpath
 
 
 def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:

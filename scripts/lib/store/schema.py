@@ -13,8 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .paths import KINDS
-from .yamlio import jsonable
+from lib.core.paths import KINDS
+from lib.store.yamlio import jsonable
 
 __all__ = ["ID_PATTERNS", "KINDS", "SESSION_SECTIONS", "jsonable", "key_order", "load", "validator"]
 
@@ -46,7 +46,7 @@ ID_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
 
 
 def schema_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "schemas"
+    return Path(__file__).resolve().parents[2] / "schemas"
 
 
 @cache

@@ -39,10 +39,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .paths import KINDS, SKIPPED_NAMES, STATE_DIR, STORE_FOLDERS
+from lib.core.paths import KINDS, SKIPPED_NAMES, STATE_DIR, STORE_FOLDERS
 
 if TYPE_CHECKING:
-    from .validate import Problem, Report
+    from lib.store.validate import Problem, Report
 
 try:
     import fcntl
@@ -64,7 +64,14 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "workstream": ("What's Next",),
 }
 # The code and data whose change makes cached rows stale.
-_CODE_FILES = ("index.py", "frontmatter.py", "yamlio.py", "validate.py", "schema.py", "paths.py")
+_CODE_FILES = (
+    "store/index.py",
+    "store/frontmatter.py",
+    "store/yamlio.py",
+    "store/validate.py",
+    "store/schema.py",
+    "core/paths.py",
+)
 
 # Compiled on first use (only files being parsed need them): a warm refresh compiles none.
 _PATTERNS = {
@@ -202,7 +209,7 @@ def exists(root: Path) -> bool:
 
 
 def _code_fingerprint() -> str:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]
     parts = [f"format={FORMAT}"]
     paths = [here / name for name in _CODE_FILES]
     schemas = here.parent / "schemas"
@@ -658,7 +665,7 @@ class Index:
 
     def file_problems(self) -> list[Problem]:
         """Every stored per-file problem (refresh with validation first)."""
-        from .validate import Problem
+        from lib.store.validate import Problem
 
         problems = []
         for path, text in self._select(
@@ -698,7 +705,7 @@ class Index:
 
     def report(self) -> Report:
         """The validator's report over the whole store, served from the index (refresh first)."""
-        from .validate import FileResult, Problem, Report
+        from lib.store.validate import FileResult, Problem, Report
 
         files = [FileResult(path, kind, ext_id) for path, kind, ext_id in self._select(
             "SELECT path, kind, external_id FROM notes ORDER BY path"
@@ -715,7 +722,7 @@ class Index:
         return Report(files=files, cross_problems=cross)
 
     def _id_line(self, path: str) -> int:
-        from . import frontmatter, yamlio
+        from lib.store import frontmatter, yamlio
 
         try:
             parts = frontmatter.split((self.root / path).read_text(encoding="utf-8"))
@@ -770,7 +777,7 @@ def _digest(raw: bytes) -> str:
 
 def parse_file(root: str, item: tuple[str, str, int, int, int], validate: bool) -> Row | None:
     """One row of the notes table for a file (None when it vanished since the scan)."""
-    from . import frontmatter
+    from lib.store import frontmatter
 
     rel, folder_kind = item[0], item[1]
     verified = time.time_ns()
@@ -796,7 +803,7 @@ def parse_file(root: str, item: tuple[str, str, int, int, int], validate: bool) 
         return _row(rel, item, verified, digest, folder_kind, {}, None, None, exc.reason, [problem])
     problems: list[tuple[int, str, str]] | None = None
     if validate:
-        from .validate import check_metadata
+        from lib.store.validate import check_metadata
 
         metadata = jsonable
         if any(isinstance(jsonable.get(k), str) and _re("timestampish").match(jsonable[k])
@@ -821,7 +828,7 @@ def split(text: str, rel: str) -> tuple[str | None, str]:
         closing = _re("closing").search(text, 4)
         if closing is not None:
             return text[4: closing.start()], text[closing.end() + 1:]
-    from . import frontmatter
+    from lib.store import frontmatter
 
     parts = frontmatter.split(text, rel)
     return parts.yaml_text, parts.body
@@ -829,7 +836,7 @@ def split(text: str, rel: str) -> tuple[str | None, str]:
 
 def _metadata_json(yaml_text: str | None, rel: str) -> dict[str, Any]:
     """The frontmatter as JSON values: `yamlio.jsonable(frontmatter.parse_metadata(...))`, errors included."""
-    from . import frontmatter, yamlio
+    from lib.store import frontmatter, yamlio
 
     if yaml_text is None or not yaml_text.strip():
         return {}
@@ -855,8 +862,8 @@ def _refuse(value: Any) -> Any:
 
 
 def _content_hash(jsonable: dict[str, Any], body: str) -> str | None:
-    """lib.frontmatter.content_hash, computed from the JSON form the index has already made."""
-    from . import frontmatter
+    """lib.store.frontmatter.content_hash, computed from the JSON form the index has already made."""
+    from lib.store import frontmatter
 
     sync = frontmatter.SYNC_KEYS
     try:
@@ -974,7 +981,7 @@ def _parse_parallel(root: str, items: list[tuple[str, str, int, int, int]], vali
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from . import schema
+    from lib.store import schema
 
     if validate:  # compiled before the fork, so the workers inherit them
         for kind in KINDS:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import frontmatter, schema, yamlio
-from .paths import KINDS, kind_for_relpath
+from lib.core.paths import KINDS, kind_for_relpath
+from lib.store import frontmatter, schema, yamlio
 
 
 @dataclass(frozen=True, order=True)
@@ -235,7 +235,7 @@ def check_paths(paths: Sequence[Path], root: Path, jobs: int | None = None) -> R
 def check_store(root: Path) -> Report:
     """Every note of the store, checked through the store index: only files changed since the last
     check are read again; the cross-file checks run over the indexed ids."""
-    from .index import Index
+    from lib.store.index import Index
 
     with Index(root) as index:
         index.refresh()

@@ -12,8 +12,8 @@ Layout in the adopting repository (it may have its own `scripts/`, `scripts/lib/
 - `.baton/manifest.json` every file we installed with its sha256 (or link target), the folders we
   created, and how settings.json and .gitignore looked before: upgrade and uninstall are exact;
 - `.claude/commands/*.md` our slash commands, their helper calls rewritten to `.baton/scripts/`;
-- `.claude/settings.json` our hook entries merged in (lib.claude_settings; never clobbering);
-- the git pre-commit hook (lib.githooks: a foreign hook is kept as `.legacy` and run first);
+- `.claude/settings.json` our hook entries merged in (lib.adopt.claude_settings; never clobbering);
+- the git pre-commit hook (lib.adopt.githooks: a foreign hook is kept as `.legacy` and run first);
 - the store folders with their templates, `docs/conventions/*`, a drafted `.claude/operators.yaml`
   when there is none, and a marked block in `.gitignore`.
 
@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import atomic, claude_settings, githooks, pyenv
-from .errors import BatonError
-from .paths import STORE_FOLDERS
+from lib.adopt import claude_settings, githooks
+from lib.core import atomic, pyenv
+from lib.core.errors import BatonError
+from lib.core.paths import STORE_FOLDERS
 
 HOME = ".baton"
 SCRIPTS = f"{HOME}/scripts"
@@ -59,8 +60,8 @@ TARGET_HELPER_PREFIX = f"./{SCRIPTS}/py {SCRIPTS}/"
 
 # Development-only files of this repository, the installer itself (it installs from a checkout) and
 # the plugin's own pieces.
-EXCLUDED_SCRIPTS = frozenset({"setup.sh", "test.sh", "install.py", "lib/install.py", "build_plugin.py",
-                              "lib/plugin.py", "hooks/plugin_env.py"})
+EXCLUDED_SCRIPTS = frozenset({"setup.sh", "test.sh", "install.py", "lib/adopt/install.py", "build_plugin.py",
+                              "lib/adopt/plugin.py", "hooks/plugin_env.py"})
 
 GITIGNORE_BEGIN = "# >>> baton (managed by baton's installer; edit outside this block) >>>"
 GITIGNORE_END = "# <<< baton <<<"

@@ -4,7 +4,7 @@ File shape (docs/conventions/frontmatter.md):
 
     [UTF-8 BOM] ---<EOL> YAML mapping <EOL>--- (or ...)<EOL> body
 
-- `read` / `read_metadata` use the fast libyaml path (lib.yamlio); `read_metadata`
+- `read` / `read_metadata` use the fast libyaml path (lib.store.yamlio); `read_metadata`
   stops at the closing delimiter and never reads the body.
 - `load_document` / `Document.save` use ruamel.yaml's round-trip mode: comments,
   key order, quoting and unknown keys survive an edit, and an unchanged document
@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import atomic, yamlio
-from .errors import BatonError
+from lib.core import atomic
+from lib.core.errors import BatonError
+from lib.store import yamlio
 
 BOM = "\ufeff"
 DELIMITER = "---"
@@ -413,7 +414,7 @@ def _insert_position(keys: list[Any], key: str, kind: str | None) -> int:
 
 def canonical_order(kind: str | None) -> list[str]:
     """The canonical key order of a kind: its schema's properties, sync keys last."""
-    from . import schema  # lazy: frontmatter reads must not load the schemas
+    from lib.store import schema  # lazy: frontmatter reads must not load the schemas
 
     order = schema.key_order(kind) if kind in schema.KINDS else []
     rest = [k for k in order if k not in _SYNC_SET]

@@ -1,0 +1,1 @@
+"""Adopting baton in a repository: payload, install, git hooks, Claude settings, plugin."""

@@ -1,0 +1,1 @@
+"""Shared foundations: errors, paths, atomic writes, settings, git, CLI reporting."""

@@ -1,0 +1,1 @@
+"""Failure intelligence: the classifier, the decision log, insights."""

@@ -1,0 +1,1 @@
+"""/resume: the dashboard and its context."""

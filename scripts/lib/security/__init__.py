@@ -1,0 +1,1 @@
+"""Redaction of secrets wherever text leaves the machine or enters git."""

@@ -1,0 +1,1 @@
+"""The store: frontmatter, YAML, schemas, ids, operators, validation, the SQLite index."""

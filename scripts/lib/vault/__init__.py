@@ -1,0 +1,1 @@
+"""The vault: links, the Session Log, generated files, fixes."""
