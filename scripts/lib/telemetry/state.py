@@ -9,7 +9,9 @@ many at once. So this module is built for start-up cost and contention:
   accelerators in `_json`, with `json` as the fallback;
 - every read-modify-write of a session's state holds `session-<id>.lock` with flock (never
   the state file itself: os.replace swaps its inode) and writes a uniquely named temp file,
-  fsynced, then os.replace'd.
+  fsynced, then os.replace'd;
+- nothing is read or written through a symlink: the folder is checked and every open passes
+  O_NOFOLLOW (lib/telemetry/files.py, which holds the file primitives).
 
 The file format is described in docs/conventions/telemetry-state.md. The same functions
 serve `handoff_helpers.py telemetry-read`: `read_state`, `normalise_state`, `counter_at`,
@@ -29,6 +31,22 @@ try:
 except ImportError:  # not a POSIX system
     import os as _os  # type: ignore[no-redef,unused-ignore]
 
+from lib.telemetry.files import (  # noqa: F401  (re-exported: readers and usage.py use them from here)
+    ERROR_LOG,
+    ERROR_LOG_MAX_BYTES,
+    STATE_DIR,
+    FileLock,
+    SymlinkRefused,
+    append_bytes,
+    exists,
+    join,
+    log_error,
+    makedirs,
+    read_bytes,
+    unsafe_state_dir,
+    write_bytes_atomic,
+)
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds to import; annotations are strings anyway
     from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
@@ -36,9 +54,6 @@ if TYPE_CHECKING:  # typing costs milliseconds to import; annotations are string
     JSONDict = Dict[str, Any]
 
 STATE_VERSION = 1
-STATE_DIR = ".claude/state"
-ERROR_LOG = "hook-errors.log"
-ERROR_LOG_MAX_BYTES = 256 * 1024
 # Duplicate deliveries of one tool call (plugin + project hooks) arrive together, so a
 # short memory of recent ids is enough; it is bounded so the state stays small.
 RECENT_IDS_MAX = 128
@@ -169,37 +184,6 @@ def resolve_root(payload: Mapping[str, Any], environ: Mapping[str, str], cwd: st
     if isinstance(payload_cwd, str) and payload_cwd:
         return payload_cwd
     return cwd
-
-
-def join(folder: str, name: str) -> str:
-    """os.path.join for a folder and a relative name, without importing os."""
-    return folder.rstrip("/") + "/" + name if folder else name
-
-
-def exists(path: str) -> bool:
-    try:
-        _os.stat(path)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def makedirs(path: str) -> None:
-    """os.makedirs(path, exist_ok=True) without importing os. A file in the way is left for
-    the caller's next open to report."""
-    try:
-        _os.mkdir(path, 0o777)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        parent = path.rstrip("/").rpartition("/")[0]
-        if not parent:
-            raise
-        makedirs(parent)
-        try:
-            _os.mkdir(path, 0o777)
-        except FileExistsError:
-            pass
 
 
 def state_dir_of(root: str) -> str:
@@ -350,9 +334,10 @@ def read_state(state_dir: str, session_id: str) -> Optional[JSONDict]:
     """The session's state, normalised, or None when there is none (or it is unreadable)."""
     if not is_valid_session_id(session_id):
         raise ValueError("invalid session id: " + repr(session_id))
+    if unsafe_state_dir(state_dir) is not None:
+        return None
     try:
-        with open(session_paths(state_dir, session_id)["state"], "rb") as fh:
-            raw = loads(fh.read().decode("utf-8"))
+        raw = loads(read_bytes(session_paths(state_dir, session_id)["state"]).decode("utf-8"))
     except (OSError, ValueError):
         return None
     return normalise_state(raw, session_id)
@@ -430,12 +415,7 @@ def failure_record(text: str, tool: Optional[str], exit_code: Optional[int]) -> 
 
 
 def append_line(path: str, line: str) -> None:
-    # One write with O_APPEND: cheaper than a read-modify-write, and the state's lock is held.
-    fd = _os.open(path, _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT, 0o644)
-    try:
-        _os.write(fd, line.encode("utf-8"))
-    finally:
-        _os.close(fd)
+    append_bytes(path, line.encode("utf-8"))
 
 
 def classify_pending(state_dir: str, session_id: str, log: Optional[Callable[[str], None]] = None) -> Optional[JSONDict]:
@@ -454,9 +434,10 @@ def classify_pending(state_dir: str, session_id: str, log: Optional[Callable[[st
     def mutate(state: JSONDict) -> bool:
         offset = _as_int(state.get("failures_classified_offset"))
         try:
-            with open(paths["failures"], "rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
+            data = read_bytes(paths["failures"], offset)
+        except SymlinkRefused as exc:
+            say(str(exc))
+            return False
         except OSError:
             return False
         end = data.rfind(b"\n") + 1  # a line still being written waits for the next call
@@ -538,95 +519,15 @@ def apply_event(state: JSONDict, payload: Mapping[str, Any], now: float,
 # --------------------------------------------------------------------------- files and locks
 
 
-def log_error(state_dir: str, message: str, stderr: Any = None) -> None:
-    """Append one line to hook-errors.log (rotated at ERROR_LOG_MAX_BYTES); never raises.
-
-    When the log itself cannot be written the line goes to stderr, which Claude Code keeps
-    in its debug output.
-    """
-    line = iso_utc() + " pid=" + str(_os.getpid()) + " " + message.replace("\n", " ") + "\n"
-    path = join(state_dir, ERROR_LOG)
-    try:
-        try:
-            if _os.stat(path).st_size > ERROR_LOG_MAX_BYTES:
-                _os.replace(path, path + ".1")
-        except FileNotFoundError:
-            pass
-        flags = _os.O_WRONLY | _os.O_CREAT | _os.O_APPEND
-        try:
-            fd = _os.open(path, flags, 0o644)
-        except FileNotFoundError:
-            makedirs(state_dir)
-            fd = _os.open(path, flags, 0o644)
-        try:
-            _os.write(fd, line.encode("utf-8", "replace"))
-        finally:
-            _os.close(fd)
-    except Exception:
-        try:
-            if stderr is None:
-                import sys
-
-                stderr = sys.stderr
-            stderr.write("baton telemetry hook: " + line)
-        except Exception:
-            pass
-
-
-class FileLock:
-    """flock(LOCK_EX) on a separate lock file, released when the descriptor closes."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.fd = -1
-
-    def __enter__(self) -> FileLock:
-        import fcntl
-
-        flags = _os.O_RDWR | _os.O_CREAT
-        try:
-            self.fd = _os.open(self.path, flags, 0o644)
-        except FileNotFoundError:
-            makedirs(self.path.rpartition("/")[0])
-            self.fd = _os.open(self.path, flags, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        except BaseException:
-            _os.close(self.fd)
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _os.close(self.fd)  # closing drops the flock
-
-
 def write_json_atomic(path: str, obj: Any) -> None:
     """Unique temp name (`<path>.<pid>.<ns>.tmp`), fsync, os.replace; temp removed on failure."""
-    data = dumps(obj).encode("ascii")
-    tmp = path + "." + str(_os.getpid()) + "." + str(time.time_ns()) + ".tmp"
-    fd = _os.open(tmp, _os.O_WRONLY | _os.O_CREAT | _os.O_EXCL, 0o644)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[_os.write(fd, view):]
-            _os.fsync(fd)
-        finally:
-            _os.close(fd)
-        _os.replace(tmp, path)
-    except BaseException:
-        try:
-            _os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_bytes_atomic(path, dumps(obj).encode("ascii"))
 
 
 def _load_state_file(path: str, session_id: str, now: float, log: Callable[[str], None]) -> JSONDict:
     """The current state; a poisoned file is kept aside as `<path>.corrupt-<ts>` and restarted."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_bytes(path)
     except FileNotFoundError:
         return new_state(session_id, now)
     try:
@@ -665,14 +566,14 @@ def scan_state_dir(state_dir: str, session_id: str, now: float) -> Tuple[int, in
                 continue
             if name.endswith(".tmp"):
                 try:
-                    if now - entry.stat().st_mtime > ORPHAN_AGE_S:
+                    if now - entry.stat(follow_symlinks=False).st_mtime > ORPHAN_AGE_S:
                         _os.unlink(entry.path)
                         removed += 1
                 except OSError:
                     pass
             elif name.endswith(".json") and name.count(".") == 1 and name != own:
                 try:
-                    if now - entry.stat().st_mtime <= PARALLEL_WINDOW_S:
+                    if now - entry.stat(follow_symlinks=False).st_mtime <= PARALLEL_WINDOW_S:
                         active += 1
                 except OSError:
                     pass
@@ -767,6 +668,9 @@ def run_hook(data: bytes, environ: Mapping[str, str], cwd: str, ppid: int, stder
             transcript = state.get("transcript_path")
             if isinstance(transcript, str) and transcript:
                 refresh_usage(state_dir, session_id, transcript, budget_s=SESSION_END_USAGE_BUDGET_S, log=log)
+    except SymlinkRefused as exc:
+        # Someone else's symlink in the state folder: say so where the user can see it, write nothing.
+        log_error(state_dir, prefix + "refused: " + str(exc)[:300] + "; event skipped", stderr, echo=True)
     except Exception as exc:
         log_error(state_dir, prefix + type(exc).__name__ + ": " + str(exc)[:300], stderr)
 
