@@ -11,7 +11,11 @@ many at once. So this module is built for start-up cost and contention:
   the state file itself: os.replace swaps its inode) and writes a uniquely named temp file,
   fsynced, then os.replace'd;
 - nothing is read or written through a symlink: the folder is checked and every open passes
-  O_NOFOLLOW (lib/telemetry/files.py, which holds the file primitives).
+  O_NOFOLLOW.
+
+This module folds events into the state and runs the hook; beside it, lib/telemetry/files.py
+holds the file primitives (no-follow opens, the lock, atomic writes, the error log), ids.py
+the session ids and file paths, jsonc.py the JSON codec. Their names are re-exported here.
 
 The file format is described in docs/conventions/telemetry-state.md. The same functions
 serve `handoff_helpers.py telemetry-read`: `read_state`, `normalise_state`, `counter_at`,
@@ -46,10 +50,20 @@ from lib.telemetry.files import (  # noqa: F401  (re-exported: readers and usage
     unsafe_state_dir,
     write_bytes_atomic,
 )
+from lib.telemetry.ids import (  # noqa: F401  (re-exported)
+    MAX_SESSION_ID_LEN,
+    is_valid_session_id,
+    resolve_root,
+    resolve_session_id,
+    session_files,
+    session_paths,
+    state_dir_of,
+)
+from lib.telemetry.jsonc import dumps, loads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds to import; annotations are strings anyway
-    from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+    from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
     JSONDict = Dict[str, Any]
 
@@ -67,7 +81,6 @@ SESSION_END_USAGE_BUDGET_S = 0.8
 # error, the tail a test runner's summary.
 FAILURE_HEAD_CHARS = 12 * 1024
 FAILURE_TAIL_CHARS = 4 * 1024
-MAX_SESSION_ID_LEN = 128
 
 SUBAGENT_TOOLS = ("Agent", "Task")
 TOOL_EVENTS = ("PostToolUse", "PostToolUseFailure")
@@ -76,71 +89,6 @@ STDERR_FAILURE_SIGNS = (
     "error", "fail", "traceback", "exception", "fatal", "not found", "no such file",
     "permission denied", "cannot ", "can't ", "timed out", "segmentation fault", "panic",
 )
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
-
-
-# --------------------------------------------------------------------------- JSON
-
-
-class _ScanContext:
-    """What _json.make_scanner reads from a JSONDecoder, without importing json."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}.__getitem__
-
-
-def _build_codec() -> Tuple[Any, Any]:
-    try:
-        import _json
-
-        # typeshed wants a json.JSONDecoder; the C scanner only reads these attributes.
-        scanner = _json.make_scanner(_ScanContext())  # type: ignore[arg-type]
-        encoder = _json.make_encoder(
-            None, _not_serialisable, _json.encode_basestring_ascii, None, ":", ",", False, False, True,
-        )
-        if scanner("[1]", 0)[0] != [1] or "".join(encoder({"a": 1}, 0)) != '{"a":1}':
-            raise ImportError("unexpected _json behaviour")
-        return scanner, encoder
-    except Exception:
-        return None, None
-
-
-def _not_serialisable(obj: object) -> Any:
-    raise TypeError("not JSON serialisable: " + type(obj).__name__)
-
-
-_SCANNER, _ENCODER = _build_codec()
-
-
-def loads(text: str) -> Any:
-    """json.loads for one document, through the C scanner (no `re` import on valid input)."""
-    if _SCANNER is not None:
-        start = 0
-        size = len(text)
-        while start < size and text[start] in " \t\n\r":
-            start += 1
-        try:
-            obj, end = _SCANNER(text, start)
-        except Exception:
-            obj = end = None  # the slow path below reports the error precisely
-        if end is not None and not text[end:].strip(" \t\n\r"):
-            return obj
-    import json
-
-    return json.loads(text)
-
-
-def dumps(obj: Any) -> str:
-    """Compact json.dumps (ASCII, no spaces)."""
-    if _ENCODER is not None:
-        return "".join(_ENCODER(obj, 0))
-    import json
-
-    return json.dumps(obj, separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -148,63 +96,6 @@ def dumps(obj: Any) -> str:
 
 def iso_utc(epoch: Optional[float] = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def is_valid_session_id(value: object) -> bool:
-    """Safe as part of a file name: letters, digits, '-' and '_' only (uuids and `ppid-N`)."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= MAX_SESSION_ID_LEN
-        and all(ch in _ID_CHARS for ch in value)
-    )
-
-
-def resolve_session_id(payload: Mapping[str, Any], environ: Mapping[str, str], ppid: int) -> Tuple[str, List[str]]:
-    """payload session_id -> $CLAUDE_CODE_SESSION_ID -> parent pid; with a note per rejected candidate."""
-    notes: List[str] = []
-    for source, value in (
-        ("payload session_id", payload.get("session_id")),
-        ("CLAUDE_CODE_SESSION_ID", environ.get("CLAUDE_CODE_SESSION_ID")),
-    ):
-        if value is None or value == "":
-            continue
-        if is_valid_session_id(value):
-            return str(value), notes
-        notes.append("unsafe session id from " + source + " rejected")
-    notes.append("no session id: using the parent process id")
-    return "ppid-" + str(ppid), notes
-
-
-def resolve_root(payload: Mapping[str, Any], environ: Mapping[str, str], cwd: str) -> str:
-    """$CLAUDE_PROJECT_DIR, else the payload's cwd, else the current directory."""
-    env_root = environ.get("CLAUDE_PROJECT_DIR")
-    if env_root:
-        return env_root
-    payload_cwd = payload.get("cwd")
-    if isinstance(payload_cwd, str) and payload_cwd:
-        return payload_cwd
-    return cwd
-
-
-def state_dir_of(root: str) -> str:
-    return join(root, STATE_DIR)
-
-
-def session_paths(state_dir: str, session_id: str) -> Dict[str, str]:
-    """Every file that belongs to one session (what `archive-state` moves)."""
-    base = join(state_dir, "session-" + session_id)
-    return {
-        "state": base + ".json",
-        "lock": base + ".lock",
-        "usage": base + ".usage.json",
-        "usage_lock": base + ".usage.lock",
-        "failures": base + ".failures.jsonl",
-    }
-
-
-def session_files(state_dir: str, session_id: str) -> List[str]:
-    """The session's files that exist now, state first."""
-    return [p for p in session_paths(state_dir, session_id).values() if exists(p)]
 
 
 def canonical_tool(name: str) -> Tuple[str, Optional[str]]:
