@@ -24,12 +24,13 @@ from typing import Any, NamedTuple
 from lib.core.atomic import fsync_dir
 from lib.core.errors import BatonError
 from lib.core.paths import STORE_FOLDERS
+from lib.store import sessionid
 from lib.store.operators import Operator, is_initials, is_slug
 
 SESSIONS_DIR = STORE_FOLDERS["session"]
 FIRST_NUMBER = 1
 LAST_NUMBER = 99
-SESSION_ID = re.compile(r"^(?P<initials>[A-Z]{2,4})-(?P<date>\d{6})-(?P<number>\d{2})$")
+SESSION_ID = sessionid.SESSION_ID
 
 # Folders synced by a file provider (iCloud Drive, Dropbox/OneDrive/Google Drive on
 # macOS): they can report a create as exclusive on two machines at once.

@@ -45,7 +45,7 @@ from urllib.parse import unquote
 from lib.core import atomic
 from lib.core.errors import BatonError
 from lib.core.paths import KINDS, STATE_DIR, STORE_FOLDERS, Store
-from lib.store import frontmatter, schema, yamlio
+from lib.store import frontmatter, markdown, schema, sessionid, yamlio
 
 MAPS_DIR = "docs/maps"
 TEMPLATES_DIR = "docs/templates"
@@ -74,13 +74,11 @@ LABELS: dict[str, tuple[str, ...]] = {
 }
 _ALL_LABELS = sorted({label for labels in LABELS.values() for label in labels}, key=len, reverse=True)
 
-_SESSION_ID = r"(?:[A-Z]{2,4}-\d{6}-\d{2}|(?:CONV|LOCAL)-[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
+_SESSION_ID = sessionid.ANY_PATTERN
 _MD_LINK = r"\[[^\]\n]*\]\([^)\s]*\)"
 _SEGMENT = rf"(?:{'|'.join(re.escape(label) for label in _ALL_LABELS)}): {_MD_LINK}(?:, {_MD_LINK})*"
 _LINKS_LINE = re.compile(rf"^{_SEGMENT}(?:{re.escape(SEPARATOR)}{_SEGMENT})*$")
 _SUBHEADING = re.compile(r"^ {0,3}#{2,6}(?:[ \t]|$)")
-_SECTION_END = re.compile(r"^ {0,3}#{1,2}(?:[ \t]|$)")
-_SESSION_LOG = re.compile(r"^ {0,3}##[ \t]+session log[ \t#]*$", re.I)
 _LOG_LINKED = re.compile(
     rf"^(?P<lead> {{0,3}}[-*+][ \t]+)\[(?P<id>{_SESSION_ID})\]\((?P<target>[^)\s]*)\)(?P<rest>.*)$")
 _LOG_PLAIN = re.compile(rf"^(?P<lead> {{0,3}}[-*+][ \t]+)(?P<id>{_SESSION_ID})(?P<rest>(?:[ \t:(,;]|—|$).*)$")
@@ -149,8 +147,8 @@ class Note:
             return value.isoformat()
         if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             return value
-        match = re.fullmatch(r"[A-Z]{2,4}-(\d{2})(\d{2})(\d{2})-\d{2}", self.id) if self.kind == "session" else None
-        return f"20{match.group(1)}-{match.group(2)}-{match.group(3)}" if match else None
+        parsed = sessionid.parse(self.id) if self.kind == "session" else None
+        return f"20{parsed.yymmdd[:2]}-{parsed.yymmdd[2:4]}-{parsed.yymmdd[4:]}" if parsed else None
 
     def title(self) -> str:
         for key in ("title", "summary"):
@@ -495,11 +493,8 @@ class LogEntry:
 
 
 def _log_section(lines: list[str]) -> tuple[int, int] | None:
-    start = next((i for i, line in enumerate(lines) if _SESSION_LOG.match(_strip_eol(line))), None)
-    if start is None:
-        return None
-    end = next((i for i in range(start + 1, len(lines)) if _SECTION_END.match(lines[i])), len(lines))
-    return start, end
+    found = markdown.find_section(lines, "Session Log")
+    return (found.start, found.end) if found else None
 
 
 def _log_entries(lines: list[str], section: tuple[int, int]) -> list[LogEntry]:
