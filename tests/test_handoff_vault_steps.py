@@ -22,8 +22,8 @@ from handoff_support import (
     start,
     write,
 )
+from lib import vault
 from lib.store import frontmatter
-from lib.vault import vault
 
 SECRET = "gh" + "p_" + "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGaAbcd"
 

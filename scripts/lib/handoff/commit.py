@@ -340,8 +340,8 @@ def _restamp(doc: frontmatter.Document) -> None:
 def rename_session(root: Path, old: str, new_claim: identity.Claim) -> manifests.Manifest:
     """Move the note to the new id, and point the workstream log, learnings, indexes, changelog entry,
     transcript archive and vault links at it."""
+    from lib import vault
     from lib.handoff import changelog, transcripts
-    from lib.vault import vault
 
     new = new_claim.id
     old_path = identity.note_path(root, old)

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lib import vault
 from lib.core.errors import BatonError
 from lib.core.paths import STORE_FOLDERS
 from lib.handoff import gitcmd
 from lib.handoff import manifest as manifests
 from lib.store import frontmatter, markdown
 from lib.store.schema import SLUG
-from lib.vault import vault
 
 HEADING = "Session Log"
 
