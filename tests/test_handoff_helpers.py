@@ -21,7 +21,7 @@ from handoff_support import (
     write,
     write_state,
 )
-from lib.handoff import gitcmd
+from lib.core import git as gitcmd
 from lib.store import frontmatter, validate
 
 NO_OPERATOR = {"OPERATOR": ""}

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from lib import vault
+from lib.core import git as gitcmd
 from lib.core.errors import BatonError
 from lib.core.paths import STORE_FOLDERS
-from lib.handoff import gitcmd
 from lib.handoff import manifest as manifests
 from lib.store import frontmatter, markdown
 from lib.store.schema import SLUG

@@ -16,11 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from lib.core import git
 from lib.core.atomic import fsync_dir
 from lib.core.errors import BatonError
 from lib.core.paths import STORE_FOLDERS
@@ -93,10 +93,10 @@ def worktree_names(root: Path) -> list[str]:
         return []
 
 
-def _git(root: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
+def _git(root: Path, *args: str, input: bytes | None = None) -> git.GitBytes | None:
     try:
-        return subprocess.run(["git", *args], cwd=root, input=input, capture_output=True, check=False)
-    except OSError:
+        return git.run_bytes(root, *args, input=input)
+    except (BatonError, OSError):
         return None
 
 

@@ -23,13 +23,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lib.core import settings
+from lib.core import git, settings
 from lib.core.errors import BatonError, ConfigError
 
 OPERATORS_PATH = ".claude/operators.yaml"
@@ -272,12 +271,7 @@ def load(root: Path) -> Roster:
 # ------------------------------------------------------------------ git identity
 
 def _git_config(root: Path, key: str) -> str | None:
-    try:
-        result = subprocess.run(["git", "config", "--get", key], cwd=root, capture_output=True, text=True)
-    except OSError:
-        return None
-    value = result.stdout.strip()
-    return value if result.returncode == 0 and value else None
+    return git.config(root, key)
 
 
 def git_email(root: Path) -> str | None:
