@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from handoff_support import (
@@ -41,7 +42,7 @@ def transcript(store: Path) -> Path:
     return path
 
 
-def handoff_with_vault_steps(store: Path, push: bool = True) -> tuple[str, dict]:
+def handoff_with_vault_steps(store: Path, push: bool = True) -> tuple[str, dict[str, Any]]:
     (store / "app.py").write_text("print('hi')\n")
     git(store, "add", "app.py")
     git(store, "commit", "-q", "-m", "feat: greet")

@@ -111,7 +111,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers") or []:
         if key == name:
             try:
-                return value.decode("latin-1")
+                return str(value.decode("latin-1"))
             except UnicodeDecodeError:
                 return None
     return None
