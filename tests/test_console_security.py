@@ -7,6 +7,7 @@ import base64
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -55,7 +56,7 @@ def client(repo: Path) -> Iterator[TestClient]:
         yield c
 
 
-def assert_hardened(response: httpx.Response) -> None:
+def assert_hardened(response: Any) -> None:  # httpx.Response, from TestClient or httpx
     headers = response.headers
     assert headers["x-content-type-options"] == "nosniff", response.request.url
     assert headers["cache-control"] == "no-store", response.request.url

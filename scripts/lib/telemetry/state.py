@@ -35,7 +35,7 @@ try:
 except ImportError:  # not a POSIX system
     import os as _os  # type: ignore[no-redef,unused-ignore]
 
-from lib.telemetry.files import (  # noqa: F401  (re-exported: readers and usage.py use them from here)
+from lib.telemetry.files import (
     ERROR_LOG,
     ERROR_LOG_MAX_BYTES,
     STATE_DIR,
@@ -50,7 +50,7 @@ from lib.telemetry.files import (  # noqa: F401  (re-exported: readers and usage
     unsafe_state_dir,
     write_bytes_atomic,
 )
-from lib.telemetry.ids import (  # noqa: F401  (re-exported)
+from lib.telemetry.ids import (
     MAX_SESSION_ID_LEN,
     is_valid_session_id,
     resolve_root,
@@ -60,6 +60,61 @@ from lib.telemetry.ids import (  # noqa: F401  (re-exported)
     state_dir_of,
 )
 from lib.telemetry.jsonc import dumps, loads
+
+# The module's public names, those of files.py, ids.py and jsonc.py included: callers import them from here.
+__all__ = [
+    "ERROR_LOG",
+    "ERROR_LOG_MAX_BYTES",
+    "FAILURE_HEAD_CHARS",
+    "FAILURE_TAIL_CHARS",
+    "MAX_SESSION_ID_LEN",
+    "ORPHAN_AGE_S",
+    "PARALLEL_WINDOW_S",
+    "RECENT_IDS_MAX",
+    "SCAN_INTERVAL_S",
+    "SESSION_END_USAGE_BUDGET_S",
+    "STATE_DIR",
+    "STATE_VERSION",
+    "STDERR_FAILURE_SIGNS",
+    "SUBAGENT_TOOLS",
+    "TOOL_EVENTS",
+    "FileLock",
+    "SymlinkRefused",
+    "append_bytes",
+    "append_line",
+    "apply_event",
+    "canonical_tool",
+    "classify_failure",
+    "classify_pending",
+    "counter_at",
+    "dumps",
+    "exists",
+    "failure_of",
+    "failure_record",
+    "hook_main",
+    "is_valid_session_id",
+    "iso_utc",
+    "join",
+    "loads",
+    "log_error",
+    "makedirs",
+    "new_state",
+    "normalise_state",
+    "read_bytes",
+    "read_state",
+    "refresh_usage",
+    "resolve_root",
+    "resolve_session_id",
+    "run_hook",
+    "scan_state_dir",
+    "session_files",
+    "session_paths",
+    "state_dir_of",
+    "unsafe_state_dir",
+    "update_state",
+    "write_bytes_atomic",
+    "write_json_atomic",
+]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds to import; annotations are strings anyway
