@@ -14,25 +14,27 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lib.adopt import install
+from lib.adopt import install, uninstall
+from lib.adopt.layout import SCRIPTS
+from lib.adopt.report import KEPT_DELETED, KEPT_MODIFIED, SKIPPED_THEIRS, UNCHANGED, Options, Report
 from lib.core import cli
 
 PROG = "install.py"
 SOURCE = Path(__file__).resolve().parent.parent
 
 # Steps worth a line of their own even among the many files under .baton/scripts/.
-_NOTABLE = frozenset({install.KEPT_MODIFIED, install.KEPT_DELETED, install.SKIPPED_THEIRS})
+_NOTABLE = frozenset({KEPT_MODIFIED, KEPT_DELETED, SKIPPED_THEIRS})
 
 
-def render(report: install.Report) -> str:
+def render(report: Report) -> str:
     """The report as lines a person reads: what changed, what was kept and why, what to do next."""
     title = {"install": "Installed baton into", "upgrade": "Upgraded baton in", "uninstall": "Removed baton from"}
     prefix = "Dry run, nothing written: " if report.dry_run else ""
     lines = [f"{prefix}{title[report.mode]} {report.target}"]
     code: dict[str, int] = {}
     for step in report.steps:
-        in_code = step.what == "file" and step.path.startswith(install.SCRIPTS + "/")
-        if step.action == install.UNCHANGED:
+        in_code = step.what == "file" and step.path.startswith(SCRIPTS + "/")
+        if step.action == UNCHANGED:
             continue
         if in_code and step.action not in _NOTABLE:
             code[step.action] = code.get(step.action, 0) + 1
@@ -40,11 +42,11 @@ def render(report: install.Report) -> str:
         note = f": {step.note}" if step.note else ""
         lines.append(f"  {step.path}: {step.action}{note}")
     for action, count in sorted(code.items()):
-        lines.insert(1, f"  {install.SCRIPTS}/: {count} file{'s' if count != 1 else ''} {action}")
-    unchanged = sum(1 for s in report.steps if s.action == install.UNCHANGED)
+        lines.insert(1, f"  {SCRIPTS}/: {count} file{'s' if count != 1 else ''} {action}")
+    unchanged = sum(1 for s in report.steps if s.action == UNCHANGED)
     if unchanged:
         lines.append(f"  ({unchanged} item{'s' if unchanged != 1 else ''} already up to date)")
-    modified = report.with_action(install.KEPT_MODIFIED)
+    modified = report.with_action(KEPT_MODIFIED)
     if modified:
         lines.append(f"Modified locally, left as they are ({len(modified)}): " + ", ".join(s.path for s in modified))
     if not report.changed:
@@ -78,10 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        options = install.Options(upgrade=args.upgrade, uninstall=args.uninstall, dry_run=args.dry_run,
+        options = Options(upgrade=args.upgrade, uninstall=args.uninstall, dry_run=args.dry_run,
                                   link=args.link, venv=args.venv, no_venv=args.no_venv, python=args.python)
         if args.uninstall:
-            report = install.uninstall(args.target, options)
+            report = uninstall.uninstall(args.target, options)
         else:
             report = install.install(SOURCE, args.target, options)
         if args.json:
