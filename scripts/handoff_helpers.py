@@ -5,6 +5,8 @@ Each step of the command calls one subcommand; every subcommand takes --json.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import datetime as dt
 import os

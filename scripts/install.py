@@ -9,6 +9,8 @@ exactly what was installed.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import sys
 from collections.abc import Sequence

@@ -7,6 +7,8 @@ is a terminal) or `--json`.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import datetime as dt
 import os

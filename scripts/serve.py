@@ -10,6 +10,8 @@ needs it, and with --allow-remote every request does. See docs/console.md.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import contextlib
 import ipaddress
@@ -162,6 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _run(console: Console, security: Security, sock: socket.socket, args: argparse.Namespace, token: str,
          token_path: Path) -> None:
     import uvicorn
+
     from lib.console.app import create_app
 
     # From here until uvicorn installs its own handlers (and after it restores these and re-raises

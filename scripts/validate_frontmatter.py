@@ -7,6 +7,8 @@ With no paths: every note of the five kinds in the store. One line per problem,
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import os
 import sys
