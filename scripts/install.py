@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lib.adopt import install, uninstall
+from lib.adopt import ci, install, uninstall
 from lib.adopt.layout import SCRIPTS
 from lib.adopt.report import KEPT_DELETED, KEPT_MODIFIED, SKIPPED_THEIRS, UNCHANGED, Options, Report
 from lib.core import cli
@@ -24,15 +24,21 @@ from lib.core import cli
 PROG = "install.py"
 SOURCE = Path(__file__).resolve().parent.parent
 
+WRAPPERS_COMMAND = f"./{SCRIPTS}/py {SCRIPTS}/session.py wrappers"
+
 # Steps worth a line of their own even among the many files under .baton/scripts/.
 _NOTABLE = frozenset({KEPT_MODIFIED, KEPT_DELETED, SKIPPED_THEIRS})
 
 
 def render(report: Report) -> str:
     """The report as lines a person reads: what changed, what was kept and why, what to do next."""
-    title = {"install": "Installed baton into", "upgrade": "Upgraded baton in", "uninstall": "Removed baton from"}
-    prefix = "Dry run, nothing written: " if report.dry_run else ""
-    lines = [f"{prefix}{title[report.mode]} {report.target}"]
+    if report.dry_run:
+        title = {"install": "would install baton into", "upgrade": "would upgrade baton in",
+                 "uninstall": "would remove baton from"}
+        lines = [f"Dry run, nothing written: {title[report.mode]} {report.target}"]
+    else:
+        title = {"install": "Installed baton into", "upgrade": "Upgraded baton in", "uninstall": "Removed baton from"}
+        lines = [f"{title[report.mode]} {report.target}"]
     code: dict[str, int] = {}
     for step in report.steps:
         in_code = step.what == "file" and step.path.startswith(SCRIPTS + "/")
@@ -54,9 +60,25 @@ def render(report: Report) -> str:
     if not report.changed:
         lines.append("Nothing to change.")
     elif report.mode != "uninstall" and not report.dry_run:
-        lines.append("Next: edit the DRAFT .claude/operators.yaml if one was written, then commit .baton/ .claude/ "
-                     ".gitignore and the store folders; teammates run .baton/scripts/setup.sh after pulling.")
+        lines.extend(next_steps(report))
     return "\n".join(lines) + "\n"
+
+
+def next_steps(report: Report) -> list[str]:
+    """What the team does now, naming only commands that exist in the repository just installed."""
+    lines = []
+    drafted = any(s.what == "operators" and s.action == "created" for s in report.steps)
+    if drafted:
+        lines.append("Next: edit the DRAFT .claude/operators.yaml (who works here, their initials and emails).")
+    lines.append(f"{'Then' if drafted else 'Next'}: `{WRAPPERS_COMMAND}` makes each operator's /handoff-<initials> "
+                 "and /resume-<initials>; run it again whenever .claude/operators.yaml changes.")
+    lines.append("Commit .baton/ .claude/ .gitignore, docs/ and the store folders"
+                 + (f" and {ci.GITHUB_PATH}" if any(s.path == ci.GITHUB_PATH for s in report.steps) else "")
+                 + f"; teammates run {SCRIPTS}/setup.sh after pulling.")
+    if any(s.path == ci.GITHUB_PATH and s.action == "created" for s in report.steps):
+        lines.append("For the Notion mirror on CI: add the repository secret NOTION_TOKEN and commit "
+                     ".claude/notion.yaml (docs/notion-sync.md).")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,12 +100,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="make no environment now (.baton/scripts/setup.sh makes it later)")
     parser.add_argument("--python", default=sys.executable, metavar="EXE",
                         help="the Python >= 3.11 that makes .baton/.venv (default: the one running this)")
+    parser.add_argument("--ci", action="append", choices=ci.PROVIDERS, default=[], metavar="PROVIDER",
+                        help=f"also write a CI workflow that validates the store on pull requests and syncs Notion "
+                             f"on pushes to the default branch ({', '.join(ci.PROVIDERS)}: {ci.GITHUB_PATH}); "
+                             "later upgrades keep it")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
 
     def body() -> int:
         options = Options(upgrade=args.upgrade, uninstall=args.uninstall, dry_run=args.dry_run,
-                                  link=args.link, venv=args.venv, no_venv=args.no_venv, python=args.python)
+                                  link=args.link, venv=args.venv, no_venv=args.no_venv, python=args.python,
+                                  ci=tuple(args.ci))
         if args.uninstall:
             report = uninstall.uninstall(args.target, options)
         else:

@@ -149,8 +149,10 @@ def test_installed_layout_commands_and_hooks_point_into_dot_baton(theirs: Path) 
     assert not (theirs / ".baton/scripts/install.py").exists()
     for folder in ("docs/sessions", "workstreams", "plans", "docs/adr", "docs/learnings"):
         assert any((theirs / folder).iterdir())
-    assert (theirs / "docs/conventions/frontmatter.md").read_bytes() == (
-        REPO_ROOT / "docs/conventions/frontmatter.md").read_bytes()
+    installed_doc = (theirs / "docs/conventions/frontmatter.md").read_text(encoding="utf-8")
+    assert installed_doc == payload.installed_doc((REPO_ROOT / "docs/conventions/frontmatter.md").read_text(
+        encoding="utf-8"))
+    assert "`.baton/scripts/vault.py fix`" in installed_doc
     commands = sorted((REPO_ROOT / ".claude/commands").glob("*.md")) if (REPO_ROOT / ".claude/commands").is_dir() else []
     for source in commands:
         text = source.read_text(encoding="utf-8")

@@ -24,6 +24,7 @@ A file of theirs is never overwritten: a path that exists and is not ours is rep
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 from collections.abc import Mapping
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lib.adopt import claude_settings, githooks, roster
+from lib.adopt import ci, claude_settings, githooks, roster
 from lib.adopt.layout import (
     BLOCK,
     GIT_HOOK,
@@ -61,7 +62,7 @@ from lib.adopt.report import (
     Options,
     Report,
 )
-from lib.core import atomic, pyenv
+from lib.core import atomic, config, pyenv
 from lib.core.errors import BatonError
 
 
@@ -83,7 +84,13 @@ def install(source: Path, target: Path, options: Options) -> Report:
     hooks_folder = githooks.hooks_dir(target)
     hook_plan = _plan_git_hook(target, hooks_folder)
     venv_plan = _plan_venv(target, options, source)
+    unknown = sorted(set(options.ci) - set(ci.PROVIDERS))
+    if unknown:
+        raise BatonError(f"--ci: unknown provider {unknown[0]!r} (known: {', '.join(ci.PROVIDERS)})")
+    providers = sorted(set(options.ci) | {p for p in old.get("ci") or [] if p in ci.PROVIDERS})
     files = desired_files(source, options.link)
+    for rel, text in ci.files(set(providers)).items():
+        files[rel] = Payload(text.encode())
 
     new_manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
@@ -99,6 +106,10 @@ def install(source: Path, target: Path, options: Options) -> Report:
         "gitignore": old.get("gitignore"),
         "operators": old.get("operators"),
     }
+    if providers:
+        new_manifest["ci"] = providers
+    if old.get("config"):
+        new_manifest["config"] = old["config"]
     dirs: set[str] = set(new_manifest["dirs"])
     try:
         if not options.dry_run and fresh:
@@ -114,6 +125,8 @@ def install(source: Path, target: Path, options: Options) -> Report:
                 "sha256": new_manifest["operators"]["sha256"]}) else KEPT_EDITED)
         else:
             report.add("operators", OPERATORS, KEPT_YOURS)
+        if fresh and not (target / config.CONFIG_PATH).exists():
+            new_manifest["config"] = _write_grace_period(target, dirs, options, report)
         # The git hook and the venv belong to this clone, not to the repository: the committed
         # manifest does not record them (a teammate's install would rewrite it); uninstall
         # recognises them by themselves (githooks' marker, our folder).
@@ -265,6 +278,18 @@ def _draft_operators(target: Path, dirs: set[str], options: Options, report: Rep
     count = text.count("  - slug: ")
     report.add("operators", OPERATORS, "created",
                f"DRAFT from {count} git author{'s' if count != 1 else ''}: the team edits it")
+    return {"sha256": sha256(text.encode())}
+
+
+def _write_grace_period(target: Path, dirs: set[str], options: Options, report: Report) -> dict[str, Any]:
+    """`.claude/baton.yaml` with strict_from: the pre-commit hook warns for a while, then blocks."""
+    today = options.today or dt.date.today()
+    text = config.grace_text(today)
+    if not options.dry_run:
+        put(target, config.CONFIG_PATH, Payload(text.encode()), dirs)
+    start = today + dt.timedelta(days=config.STRICT_GRACE_DAYS)
+    report.add("config", config.CONFIG_PATH, "created",
+               f"strict_from: {start.isoformat()} (the pre-commit hook warns until then, then blocks)")
     return {"sha256": sha256(text.encode())}
 
 

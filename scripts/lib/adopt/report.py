@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ class Options:
     venv: Path | None = None  # reuse this environment (symlinked as .baton/.venv)
     no_venv: bool = False
     python: str = sys.executable  # makes .baton/.venv when neither venv nor no_venv
+    ci: tuple[str, ...] = ()  # CI providers to write a workflow for (lib.adopt.ci.PROVIDERS); kept on upgrade
+    today: dt.date | None = None  # the install day, for strict_from (default: today)
 
 
 @dataclass(frozen=True)

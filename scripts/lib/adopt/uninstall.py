@@ -24,7 +24,7 @@ from lib.adopt.layout import (
 from lib.adopt.manifest import load_manifest
 from lib.adopt.payload import observe, same
 from lib.adopt.report import KEPT_EDITED, KEPT_MODIFIED, KEPT_YOURS, UNCHANGED, Options, Report
-from lib.core import atomic
+from lib.core import atomic, config
 from lib.core.errors import BatonError
 
 
@@ -47,14 +47,17 @@ def uninstall(target: Path, options: Options) -> Report:
     hook = githooks.hooks_dir(target) / GIT_HOOK
     if githooks.is_ours(hook) and GIT_HOOK_TARGET in hook.read_text(encoding="utf-8"):
         report.add("git-hook", shown(target, hook), "removed" if dry else githooks.uninstall(target, GIT_HOOK))
-    operators = manifest.get("operators")
-    if operators:
-        if same(observe(target / OPERATORS), {"sha256": operators.get("sha256", "")}):
+    for what, rel, why in (("operators", OPERATORS, "the draft was never edited"),
+                           ("config", config.CONFIG_PATH, "never edited")):
+        record = manifest.get(what)
+        if not record:
+            continue
+        if same(observe(target / rel), {"sha256": record.get("sha256", "")}):
             if not dry:
-                (target / OPERATORS).unlink()
-            report.add("operators", OPERATORS, "removed", "the draft was never edited")
-        elif (target / OPERATORS).exists():
-            report.add("operators", OPERATORS, KEPT_EDITED)
+                (target / rel).unlink()
+            report.add(what, rel, "removed", why)
+        elif (target / rel).exists():
+            report.add(what, rel, KEPT_EDITED)
     for rel, rec in sorted(manifest["files"].items()):
         path = target / rel
         have = observe(path)

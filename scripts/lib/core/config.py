@@ -8,6 +8,7 @@ of DEFAULTS and of scripts/schemas/baton-config.schema.json.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -17,10 +18,13 @@ from lib.core.errors import ConfigError
 from lib.store import yamlio
 
 CONFIG_PATH = ".claude/baton.yaml"
+STRICT_GRACE_DAYS = 14
 
 DEFAULTS: dict[str, Any] = {
-    # warn: report problems and let the commit through; strict: block it.
+    # warn: report problems and let the commit through; strict: block it. Unset, it is warn until
+    # `strict_from` (an ISO date the installer records: install day + STRICT_GRACE_DAYS), strict after.
     "pre_commit": "warn",
+    "strict_from": None,
     # Counters that must stay zero in a session (dotted paths into the telemetry state).
     "invariants": ["tool_calls_breakdown.mcp__notion_offplan"],
     # Per-model prices in USD per million tokens, merged over scripts/lib/telemetry/pricing.json.
@@ -79,8 +83,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse(text: str, source: str = CONFIG_PATH) -> dict[str, Any]:
-    """Validate a baton.yaml text and return it merged over the defaults."""
+def parse(text: str, source: str = CONFIG_PATH, today: dt.date | None = None) -> dict[str, Any]:
+    """Validate a baton.yaml text and return it merged over the defaults (`pre_commit` resolved for `today`)."""
     import jsonschema
 
     try:
@@ -92,6 +96,8 @@ def parse(text: str, source: str = CONFIG_PATH) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: must be a mapping of settings")
+    if isinstance(data.get("strict_from"), dt.date):
+        data["strict_from"] = data["strict_from"].isoformat()  # written unquoted, YAML reads a date
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -100,10 +106,31 @@ def parse(text: str, source: str = CONFIG_PATH) -> dict[str, Any]:
         line = yamlio.key_line(text, path) or 1
         pointer = "/" + "/".join(str(p) for p in path)
         raise ConfigError(f"{source}:{line}: {pointer}: {err.message}")
-    return _merge(DEFAULTS, data)
+    settings = _merge(DEFAULTS, data)
+    if data.get("strict_from"):
+        try:
+            start = dt.date.fromisoformat(data["strict_from"])
+        except ValueError:
+            line = yamlio.key_line(text, ["strict_from"]) or 1
+            raise ConfigError(f"{source}:{line}: /strict_from: {data['strict_from']!r} is not a date "
+                              "(YYYY-MM-DD)") from None
+        if "pre_commit" not in data and (today or dt.date.today()) >= start:
+            settings["pre_commit"] = "strict"
+    return settings
 
 
-def load(root: Path) -> dict[str, Any]:
+def grace_text(today: dt.date) -> str:
+    """The baton.yaml the installer writes: warn for STRICT_GRACE_DAYS, then block."""
+    start = today + dt.timedelta(days=STRICT_GRACE_DAYS)
+    return (
+        "# baton settings (README: Settings). Written by baton's installer; yours to edit.\n"
+        "# The pre-commit hook warns about notes whose frontmatter breaks the contract until strict_from,\n"
+        "# then blocks such commits. Move the date, or set `pre_commit: warn` (or strict) to decide now.\n"
+        f"strict_from: {start.isoformat()}\n"
+    )
+
+
+def load(root: Path, today: dt.date | None = None) -> dict[str, Any]:
     """The settings of the repository at `root` (defaults when the file is absent)."""
     path = root / CONFIG_PATH
     try:
@@ -112,4 +139,4 @@ def load(root: Path) -> dict[str, Any]:
         return copy.deepcopy(DEFAULTS)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse(text, str(path))
+    return parse(text, str(path), today)
