@@ -164,7 +164,6 @@ def _serve(args: argparse.Namespace) -> int:
 def _run(console: Console, security: Security, sock: socket.socket, args: argparse.Namespace, token: str,
          token_path: Path) -> None:
     import uvicorn
-
     from lib.console.app import create_app
 
     # From here until uvicorn installs its own handlers (and after it restores these and re-raises
