@@ -81,7 +81,7 @@ def next_steps(report: Report) -> list[str]:
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("target", type=Path, help="the repository to install baton into (its root folder)")
     mode = parser.add_mutually_exclusive_group()
@@ -105,12 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"on pushes to the default branch ({', '.join(ci.PROVIDERS)}: {ci.GITHUB_PATH}); "
                              "later upgrades keep it")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     def body() -> int:
         options = Options(upgrade=args.upgrade, uninstall=args.uninstall, dry_run=args.dry_run,
-                                  link=args.link, venv=args.venv, no_venv=args.no_venv, python=args.python,
-                                  ci=tuple(args.ci))
+                          link=args.link, venv=args.venv, no_venv=args.no_venv, python=args.python,
+                          ci=tuple(args.ci))
         if args.uninstall:
             report = uninstall.uninstall(args.target, options)
         else:

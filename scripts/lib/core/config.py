@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lib.core.errors import ConfigError
-from lib.store import yamlio
+from lib.core import settings
 
 CONFIG_PATH = ".claude/baton.yaml"
 STRICT_GRACE_DAYS = 14
@@ -62,15 +59,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+SCHEMA = "baton-config.schema.json"
+
+
 def schema_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "schemas" / "baton-config.schema.json"
-
-
-@lru_cache(maxsize=1)
-def _schema() -> dict[str, Any]:
-    with open(schema_path(), encoding="utf-8") as fh:
-        schema: dict[str, Any] = json.load(fh)
-    return schema
+    return settings.schema_path(SCHEMA)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -85,42 +78,30 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def parse(text: str, source: str = CONFIG_PATH, today: dt.date | None = None) -> dict[str, Any]:
     """Validate a baton.yaml text and return it merged over the defaults (`pre_commit` resolved for `today`)."""
-    import jsonschema
+    data = settings.parse_document(text, source, SCHEMA, shape="a mapping of settings", empty={},
+                                   message=lambda err: str(err.message))
+    start = _strict_from(data.get("strict_from"), text, source)
+    data["strict_from"] = start.isoformat() if start else None
+    merged = _merge(DEFAULTS, data)
+    if start is not None and "pre_commit" not in data and (today or dt.date.today()) >= start:
+        merged["pre_commit"] = "strict"
+    return merged
 
-    try:
-        data = yamlio.load(text)
-    except yamlio.YAMLLoadError as exc:
-        where = f":{exc.line}" if exc.line else ""
-        raise ConfigError(f"{source}{where}: invalid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}:1: must be a mapping of settings")
-    if isinstance(data.get("strict_from"), dt.date):
-        data["strict_from"] = data["strict_from"].isoformat()  # written unquoted, YAML reads a date
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        path = list(err.absolute_path)
-        line = yamlio.key_line(text, path) or 1
-        pointer = "/" + "/".join(str(p) for p in path)
-        raise ConfigError(f"{source}:{line}: {pointer}: {err.message}")
-    settings = _merge(DEFAULTS, data)
-    if data.get("strict_from"):
+
+def _strict_from(value: Any, text: str, source: str) -> dt.date | None:
+    """`strict_from` as a date: YAML reads `2026-05-25` as one; quoted, it is a string."""
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, str):
         try:
-            start = dt.date.fromisoformat(data["strict_from"])
+            return dt.date.fromisoformat(value)
         except ValueError:
-            line = yamlio.key_line(text, ["strict_from"]) or 1
-            raise ConfigError(f"{source}:{line}: /strict_from: {data['strict_from']!r} is not a date "
-                              "(YYYY-MM-DD)") from None
-        if "pre_commit" not in data and (today or dt.date.today()) >= start:
-            settings["pre_commit"] = "strict"
-    return settings
+            pass
+    raise settings.fail_at(text, source, ["strict_from"], f"{value!r} is not a date (YYYY-MM-DD)")
 
 
 def grace_text(today: dt.date) -> str:
-    """The baton.yaml the installer writes: warn for STRICT_GRACE_DAYS, then block."""
+    """The baton.yaml the installer writes: the pre-commit hook warns for STRICT_GRACE_DAYS, then blocks."""
     start = today + dt.timedelta(days=STRICT_GRACE_DAYS)
     return (
         "# baton settings (README: Settings). Written by baton's installer; yours to edit.\n"
@@ -133,10 +114,7 @@ def grace_text(today: dt.date) -> str:
 def load(root: Path, today: dt.date | None = None) -> dict[str, Any]:
     """The settings of the repository at `root` (defaults when the file is absent)."""
     path = root / CONFIG_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = settings.read_text(path)
+    if text is None:
         return copy.deepcopy(DEFAULTS)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     return parse(text, str(path), today)
