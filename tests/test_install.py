@@ -194,6 +194,28 @@ def test_bad_note_commit_shows_our_warning_and_their_hook_still_runs(theirs: Pat
     assert "warning only" in result.stdout
 
 
+def test_install_records_a_grace_period_after_which_bad_notes_are_blocked(theirs: Path) -> None:
+    import datetime as dt
+
+    installed_on = dt.date.today() - dt.timedelta(days=30)
+    install.install(REPO_ROOT, theirs, Options(venv=VENV, today=installed_on))
+    baton_yaml = theirs / ".claude/baton.yaml"
+    ends = (installed_on + dt.timedelta(days=14)).isoformat()
+    assert f"strict_from: {ends}" in baton_yaml.read_text(encoding="utf-8")
+    (theirs / "docs/learnings/oops.md").write_text(BAD.format(slug="oops"), encoding="utf-8")
+    git(theirs, "add", "docs/learnings/oops.md")
+    # Installed 30 days ago: the 14-day grace period is over, the hook blocks.
+    blocked = commit(theirs, "-m", "a bad note")
+    assert blocked.returncode != 0 and "blocking the commit" in blocked.stdout
+    # Moving the date (the documented way to extend it) lets the commit through with a dated warning.
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    baton_yaml.write_text(f"strict_from: {future}\n", encoding="utf-8")
+    warned = commit(theirs, "-m", "a bad note")
+    assert warned.returncode == 0 and f"commits like this are blocked from {future}" in warned.stdout
+    assert uninstall.uninstall(theirs, Options(uninstall=True)).as_dict()
+    assert baton_yaml.exists()  # edited by the team: kept
+
+
 def test_second_install_changes_nothing(theirs: Path) -> None:
     installed(theirs)
     first = snapshot(theirs)

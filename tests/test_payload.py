@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from conftest import REPO_ROOT, git
@@ -99,3 +100,25 @@ def test_dry_run_says_what_it_would_do(theirs: Path) -> None:  # noqa: F811
     first = result.stdout.splitlines()[0]
     assert first == f"Dry run, nothing written: would install baton into {theirs.resolve()}"
     assert "Installed" not in result.stdout and "Next" not in result.stdout
+
+
+def test_teammate_setup_keeps_pip_noise_out_of_sight(theirs: Path, tmp_path: Path) -> None:  # noqa: F811
+    run_install(theirs)
+    git(theirs, "add", "-A")
+    git(theirs, "commit", "-qm", "adopt baton")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(theirs), str(clone))
+    # A teammate's fresh environment whose pip prints what local index settings make it print.
+    python = clone / ".baton/.venv/bin/python"
+    python.parent.mkdir(parents=True)
+    noise = "WARNING: Location 'file:///opt/wheels' is ignored: it is neither a file nor a directory."
+    python.write_text(f'#!/bin/sh\nif [ "$1" = "-m" ] && [ "$2" = "pip" ]; then\n'
+                      f'    for i in 1 2 3 4 5 6 7 8; do echo "{noise}" >&2; done\n    exit 0\nfi\n'
+                      f'exec {sys.executable} "$@"\n', encoding="utf-8")
+    python.chmod(0o755)
+    result = subprocess.run([".baton/scripts/setup.sh"], cwd=clone, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "is ignored" not in result.stdout + result.stderr
+    assert noise in (clone / ".baton/.venv/pip.log").read_text(encoding="utf-8")  # kept for whoever needs it
+    assert result.stdout.splitlines()[-1].startswith("baton is ready")
+    assert (clone / ".baton/.venv/.baton-requirements").is_file()
