@@ -232,7 +232,9 @@ helpers that keep this team's Claude Code sessions, workstreams, plans, ADRs and
 markdown files in this repository.
 
 - `scripts/` baton's code; `scripts/py` runs it with `.venv` (this folder's own environment,
-  gitignored, so it never touches the repository's own `scripts/` or `.venv`).
+  gitignored, so it never touches the repository's own `scripts/` or `.venv`), e.g.
+  `./.baton/scripts/py .baton/scripts/validate_frontmatter.py`. Any `python3` works too
+  (`python3 .baton/scripts/validate_frontmatter.py`): the script re-executes itself with `.venv`.
 - After cloning, run `.baton/scripts/setup.sh` once: it makes `.baton/.venv` and installs the
   git pre-commit hook (an existing hook is kept and still run).
 - `manifest.json` lists what the installer put in this repository and how; keep it committed.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lib.core import paths
 from lib.core.paths import SKIPPED_NAMES
 from lib.handoff import context, identity
 from lib.handoff import manifest as manifests
@@ -107,8 +108,6 @@ def is_first_handoff(root: Path, slug: str, initials: str, current: str) -> bool
 
 def first_handoff_hint(slug: str, initials: str, session_id: str, root: Path | None = None) -> str:
     """What to do next time; the per-operator commands are named only once they exist in `root`."""
-    from lib.adopt import wrappers
-
     short = initials.lower()
     lead = f"First handoff as {slug}: this note goes to docs/sessions/{session_id}.md and is committed with your code."
     commands = Path(root or ".") / ".claude" / "commands"
@@ -116,7 +115,7 @@ def first_handoff_hint(slug: str, initials: str, session_id: str, root: Path | N
         return (f"{lead} Next time, start with /resume (or /resume-{short}) to pick up from its Resume Prompt; "
                 f"/handoff-{short} hands off as {slug} without asking.")
     return (f"{lead} Next time, start with /resume to pick up from its Resume Prompt. For /resume-{short} and "
-            f"/handoff-{short} (no operator question), run `{wrappers.launcher()}session.py wrappers` once.")
+            f"/handoff-{short} (no operator question), run `{paths.launcher_in(Path(root or '.'))}session.py wrappers` once.")
 
 
 def start(root: Path, *, quick: bool, auto: bool, operator_confirmed: bool, claude_id: str | None,
