@@ -1,12 +1,14 @@
 """scripts/_project_python.py: any python3 runs baton's scripts, re-executing them with the project's Python.
 
 Python 3.8 itself is not installed on every machine that runs these tests: the grammar check below
-parses every script as 3.8 would, and the runs use the system `python3` outside the virtualenv.
+parses every script as 3.8 would, the runs use the system `python3` outside the virtualenv, and a real
+Python 3.8 runs every script's --help where one is found (on PATH or under ~/.pyenv).
 """
 
 from __future__ import annotations
 
 import ast
+import glob
 import os
 import shutil
 import subprocess
@@ -19,6 +21,25 @@ from conftest import REPO_ROOT, SCRIPTS
 # The interpreter the virtualenv was made from: outside it, without baton's dependencies in reach.
 SYSTEM_PYTHON = Path(sys.base_prefix) / "bin" / "python3"
 SCRIPT_FILES = sorted(p for p in SCRIPTS.glob("*.py") if p.name != "_project_python.py")
+
+
+def _python_38() -> Path | None:
+    """A real Python 3.8 on this machine, if there is one (looked up before tests move HOME)."""
+    candidates = [shutil.which("python3.8"), *glob.glob(os.path.expanduser("~/.pyenv/versions/3.8*/bin/python3.8"))]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            out = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 8))"],
+                                 capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.stdout.strip() == "True":
+            return Path(candidate)
+    return None
+
+
+PYTHON_38 = _python_38()
 
 
 def _outside_env() -> dict[str, str]:
@@ -79,10 +100,21 @@ def test_in_an_adopted_layout_the_script_ends_up_on_the_venv_beside_its_folder(t
 def test_without_a_project_venv_one_line_says_how_to_make_it(tmp_path: Path) -> None:
     copy = tmp_path / "baton"
     shutil.copytree(SCRIPTS, copy / "scripts", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    result = subprocess.run([str(SYSTEM_PYTHON), "scripts/sync_to_notion_oneshot.py", "--help"], cwd=copy,
-                            capture_output=True, text=True, env=_outside_env(), timeout=60)
-    assert result.returncode == 127
-    assert result.stdout == ""
-    [line] = result.stderr.splitlines()
-    assert line.startswith("baton: no Python environment with baton's dependencies")
-    assert "make it with ./scripts/setup.sh" in line
+    for python in [SYSTEM_PYTHON, *([PYTHON_38] if PYTHON_38 else [])]:
+        result = subprocess.run([str(python), "scripts/sync_to_notion_oneshot.py", "--help"], cwd=copy,
+                                capture_output=True, text=True, env=_outside_env(), timeout=60)
+        assert result.returncode == 127, python
+        assert result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert line.startswith("baton: no Python environment with baton's dependencies")
+        assert "make it with ./scripts/setup.sh" in line
+
+
+@pytest.mark.skipif(PYTHON_38 is None, reason="no Python 3.8 on this machine (the grammar test above still runs)")
+@pytest.mark.parametrize("script", SCRIPT_FILES, ids=lambda p: p.name)
+def test_python_3_8_runs_every_script_through_the_project_venv(script: Path) -> None:
+    assert PYTHON_38 is not None
+    result = subprocess.run([str(PYTHON_38), f"scripts/{script.name}", "--help"], cwd=REPO_ROOT, capture_output=True,
+                            text=True, env=_outside_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:")
