@@ -77,7 +77,7 @@ def next_steps(report: Report) -> list[str]:
                  + f"; teammates run {SCRIPTS}/setup.sh after pulling.")
     if any(s.path == ci.GITHUB_PATH and s.action == "created" for s in report.steps):
         lines.append("For the Notion mirror on CI: add the repository secret NOTION_TOKEN and commit "
-                     ".claude/notion.yaml (docs/notion-sync.md).")
+                     ".claude/notion.yaml (set up as baton's docs/notion-sync.md says).")
     return lines
 
 

@@ -67,6 +67,14 @@ def test_installed_docs_and_next_lines_name_only_commands_that_exist_and_run(the
     next_lines = [line for line in result.stdout.splitlines() if line.startswith(("Next", "Then", "Commit"))]
     assert next_lines, result.stdout
     shown |= _commands("\n".join(next_lines), spans_only=False)
+    # The first handoff's hint, as /handoff shows it there.
+    started = subprocess.run(["./.baton/scripts/py", ".baton/scripts/handoff_helpers.py", "start", "--json"],
+                             cwd=theirs, capture_output=True, text=True, timeout=120,
+                             env={**_outside_env(), "OPERATOR": "test-author"})
+    assert started.returncode == 0, started.stderr
+    hint = json.loads(started.stdout)["hint"]
+    assert ("session.py", "wrappers") in _commands(hint, spans_only=True), hint
+    shown |= _commands(hint, spans_only=True)
     assert ("session.py", "wrappers") in shown and ("setup.sh", "") in shown
     assert ("handoff_helpers.py", "") in shown and ("vault.py", "fix") in shown
 
