@@ -11,6 +11,8 @@ them, even those rewritten before the kill) and removes the killed run's temp fi
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import subprocess
 import sys
