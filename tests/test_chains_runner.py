@@ -400,7 +400,8 @@ def test_missing_handoff_gets_one_short_retry_turn_then_a_synthetic_note(h: Harn
     assert chain["status"] == "done"
     first = _sessions(chain)[0]
     assert first["handoff"]["status"] == "synthetic"
-    assert first["status"] == "ok"
+    # No note of its own: the session failed (and counts toward the breaker).
+    assert first["status"] == "failed" and first["reason"] == "no_handoff"
     assert [a["purpose"] for a in first["attempts"]] == ["main", "handoff"]
     assert first["cost_usd"] == pytest.approx(0.11)
     runs = h.invocations()

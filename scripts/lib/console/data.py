@@ -486,7 +486,7 @@ class Console:
         proj, record = self._chain_record(chain_id)
         if record.status != "running":
             raise Conflict(f"chain {chain_id} is {record.status}: nothing to stop")
-        from lib.chains import runner as chain_runner
+        from lib.chains import lifecycle as chain_runner
 
         registry = open_registry(self.settings.registry_home)
         try:
@@ -657,7 +657,7 @@ def open_registry(home: Path | None) -> Any:
 def _alive(registry: Any, chain: Any) -> bool | None:
     if chain.status != "running":
         return None
-    from lib.chains import runner as chain_runner
+    from lib.chains import lifecycle as chain_runner
 
     return bool(chain_runner.runner_alive(registry, chain))
 
