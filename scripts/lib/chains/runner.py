@@ -225,7 +225,7 @@ class ChainRunner:
                      ) -> tuple[SessionRecord, Verdict, HandoffCheck]:
         chain, settings = self.chain, self.settings
         if self._operator is None:
-            self._operator = handoff_check.resolve_operator(self.workdir, chain.operator)
+            self._operator = handoff_check.resolve_operator(self.project_dir, chain.operator)
         claimed = handoff_check.claim_session_id(self.workdir, self._operator, chain_id=chain.id)
         session = SessionRecord(id=claimed.id, index=len(chain.sessions) + 1, model=route.model,
                                 requested_model=route.model,
