@@ -130,6 +130,27 @@ def test_open_breakers_are_on_the_dashboard(client: TestClient, repo: Path, regi
     assert CHAIN_ID in breakers and "3 failed in a row" in breakers
 
 
+def test_a_worktree_chain_shows_its_branch_and_routing_outcomes_are_on_the_insights_page(
+        client: TestClient, repo: Path, registry: Registry) -> None:
+    chain = record(repo, status="done", sessions=sessions_of(("CY-260306-01", "ok", 0.4)),
+                   worktree={"path": "/tmp/wt", "branch": f"baton/{CHAIN_ID}", "base": "abc"})
+    chain.decisions.append({"id": "d1", "at": "2026-03-06T10:00:00+00:00", "type": "escalation",
+                            "session": "CY-260306-01", "failure_class": "test_fail", "resolved_by": "CY-260306-01",
+                            "cost_usd": 0.4})
+    registry.save(chain)
+    listed = check(client.get("/api/chains"), "/api/chains")
+    assert listed["chains"][0]["branch"] == f"baton/{CHAIN_ID}"
+    assert f"baton/{CHAIN_ID}" in client.get("/chains").text
+    assert f"baton/{CHAIN_ID}" in client.get(f"/chains/{CHAIN_ID}").text
+    figures = check(client.get("/api/insights"), "/api/insights")
+    assert figures["routing"]["rows"] == [{"type": "escalation", "failure_class": "test_fail", "decisions": 1,
+                                           "resolved": 1, "resolution_rate": 1.0, "cost_usd": 0.4,
+                                           "cost_per_resolved_usd": 0.4}]
+    page = client.get("/insights").text
+    section = page[page.index("Routing decisions"):]
+    assert "escalation" in section and "test_fail" in section and "100%" in section
+
+
 # ------------------------------------------------------------------ the kill switch, refused
 
 
