@@ -323,13 +323,13 @@ def routing_outcomes(chains: Iterable[Mapping[str, Any]], decisions: Iterable[Ma
         groups[(kind, failure)].append((resolved, cost))
     rows = []
     for (kind, failure), group in sorted(groups.items()):
-        resolved = sum(1 for r, _ in group if r)
+        resolved_count = sum(1 for r, _ in group if r)
         cost = sum(c for _, c in group)
         rows.append({
-            "type": kind, "failure_class": failure, "decisions": len(group), "resolved": resolved,
-            "resolution_rate": round(resolved / len(group), 4) if group else None,
+            "type": kind, "failure_class": failure, "decisions": len(group), "resolved": resolved_count,
+            "resolution_rate": round(resolved_count / len(group), 4) if group else None,
             "cost_usd": round(cost, 6),
-            "cost_per_resolved_usd": round(cost / resolved, 6) if resolved else None,
+            "cost_per_resolved_usd": round(cost / resolved_count, 6) if resolved_count else None,
         })
     return {"source": "this machine's chain registry and decision log", "rows": rows}
 
