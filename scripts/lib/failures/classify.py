@@ -21,7 +21,8 @@ Rules are tried in this order; the first that fires decides the class:
    `error_max_turns`, "Exceeded USD budget", proxies' "Budget has been exceeded", spend limits.
    An account's billing state (credit balance, subscription usage limit) is not a budget the
    team set and is left to orchestration_error.
-2. timeout - exit code 124 (GNU `timeout` killed the command) whatever was printed, or
+2. timeout - exit code 124 (GNU `timeout` killed the command) whatever was printed; 137 or 143 (SIGKILL,
+   SIGTERM from outside) with nothing printed or the shell's "Killed"/"Terminated" notice; or
    `TimeoutExpired`, "timed out", "deadline exceeded", test runners' own timeouts
    (pytest-timeout, jest, go test, node:test), CI jobs cancelled or failed for time. Before the
    test rules, so a test killed by its runner's timeout counts as a timeout.
