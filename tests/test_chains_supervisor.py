@@ -8,6 +8,7 @@ import plistlib
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chains_harness import Harness, make_harness, note, result, session, wait_dead
@@ -20,7 +21,7 @@ def h(repo: Path, tmp_path: Path) -> Harness:
     return harness
 
 
-def _wait_status(h: Harness, chain_id: str, timeout: float = 60) -> dict:
+def _wait_status(h: Harness, chain_id: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         chain = h.chain(chain_id)

@@ -124,7 +124,7 @@ def test_routing_decisions_resolution_rate_and_cost_per_resolved_failure() -> No
          "at": "2026-03-01T10:00:00+00:00"},
         {"id": "x", "type": "escalation", "reason": "circuit_open", "at": "2026-03-01T10:00:00+00:00"},
     ])]
-    log = [
+    log: list[dict[str, Any]] = [
         {"ts": "2026-03-02T10:00:00Z", "kind": "escalation", "chain": "c1", "decision_id": "e1",
          "failure_class": "test_fail"},  # the registry has it
         {"ts": "2026-03-02T10:00:00Z", "kind": "escalation", "chain": "old", "decision_id": "e9",

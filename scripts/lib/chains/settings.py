@@ -69,7 +69,7 @@ class ChainSettings:
 
     def restart_delay(self, restart: int) -> float:
         """Delay before the supervisor's restart number `restart` (1-based)."""
-        return float(self.supervisor_backoff_s) * 4 ** (restart - 1)
+        return float(self.supervisor_backoff_s) * float(4 ** (restart - 1))
 
     def backoff_delay(self, retry: int) -> float:
         """Delay before retry number `retry` (1-based): base, 4 x base, 16 x base."""
