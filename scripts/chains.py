@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="systemd (Linux, the default there) or launchd (macOS, the default there)")
     service.add_argument("--project-dir", type=Path, metavar="PATH",
                          help="the project (default: the current repository)")
+    service.add_argument("--json", action="store_true", help="print {format, name, unit} as JSON")
 
     supervise = sub.add_parser("supervise", help="(internal) supervise the runner of CHAIN; see run --detach",
                                description="Run `run --resume CHAIN`, restarting it after an abnormal exit.")
@@ -293,7 +294,12 @@ def _service(args: argparse.Namespace, registry: Registry) -> int:
         project = Path(chain.project_dir)
     settings = load_settings(project)
     home = registry.home if os.environ.get("BATON_STATE_HOME") else None
-    print(supervisor.service_unit(args.format, project, chain_id, settings, home), end="")
+    unit = supervisor.service_unit(args.format, project, chain_id, settings, home)
+    if args.json:
+        name = f"baton-chain-{chain_id}" if chain_id else "baton-chain"
+        cli.print_json({"format": args.format, "name": name, "unit": unit})
+    else:
+        print(unit, end="")
     return 0
 
 

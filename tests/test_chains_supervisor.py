@@ -93,6 +93,8 @@ def test_service_prints_a_systemd_unit_that_restarts_on_a_crash_only(h: Harness)
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     assert "chains.py run --resume --project-dir" in exec_start and str(h.root) in exec_start
     assert "NOTION_TOKEN" not in unit and "EnvironmentFile=-%h/.config/baton/chains.env" in unit
+    as_json = json.loads(h.chains("service", "--format", "systemd", "--project-dir", str(h.root), "--json").stdout)
+    assert as_json == {"format": "systemd", "name": "baton-chain", "unit": unit}
 
 
 def test_service_prints_a_launchd_agent_for_one_chain(h: Harness) -> None:
