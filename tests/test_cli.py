@@ -20,6 +20,7 @@ CLIS = sorted(p.stem for p in SCRIPTS.glob("*.py") if "\ndef main(" in p.read_te
 # Commands that rightly have no --json, and why.
 NO_JSON = {
     ("serve", ""): "a long-running web server: what it serves is its output",
+    ("chains", "supervise"): "internal to `run --detach`: a long-running supervisor whose output is its log",
 }
 
 # Read-only runs on a copy of the example store: each must print one JSON document.

@@ -514,8 +514,10 @@ class Console:
         # mirrors a recorded decision (same type and session, within two seconds) is not shown twice.
         seen = [(d["type"], d["session"], _epoch(d["at"]) or 0.0) for d in recorded]
         logged = []
+        recorded_ids = {d.get("id") for d in data.get("decisions") or [] if isinstance(d, Mapping) and d.get("id")}
         for entry in decision_log.read_decisions(root=proj.root):
-            if entry.get("chain") != chain_id:
+            # A follow-up says whether a recorded decision resolved its failure: the record has it already.
+            if entry.get("chain") != chain_id or entry.get("follow_up_of") or entry.get("decision_id") in recorded_ids:
                 continue
             item = _decision(entry, "log")
             at = _epoch(item["at"]) or 0.0
@@ -534,7 +536,7 @@ class Console:
         proj, record = self._chain_record(chain_id)
         if record.status != "running":
             raise Conflict(f"chain {chain_id} is {record.status}: nothing to stop")
-        from lib.chains import runner as chain_runner
+        from lib.chains import lifecycle as chain_runner
 
         registry = open_registry(self.settings.registry_home)
         try:
@@ -678,6 +680,8 @@ def chain_summary(project: Project, data: Mapping[str, Any], *, alive: bool | No
         "cost_usd": cost,
         "budget_usd": budget,
         "current_session": running[-1].get("id") if running else None,
+        # the git branch of a chain that runs in a worktree of its own (`run --worktree`)
+        "branch": (data.get("worktree") or {}).get("branch") if isinstance(data.get("worktree"), Mapping) else None,
         "breaker": {
             "state": breaker.get("state") or "closed",
             "consecutive_failures": breaker.get("consecutive_failures") or 0,
@@ -705,7 +709,7 @@ def open_registry(home: Path | None) -> Any:
 def _alive(registry: Any, chain: Any) -> bool | None:
     if chain.status != "running":
         return None
-    from lib.chains import runner as chain_runner
+    from lib.chains import lifecycle as chain_runner
 
     return bool(chain_runner.runner_alive(registry, chain))
 

@@ -118,7 +118,7 @@ SCHEMAS: dict[str, Any] = {
         id=STR, project=STR, project_dir=STR, status=STR, mission=STR, operator=N_STR, created_at=N_STR,
         updated_at=N_STR, ended_at=N_STR, end_reason=N_STR, sessions_count=INT, sessions_ok=INT,
         sessions_failed=INT, max_sessions=N_INT, cost_usd=NUM, budget_usd=N_NUM, current_session=N_STR,
-        breaker=_ref("Breaker"), runner_alive=_nullable("boolean"),
+        breaker=_ref("Breaker"), runner_alive=_nullable("boolean"), branch=N_STR,
     ),
     "ChainList": _obj(chains={"type": "array", "items": _ref("ChainSummary")}, available=BOOL),
     "ChainSession": _obj(
@@ -165,6 +165,12 @@ SCHEMAS: dict[str, Any] = {
             by_reason={"type": "array", "items": _obj(reason=STR, total=INT, succeeded=INT, failed=INT,
                                                       pending=INT)},
             per_day={"type": "array", "items": _obj(date=STR, succeeded=INT, failed=INT, pending=INT)},
+        ),
+        routing=_obj(
+            source=STR,
+            rows={"type": "array", "items": _obj(type=STR, failure_class=STR, decisions=INT, resolved=INT,
+                                                 resolution_rate=N_NUM, cost_usd=NUM,
+                                                 cost_per_resolved_usd=N_NUM)},
         ),
         projects={"type": "array", "items": STR},
     ),
