@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,10 @@ def parse(text: str, source: str = CONFIG_PATH) -> dict[str, Any]:
         path = list(err.absolute_path)
         line = yamlio.key_line(text, path) or 1
         pointer = "/" + "/".join(str(p) for p in path)
-        raise ConfigError(f"{source}:{line}: {pointer}: {err.message}")
+        message = err.message
+        if isinstance(err.instance, float) and not math.isfinite(err.instance):
+            message = f"{err.instance} is not a finite number"
+        raise ConfigError(f"{source}:{line}: {pointer}: {message}")
     return _merge(DEFAULTS, data)
 
 

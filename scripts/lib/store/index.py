@@ -581,6 +581,10 @@ class Index:
             params.append(int(limit))
         return [_note(row, with_metadata) for row in self._select(sql, params)]
 
+    def unreadable(self) -> dict[str, str]:
+        """{path: one-line reason} of every note whose frontmatter could not be read (it has no metadata)."""
+        return dict(self._select("SELECT path, error FROM docs WHERE error IS NOT NULL ORDER BY path"))
+
     def note(self, path: str, *, with_metadata: bool = True) -> Note | None:
         rows = self._select(
             f"SELECT {_select_list(with_metadata)} FROM {_from(with_metadata)} WHERE notes.path = ?", (path,)
@@ -843,8 +847,7 @@ def _metadata_json(yaml_text: str | None, rel: str) -> dict[str, Any]:
     try:
         data = yamlio.load_jsonable(yaml_text)
     except yamlio.YAMLLoadError as exc:
-        line = exc.line + 1 if exc.line else None  # +1: the opening delimiter
-        raise frontmatter.FrontmatterError(rel, f"invalid YAML: {exc}", line=line) from None
+        raise frontmatter.yaml_error(rel, exc) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

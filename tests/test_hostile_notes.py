@@ -1,0 +1,266 @@
+"""Every reader of the store, given hostile notes: one line per bad note, the rest read, bounded time.
+
+Each test puts every hostile note of hostile_notes.HOSTILE (nested aliases, a 5000-digit
+integer, refused tags, deep nesting, a frontmatter past the size cap, non-finite numbers)
+next to good notes in a real repository and runs a real reader on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, SCRIPTS, git, run_script
+from hostile_notes import GOOD_ID, HOSTILE, HOSTILE_IDS, good_session, hostile_session
+from store_factory import workstream_text, write
+
+VENV = Path(sys.executable).parent.parent
+# generous for a loaded 2-core machine; unbounded parsing took 90 s and more
+BOUND_S = 30
+
+
+@pytest.fixture
+def store(repo: Path) -> Path:
+    good_session(repo)
+    good_session(repo, "RT-261203-01", "2026-12-03")
+    write(repo, "workstreams/store.md", workstream_text("store", "rt"))
+    for name in HOSTILE:
+        hostile_session(repo, name)
+    return repo
+
+
+def no_traceback(*streams: str) -> None:
+    for stream in streams:
+        assert "Traceback" not in stream and "ValueError" not in stream, stream[-2000:]
+
+
+def lines_naming(output: str, name: str) -> list[str]:
+    return [line for line in output.splitlines() if f"{HOSTILE_IDS[name]}.md" in line]
+
+
+def timed(fn: object, *args: object, **kwargs: object) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    result = fn(*args, **kwargs)  # type: ignore[operator]
+    return result, time.monotonic() - started
+
+
+# ------------------------------------------------------------------ validate_frontmatter.py
+
+
+def test_validate_reports_each_hostile_note_on_one_line_and_checks_the_rest(store: Path) -> None:
+    result, took = timed(run_script, "validate_frontmatter.py", cwd=store, timeout=BOUND_S * 4)
+    assert took < BOUND_S
+    no_traceback(result.stdout, result.stderr)
+    assert result.returncode == 0  # warn mode
+    for name, (_, words) in HOSTILE.items():
+        found = lines_naming(result.stdout, name)
+        assert found, f"{name}: not reported\n{result.stdout[-3000:]}"
+        assert any(words in line for line in found), (name, found)
+        assert all(len(line) < 400 for line in found), (name, found)
+    assert f"{GOOD_ID}.md" not in result.stdout
+
+
+def test_validate_strict_fails_non_finite_numbers(repo: Path) -> None:
+    good_session(repo)
+    hostile_session(repo, "inf")
+    hostile_session(repo, "nan")
+    result = run_script("validate_frontmatter.py", "--strict", cwd=repo)
+    no_traceback(result.stdout, result.stderr)
+    assert result.returncode == 1
+    assert lines_naming(result.stdout, "inf") and lines_naming(result.stdout, "nan")
+    assert all("/cost_usd" in line for name in ("inf", "nan") for line in lines_naming(result.stdout, name))
+
+
+def test_validate_json_report_counts_every_hostile_note(store: Path) -> None:
+    result = run_script("validate_frontmatter.py", "--json", cwd=store)
+    no_traceback(result.stdout, result.stderr)
+    report = json.loads(result.stdout)
+    bad = {Path(p["path"]).stem for p in report["problems"]}
+    assert bad == set(HOSTILE_IDS.values())
+
+
+def test_the_size_cap_can_be_raised(repo: Path) -> None:
+    hostile_session(repo, "huge")
+    result = run_script("validate_frontmatter.py", cwd=repo, env={"BATON_MAX_FRONTMATTER_BYTES": str(4 << 20)})
+    assert "larger than" not in result.stdout and result.returncode == 0
+
+
+# ------------------------------------------------------------------ the pre-commit hook
+
+
+@pytest.fixture
+def hooked(store: Path) -> Path:
+    (store / "scripts").symlink_to(REPO_ROOT / "scripts")
+    (store / ".venv").symlink_to(VENV)
+    (store / ".gitignore").write_text("scripts\n.venv\n", encoding="utf-8")
+    git(store, "add", ".gitignore")
+    git(store, "commit", "-qm", "init")
+    result = run_script("install_git_hook.py", cwd=store)
+    assert result.returncode == 0, result.stderr
+    git(store, "add", "docs", "workstreams")
+    return store
+
+
+def commit(repo: Path, strict: bool) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if strict:
+        env["BATON_STRICT"] = "1"
+    return subprocess.run(["git", "commit", "-q", "--no-gpg-sign", "-m", "notes"], cwd=repo, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=BOUND_S * 4)
+
+
+def test_pre_commit_warn_mode_reports_and_lets_the_commit_through(hooked: Path) -> None:
+    result, took = timed(commit, hooked, False)
+    assert took < BOUND_S
+    no_traceback(result.stdout)
+    assert result.returncode == 0, result.stdout[-3000:]
+    for name in HOSTILE:
+        assert len(lines_naming(result.stdout, name)) >= 1, name
+    assert "warning only" in result.stdout
+
+
+def test_pre_commit_strict_blocks_with_one_line_per_problem(hooked: Path) -> None:
+    result = commit(hooked, True)
+    no_traceback(result.stdout)
+    assert result.returncode != 0
+    assert "blocking the commit" in result.stdout
+    for name in HOSTILE:
+        assert len(lines_naming(result.stdout, name)) == 1, (name, lines_naming(result.stdout, name))
+    assert git(hooked, "log", "--oneline").count("\n") == 1  # only the init commit
+
+
+# ------------------------------------------------------------------ /resume and SessionStart
+
+
+def test_resume_dashboard_shows_the_good_notes_and_counts_the_bad(store: Path) -> None:
+    result, took = timed(run_script, "resume_helpers.py", "dashboard", "--json", "--root", str(store),
+                         "--operator", "rt", cwd=store, timeout=BOUND_S * 4)
+    assert took < BOUND_S
+    no_traceback(result.stdout, result.stderr)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "RT-261203-01" in json.dumps(data)
+    assert data["validation"]["problems"] >= len(HOSTILE), data["validation"]
+
+
+def test_session_start_context_exits_zero_with_the_good_notes(store: Path) -> None:
+    from lib.store.index import Index
+
+    with Index(store) as index:
+        index.refresh()
+    payload = json.dumps({"session_id": "0b7c", "hook_event_name": "SessionStart", "source": "startup"})
+    env = dict(os.environ, CLAUDE_PROJECT_DIR=str(store), OPERATOR="rt")
+    result, took = timed(subprocess.run, [sys.executable, "-I", str(SCRIPTS / "hooks" / "resume_context.py")],
+                         input=payload, capture_output=True, text=True, env=env, cwd=store, timeout=BOUND_S * 4)
+    assert took < BOUND_S
+    no_traceback(result.stdout, result.stderr)
+    assert result.returncode == 0
+    assert "RT-261203-01" in result.stdout
+
+
+# ------------------------------------------------------------------ vault, insights, backfill
+
+
+def test_vault_check_reports_each_bad_note_and_checks_the_rest(store: Path) -> None:
+    result, took = timed(run_script, "vault.py", "check", "--json", cwd=store, timeout=BOUND_S * 4)
+    assert took < BOUND_S
+    no_traceback(result.stdout, result.stderr)
+    assert result.returncode in (0, 1), result.stderr
+    for name in HOSTILE:
+        if name in ("inf", "nan"):
+            continue  # a valid YAML number: a schema problem, not a link problem
+        assert HOSTILE_IDS[name] in result.stdout + result.stderr, name
+
+
+def test_insights_counts_the_good_notes_and_names_the_bad(store: Path) -> None:
+    result, took = timed(run_script, "insights.py", "--json", "--root", str(store), cwd=store,
+                         timeout=BOUND_S * 4)
+    assert took < BOUND_S
+    no_traceback(result.stdout, result.stderr)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["totals"]["sessions"] >= 2
+    unreadable = [name for name in HOSTILE if name not in ("inf", "nan")]
+    for name in unreadable:
+        assert HOSTILE_IDS[name] in result.stderr, name
+        assert len(lines_naming(result.stderr, name)) == 1
+
+
+def test_backfill_reports_each_bad_note_and_plans_the_rest(store: Path) -> None:
+    git(store, "add", "-A")
+    git(store, "commit", "-qm", "notes")
+    result, took = timed(run_script, "backfill_frontmatter.py", "--json", cwd=store, timeout=BOUND_S * 4)
+    assert took < BOUND_S
+    no_traceback(result.stdout, result.stderr)
+    plan = json.loads(result.stdout)
+    text = json.dumps(plan)
+    for name in HOSTILE:
+        assert HOSTILE_IDS[name] in text, name
+
+
+def test_backfill_apply_skips_the_bad_notes_and_writes_the_rest(store: Path) -> None:
+    git(store, "add", "-A")
+    git(store, "commit", "-qm", "notes")
+    before = {name: (store / f"docs/sessions/{HOSTILE_IDS[name]}.md").read_bytes() for name in HOSTILE}
+    result = run_script("backfill_frontmatter.py", "--apply", cwd=store, timeout=BOUND_S * 4)
+    no_traceback(result.stdout, result.stderr)
+    for name in HOSTILE:
+        assert (store / f"docs/sessions/{HOSTILE_IDS[name]}.md").read_bytes() == before[name], name
+
+
+# ------------------------------------------------------------------ Notion sync
+
+
+@pytest.fixture
+def fake() -> Iterator[object]:
+    from fakenotion import FakeNotion
+
+    with FakeNotion(rate=None) as server:
+        yield server
+
+
+def test_notion_sync_reports_each_bad_note_and_syncs_the_rest(store: Path, fake: object) -> None:
+    from notionstore import workspace, write_config
+
+    ws = workspace(fake)  # type: ignore[arg-type]
+    write_config(store, ws)
+    result, took = timed(run_script, "sync_to_notion_oneshot.py", "--apply", "--only", "session", cwd=store,
+                         env=ws.env(), timeout=BOUND_S * 4)
+    assert took < BOUND_S
+    no_traceback(result.stdout, result.stderr)
+    assert ws.pages(GOOD_ID) and ws.pages("RT-261203-01"), result.stdout + result.stderr
+    for name in HOSTILE:
+        assert not ws.pages(HOSTILE_IDS[name]) or name in ("inf", "nan"), name
+        assert HOSTILE_IDS[name] in result.stdout + result.stderr, name
+
+
+# ------------------------------------------------------------------ the console's watcher
+
+
+def test_console_watcher_logs_what_it_cannot_read_and_keeps_seeing_new_notes(
+        repo: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from lib.console.data import Console
+    from lib.console.events import Watcher
+
+    good_session(repo)
+    watcher = Watcher(Console([repo]))
+    watcher.look()
+    for name in HOSTILE:
+        hostile_session(repo, name)
+    with caplog.at_level("WARNING"):
+        started = time.monotonic()
+        watcher.look()
+        assert time.monotonic() - started < BOUND_S
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for name in HOSTILE:
+        if name not in ("inf", "nan"):
+            assert HOSTILE_IDS[name] in logged, (name, logged)
+    good_session(repo, "RT-261203-01", "2026-12-03")
+    changes = watcher.look()
+    assert ("handoff_written", "RT-261203-01") in [(k, p.get("session")) for k, p in changes]
