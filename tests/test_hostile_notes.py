@@ -264,3 +264,21 @@ def test_console_watcher_logs_what_it_cannot_read_and_keeps_seeing_new_notes(
     good_session(repo, "RT-261203-01", "2026-12-03")
     changes = watcher.look()
     assert ("handoff_written", "RT-261203-01") in [(k, p.get("session")) for k, p in changes]
+
+
+# ------------------------------------------------------------------ the console's API
+
+
+def test_console_api_answers_with_non_finite_and_unreadable_notes_in_the_store(store: Path) -> None:
+    import httpx
+    from console_server import serve
+
+    with serve([store]) as running:
+        for path in ("/api/sessions", "/api/sessions?limit=50", f"/api/sessions/{HOSTILE_IDS['inf']}",
+                     f"/api/sessions/{HOSTILE_IDS['nan']}", f"/api/sessions/{HOSTILE_IDS['bigint']}"):
+            response = httpx.get(running.url + path, timeout=BOUND_S)
+            assert response.status_code in (200, 404), (path, response.status_code, response.text[:300])
+            json.loads(response.text)  # strict JSON: no NaN or Infinity tokens
+            assert "NaN" not in response.text and "Infinity" not in response.text
+        listed = httpx.get(running.url + "/api/sessions?limit=50", timeout=BOUND_S).json()
+        assert "RT-261203-01" in json.dumps(listed)

@@ -103,7 +103,7 @@ class Watcher:
         self._note_gen: dict[str, int] = {}
         self._written: dict[str, set[str]] = {}
         self._telemetry: dict[tuple[str, str], tuple[tuple[int, int, int] | None, Any, Any]] = {}
-        self._unreadable: dict[str, set[tuple[str, str | None]]] = {}
+        self._unreadable: dict[str, set[tuple[str, str]]] = {}
 
     def look(self) -> list[Change]:
         """Events since the last look (none on the first, which only records what is there)."""
@@ -204,7 +204,7 @@ class Watcher:
         # A note the store cannot read is left out of every event: say so once (per reason), so a
         # note that never shows up is explained in the console's log rather than silently missing.
         unreadable = {(note.relpath, note.error) for kind in STORE_FOLDERS for note in project.view.notes(kind)
-                      if note.error}
+                      if note.error is not None}
         logged = self._unreadable.setdefault(project.name, set())
         for relpath, error in sorted(unreadable - logged):
             _log.warning("%s: %s: not read: %s", project.name, relpath, error)

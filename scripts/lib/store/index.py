@@ -880,6 +880,10 @@ def _content_hash(jsonable: dict[str, Any], body: str) -> str | None:
     return "sha256:" + hashlib.sha256((meta_json + "\n" + body_lf).encode("utf-8")).hexdigest()
 
 
+def _no_constant(name: str) -> None:
+    return None
+
+
 def _row(rel: str, item: tuple[str, str, int, int, int], verified: int, digest: str, kind: str,
          meta: dict[str, Any], body: str | None, content_hash: str | None, error: str | None,
          problems: list[tuple[int, str, str]] | None) -> Row:
@@ -1021,7 +1025,8 @@ def _from(with_metadata: bool) -> str:
 
 def _note(row: Sequence[Any], with_metadata: bool) -> Note:
     values = list(row[: len(_NOTE_COLUMNS)])
-    values.append(json.loads(row[len(_NOTE_COLUMNS)]) if with_metadata else None)
+    # .inf/.nan (a validation problem of their own) read back as null: JSON has no form for them
+    values.append(json.loads(row[len(_NOTE_COLUMNS)], parse_constant=_no_constant) if with_metadata else None)
     return Note(*values)
 
 

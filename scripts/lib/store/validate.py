@@ -189,10 +189,10 @@ def check_metadata(path: str, yaml_text: str | None, metadata: dict[str, Any], k
     if _NON_FINITE_HINT.search(text):
         # Anywhere in the note, not only where the schema has a number: an unknown key too.
         reported = {p.pointer for p in result.problems}
-        for location, value in yamlio.non_finite(instance):
-            pointer = _pointer(location)
+        for where, value in yamlio.non_finite(instance):
+            pointer = _pointer(where)
             if pointer not in reported:
-                result.problems.append(Problem(path, line_of(list(location)), pointer, _not_finite(value)))
+                result.problems.append(Problem(path, line_of(list(where)), pointer, _not_finite(value)))
 
     if isinstance(ext_id, str) and schema.id_is_valid(kind, ext_id):
         stem = PurePosixPath(path).stem
