@@ -182,9 +182,10 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
         if value.bit_length() > max_digits * _BITS_PER_DIGIT:
             raise _too_many_digits(node, f"{len(text) - 2}-digit", max_digits)
         return sign * value
-    if len(text.lstrip("0")) > max_digits:  # int() itself would refuse with a traceback
-        raise _too_many_digits(node, f"{len(text.lstrip('0'))}-digit", max_digits)
-    return sign * int(text)
+    digits = text.lstrip("0") or "0"  # int() counts leading zeros against its own limit
+    if len(digits) > max_digits:  # int() itself would refuse, with a traceback
+        raise _too_many_digits(node, f"{len(digits)}-digit", max_digits)
+    return sign * int(digits)
 
 
 def _too_many_digits(node: yaml.Node, size: str, max_digits: int) -> yaml.YAMLError:
