@@ -7,17 +7,21 @@ next to good notes in a real repository and runs a real reader on it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, SCRIPTS, git, run_script
 from hostile_notes import GOOD_ID, HOSTILE, HOSTILE_IDS, good_session, hostile_session
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store_factory import workstream_text, write
 
 VENV = Path(sys.executable).parent.parent
@@ -282,3 +286,142 @@ def test_console_api_answers_with_non_finite_and_unreadable_notes_in_the_store(s
             assert "NaN" not in response.text and "Infinity" not in response.text
         listed = httpx.get(running.url + "/api/sessions?limit=50", timeout=BOUND_S).json()
         assert "RT-261203-01" in json.dumps(listed)
+
+
+# ------------------------------------------------------------------ generated hostile frontmatter
+
+
+def _laughs_of(levels: int, width: int) -> str:
+    lines = ["l0: &l0 [" + ",".join(["lol"] * width) + "]"]
+    lines += [f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * width) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines)
+
+
+def _deep(depth: int, flow: bool) -> str:
+    if flow:
+        return "nest: " + "[" * depth + "]" * depth
+    return "nest:\n" + "".join("  " * i + "-\n" for i in range(1, depth)) + "  " * depth + "- x"
+
+
+_ODD_TAGS = ["!!set {a, b}", "!!binary aGVsbG8=", "!!omap [{a: 1}]", "!!pairs [{a: 1}, {a: 2}]",
+             "!!python/object/apply:os.system ['true']", "!!python/name:os.system", "!local 1",
+             "!<tag:example.com,2000:x> 1", "!!int not-a-number", "!!float x", "!!timestamp yesterday",
+             "!!str [1]", "!!map [1]", "!!seq {a: 1}", "!!null 1", "!!bool maybe", "!!merge x"]
+
+_hostile_lines = st.one_of(
+    st.builds(_laughs_of, st.integers(1, 12), st.integers(2, 16)),
+    st.builds(lambda n, prefix, sign: f"n: {sign}{prefix}" + "7" * n,
+              st.integers(4000, 30_000), st.sampled_from(["", "0x", "0o", "0b1", "000"]), st.sampled_from(["", "-", "+"])),
+    st.builds(_deep, st.integers(30, 1500), st.booleans()),
+    st.sampled_from(_ODD_TAGS).map(lambda tag: f"odd: {tag}"),
+    st.sampled_from([".inf", "-.inf", ".nan", ".NaN", "+.INF", "1e999", "-1e400", "[.nan, {x: .inf}]"])
+    .map(lambda v: f"cost_usd: {v}"),
+    st.sampled_from([".inf", ".nan", "1e999"]).map(lambda v: f"custom: {{deep: [{v}]}}"),
+    st.integers(1 << 20, (1 << 20) + 4096).map(lambda n: "pad: '" + "x" * n + "'"),
+    st.text(max_size=200).map(lambda t: f"junk: {t}"),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300),
+)
+
+
+@st.composite
+def hostile_notes(draw: st.DrawFn) -> bytes:
+    lines = ["---", "title: Hostile", "operator: ev", "summary: s", "tags: []", "kind: session",
+             "external_id: EV-261201-01", "status: written", "outcome: done", "date: 2026-12-01"]
+    lines += draw(st.lists(_hostile_lines, min_size=1, max_size=3))
+    text = "\n".join(lines) + "\n"
+    if draw(st.booleans()):
+        text += "---\n## Summary\n\nBody.\n"  # else: the fence is never closed
+    raw = text.encode("utf-8", "surrogatepass")
+    junk = draw(st.binary(max_size=64))
+    if junk:  # binary junk somewhere in the frontmatter
+        at = draw(st.integers(4, max(4, min(len(raw), 400))))
+        raw = raw[:at] + junk + raw[at:]
+    return raw
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hostile") / "repo"
+    root.mkdir()
+    for folder in ("docs/sessions", "workstreams", "plans", "docs/adr", "docs/learnings", ".claude/state"):
+        (root / folder).mkdir(parents=True)
+    git(root, "init", "-q")
+    good_session(root)
+    write(root, "workstreams/store.md", workstream_text("store", "rt"))
+    from fakenotion import FakeNotion
+    from notionstore import workspace, write_config
+
+    with FakeNotion(rate=None) as fake:  # only the settings file is needed: plans send no request
+        write_config(root, workspace(fake))
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false",
+        "commit", "-qm", "store")
+    return root
+
+
+def _quiet(fn: Callable[[], object]) -> tuple[object, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        result = fn()
+    return result, out.getvalue(), err.getvalue()
+
+
+def _every_reader(root: Path) -> Iterator[tuple[str, Callable[[], object]]]:
+    import backfill_frontmatter
+    import insights
+    import resume_context
+    import resume_helpers
+    import validate_frontmatter
+    import vault
+    from lib.console.data import Console
+    from lib.console.events import Watcher
+    from lib.notion import config as notion_config
+    from lib.notion import sync
+
+    r = str(root)
+    yield "validate", lambda: validate_frontmatter.main(["--root", r])
+    yield "validate --json --strict", lambda: validate_frontmatter.main(["--root", r, "--json", "--strict"])
+    yield "pre-commit (staged)", lambda: validate_frontmatter.main(["--root", r, "--staged"])
+    yield "dashboard", lambda: resume_helpers.main(["dashboard", "--json", "--root", r, "--operator", "rt"])
+    yield "session start", lambda: resume_context.context(root, resume_context._settings(root),
+                                                           time.monotonic() + 5)
+    yield "vault check", lambda: vault.main(["--root", r, "check", "--json"])
+    yield "insights", lambda: insights.main(["--json", "--root", r])
+    yield "backfill", lambda: backfill_frontmatter.main(["--json", "--root", r])
+    yield "notion plan", lambda: sync.plan_files(root, notion_config.load(root))
+
+    def watch() -> object:
+        watcher = Watcher(Console([root]))
+        watcher.look()
+        return watcher.look()
+
+    yield "console watcher", watch
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(raw=hostile_notes())
+def test_generated_hostile_frontmatter_never_breaks_a_reader(shared_store: Path, raw: bytes) -> None:
+    root = shared_store
+    rel = "docs/sessions/EV-261201-01.md"
+    (root / rel).write_bytes(raw)
+    git(root, "add", rel)
+    for name, read in _every_reader(root):
+        started = time.monotonic()
+        try:
+            result, out, err = _quiet(read)
+        except Exception as exc:  # a reader that raises is as bad as a traceback
+            raise AssertionError(f"{name}: {type(exc).__name__}: {str(exc)[:300]}") from exc
+        took = time.monotonic() - started
+        assert took < BOUND_S, f"{name}: {took:.1f} s"
+        no_traceback(out, err)
+        assert result in (0, 1) or not isinstance(result, int), (name, result, err[-500:])
+        for line in (out + err).splitlines():
+            if "EV-261201-01.md" in line and not line.lstrip().startswith(("{", "[", '"')):
+                assert len(line) < 1000, (name, line[:200])
+    # and the good note is still read by the index every reader shares
+    from lib.store.index import Index
+
+    with Index(root) as index:
+        index.refresh(validate=False)
+        assert [n.id for n in index.notes("session", operator="rt")] == [GOOD_ID]
