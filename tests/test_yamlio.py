@@ -201,3 +201,25 @@ def test_non_finite_numbers_are_found_wherever_they_are() -> None:
     data = yamlio.load("a: .inf\nb: [1, -.inf, {c: .nan}]\nd: 1e999\ne: 1.5\n")
     found = {where: yamlio.spell_float(v) for where, v in yamlio.non_finite(data)}
     assert found == {("a",): ".inf", ("b", 1): "-.inf", ("b", 2, "c"): ".nan", ("d",): ".inf"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("d: 2024-13-45", "'2024-13-45' is not a valid date or timestamp"),
+    ("d: 2024-02-30T10:00:00Z", "is not a valid date or timestamp"),
+    ("d: !!timestamp yesterday", "'yesterday' is not a valid date or timestamp"),
+    ("d: !!int x", "'x' is not an integer"),
+    ("d: !!int 1.5", "'1.5' is not an integer"),
+    ("d: !!float x", "'x' is not a number"),
+    ("d: !!float 0x1F", "'0x1F' is not a number"),
+    ("d: !!bool maybe", "'maybe' is not true or false"),
+])
+@pytest.mark.parametrize("load", [yamlio.load, yamlio.load_jsonable])
+def test_a_value_its_tag_cannot_hold_is_one_yaml_error(load: Any, text: str, message: str) -> None:
+    with pytest.raises(yamlio.YAMLLoadError, match=message) as caught:
+        load("ok: 1\n" + text + "\n")
+    assert caught.value.line == 2
+
+
+def test_explicit_tags_on_values_they_fit_still_load() -> None:
+    assert yamlio.load("a: !!float 1\nb: !!int 0x1F\nc: !!bool TRUE\nd: !!timestamp 2024-05-01\n") == {
+        "a": 1.0, "b": 31, "c": True, "d": dt.date(2024, 5, 1)}

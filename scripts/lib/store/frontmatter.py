@@ -459,7 +459,10 @@ def loads_document(text: str, path: str | Path | None = None, kind: str | None =
     rt = yamlio.round_trip_yaml()
     from ruamel.yaml.comments import CommentedMap
 
-    data = rt.load(parts.yaml_text) if parts.yaml_text and parts.yaml_text.strip() else None
+    try:
+        data = yamlio.round_trip_load(rt, parts.yaml_text) if parts.yaml_text and parts.yaml_text.strip() else None
+    except yamlio.YAMLLoadError as exc:
+        raise yaml_error(path, exc) from None
     if data is None:
         data = CommentedMap()
     return Document(

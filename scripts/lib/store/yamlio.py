@@ -172,8 +172,20 @@ for _tag, _regexp, _first in (
 _BITS_PER_DIGIT = math.log2(10)
 
 
+def _not_a(node: yaml.Node, text: str, what: str) -> yaml.YAMLError:
+    # An explicit tag (`!!int x`) or an impossible date (`2024-13-45`): one line, not a traceback.
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    return yaml.constructor.ConstructorError(None, None, f"{shown!r} is not {what}", node.start_mark)
+
+
+_PLAIN_INT = re.compile(r"^[-+]?[0-9_]+$")
+
+
 def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    text = str(loader.construct_scalar(node)).replace("_", "")
+    text = str(loader.construct_scalar(node))
+    if not _INT.match(text):
+        raise _not_a(node, text, "an integer")
+    text = text.replace("_", "")
     sign = -1 if text.startswith("-") else 1
     text = text.lstrip("+-")
     max_digits = _DEFAULT_LIMITS.max_int_digits
@@ -195,7 +207,10 @@ def _too_many_digits(node: yaml.Node, size: str, max_digits: int) -> yaml.YAMLEr
 
 
 def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
-    text = str(loader.construct_scalar(node)).replace("_", "").lower()
+    text = str(loader.construct_scalar(node))
+    if not (_FLOAT.match(text) or _PLAIN_INT.match(text)) or not text.strip("+-_"):
+        raise _not_a(node, text, "a number")
+    text = text.replace("_", "").lower()
     sign = -1.0 if text.startswith("-") else 1.0
     text = text.lstrip("+-")
     if text == ".inf":
@@ -206,7 +221,18 @@ def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
 
 
 def _construct_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
-    return str(loader.construct_scalar(node)).lower() == "true"
+    text = str(loader.construct_scalar(node))
+    if not _BOOL.match(text):
+        raise _not_a(node, text, "true or false")
+    return text.lower() == "true"
+
+
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> dt.date | dt.datetime:
+    try:
+        value: dt.date | dt.datetime = loader.construct_yaml_timestamp(node)
+    except (ValueError, AttributeError, OverflowError):  # no such day, or not a timestamp at all
+        raise _not_a(node, str(node.value), "a valid date or timestamp") from None
+    return value
 
 
 def _refuse_unknown(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
@@ -222,6 +248,7 @@ def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
 FastLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 FastLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 FastLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+FastLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 # YAML 1.1 types with no JSON form: refused like any other unknown tag
 for _refused in ("set", "binary", "omap", "pairs"):
     FastLoader.add_constructor(f"tag:yaml.org,2002:{_refused}", _refuse_tag)
@@ -258,10 +285,27 @@ def load(text: str) -> Any:
             loader.dispose()
     except yaml.YAMLError as exc:
         raise YAMLLoadError(_one_line(exc), _mark_line(exc)) from None
+    except YAMLLoadError:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+        raise _unforeseen(exc) from None
 
 
-def _vet_tree_depth(root: yaml.Node, max_depth: int) -> None:
+def _unforeseen(exc: Exception) -> YAMLLoadError:
+    # The constructors check what they build; this is the last line for a value that slipped past them.
+    text = " ".join(str(exc).split())[:200]
+    return YAMLLoadError(f"a value cannot be read ({type(exc).__name__}: {text})")
+
+
+def _vet_tree(root: yaml.Node, max_depth: int, shared_possible: bool) -> bool:
+    """Check the depth level by level; False (stop) at the first collection reached twice.
+
+    In a tree (no alias to a collection, the usual note) this is the whole check, at a
+    fraction of the cost of the memoised one; a shared collection means aliases, which
+    `vet` then checks properly.
+    """
     level, depth = [root], 1
+    seen: set[int] = {id(root)}
     scalar, mapping = yaml.ScalarNode, yaml.MappingNode
     while level:
         below: list[yaml.Node] = []
@@ -275,11 +319,17 @@ def _vet_tree_depth(root: yaml.Node, max_depth: int) -> None:
             elif node.__class__ is not scalar:
                 below.extend(item for item in node.value if item.__class__ is not scalar)
         if below:
+            if shared_possible:
+                before = len(seen)
+                seen.update(map(id, below))
+                if len(seen) - before < len(below):
+                    return False
             depth += 1
             if depth > max_depth:
                 raise YAMLLoadError(f"nested deeper than the limit of {max_depth} levels",
                                     below[0].start_mark.line + 1)
         level = below
+    return True
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -297,12 +347,11 @@ def vet(root: yaml.Node, bounds: Limits | None = None, aliases: bool = True) -> 
     while the values built from it repeat each shared node once per path to it. Sizes and
     depths are counted per node once (memoised), so a document that would expand to
     billions of values is refused in time linear in its text. Iterative: no recursion
-    limit to hit. `aliases=False` (the text has no `*`, so the graph is a tree): only the
-    depth is checked, level by level, at a fifth of the cost.
+    limit to hit. A graph in which no collection is reached twice (always so when the text
+    has no `*`: `aliases=False`) is a tree, and only its depth needs checking.
     """
     bounds = bounds or limits()
-    if not aliases:
-        _vet_tree_depth(root, bounds.max_depth)
+    if _vet_tree(root, bounds.max_depth, aliases):
         return
     size: dict[int, int] = {}
     height: dict[int, int] = {}
@@ -376,6 +425,10 @@ def load_jsonable(text: str) -> Any:
         return jsonable(load(text))
     except yaml.YAMLError as exc:
         raise YAMLLoadError(_one_line(exc), _mark_line(exc)) from None
+    except YAMLLoadError:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+        raise _unforeseen(exc) from None
 
 
 def _direct(loader: Any, node: Any) -> Any:
@@ -390,11 +443,11 @@ def _direct(loader: Any, node: Any) -> Any:
         if tag == _INT_TAG:
             return _construct_int(loader, node)
         if tag == _BOOL_TAG:
-            return node.value.lower() == "true"
+            return _construct_bool(loader, node)
         if tag == _FLOAT_TAG:
             return _construct_float(loader, node)
         if tag == _TIMESTAMP_TAG:
-            return loader.construct_yaml_timestamp(node).isoformat()
+            return _construct_timestamp(loader, node).isoformat()
         raise _Unusual
     if cls is yaml.MappingNode and node.tag == _MAP:
         out: dict[str, Any] = {}
@@ -449,6 +502,21 @@ def round_trip_yaml() -> Any:
     rt.representer.add_representer(dt.datetime, _represent_datetime)
     rt.representer.ignore_aliases = _ignore_alias
     return rt
+
+
+def round_trip_load(rt: Any, text: str) -> Any:
+    """`rt.load(text)` for a text `load` accepted; where ruamel reads it otherwise (libyaml and
+    ruamel differ on a few malformed inputs), a YAMLLoadError rather than ruamel's own."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return rt.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(exc.problem or exc.context or "cannot be parsed").split())
+        raise YAMLLoadError(problem, mark.line + 1 if mark is not None else None) from None
+    except (YAMLError, ValueError, TypeError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+        raise _unforeseen(exc) from None
 
 
 def _ignore_alias(data: Any) -> bool:
