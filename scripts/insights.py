@@ -55,7 +55,12 @@ def gather(root: Path, filters: insights.Filters) -> dict[str, Any]:
     index = Index(root)
     index.refresh(validate=False)
     since = filters.since.isoformat() if filters.since else None
-    metas = [n.metadata or {} for n in index.notes("session", not_status="claimed", since=since, with_metadata=True)]
+    unreadable = index.unreadable()
+    for path, reason in unreadable.items():
+        if path.startswith("docs/sessions/"):  # counted as no session at all, and said so
+            print(f"insights: skipped {path}: {reason}", file=sys.stderr)
+    metas = [n.metadata or {} for n in index.notes("session", not_status="claimed", since=since, with_metadata=True)
+             if n.path not in unreadable]
     result = insights.compute(metas, chains=_chains(root), decisions=decisions.read_decisions(root=root),
                               filters=filters)
     return result

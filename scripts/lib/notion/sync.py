@@ -204,7 +204,10 @@ def _plan_one(path: Path, rel: str, kind: str) -> FilePlan:
     external_id = str(raw_id).strip() if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else ""
     if not external_id:
         return FilePlan(path, rel, kind, "error", "no external_id in the frontmatter", metadata=metadata)
-    digest = frontmatter.content_hash(metadata, body)
+    try:
+        digest = frontmatter.content_hash(metadata, body)
+    except frontmatter.FrontmatterError as exc:  # .inf/.nan: no JSON form, so nothing to mirror
+        return FilePlan(path, rel, kind, "error", one_line(exc.reason), metadata=metadata)
     page = metadata.get("notion_page_id")
     page_id = normalize_id(page) if isinstance(page, str) and is_notion_id(page) else None
     plan = FilePlan(path, rel, kind, "create", external_id=external_id, page_id=page_id, content_hash=digest,

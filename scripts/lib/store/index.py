@@ -581,6 +581,10 @@ class Index:
             params.append(int(limit))
         return [_note(row, with_metadata) for row in self._select(sql, params)]
 
+    def unreadable(self) -> dict[str, str]:
+        """{path: one-line reason} of every note whose frontmatter could not be read (it has no metadata)."""
+        return dict(self._select("SELECT path, error FROM docs WHERE error IS NOT NULL ORDER BY path"))
+
     def note(self, path: str, *, with_metadata: bool = True) -> Note | None:
         rows = self._select(
             f"SELECT {_select_list(with_metadata)} FROM {_from(with_metadata)} WHERE notes.path = ?", (path,)
@@ -843,8 +847,7 @@ def _metadata_json(yaml_text: str | None, rel: str) -> dict[str, Any]:
     try:
         data = yamlio.load_jsonable(yaml_text)
     except yamlio.YAMLLoadError as exc:
-        line = exc.line + 1 if exc.line else None  # +1: the opening delimiter
-        raise frontmatter.FrontmatterError(rel, f"invalid YAML: {exc}", line=line) from None
+        raise frontmatter.yaml_error(rel, exc) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -875,6 +878,10 @@ def _content_hash(jsonable: dict[str, Any], body: str) -> str | None:
 
     body_lf = body.replace("\r\n", "\n").replace("\r", "\n")
     return "sha256:" + hashlib.sha256((meta_json + "\n" + body_lf).encode("utf-8")).hexdigest()
+
+
+def _no_constant(name: str) -> None:
+    return None
 
 
 def _row(rel: str, item: tuple[str, str, int, int, int], verified: int, digest: str, kind: str,
@@ -1010,7 +1017,8 @@ def _from(with_metadata: bool) -> str:
 
 def _note(row: Sequence[Any], with_metadata: bool) -> Note:
     values = list(row[: len(_NOTE_COLUMNS)])
-    values.append(json.loads(row[len(_NOTE_COLUMNS)]) if with_metadata else None)
+    # .inf/.nan (a validation problem of their own) read back as null: JSON has no form for them
+    values.append(json.loads(row[len(_NOTE_COLUMNS)], parse_constant=_no_constant) if with_metadata else None)
     return Note(*values)
 
 
