@@ -50,7 +50,10 @@ from lib.failures import decisions
 from lib.store.operators import Operator
 
 HANDOFF_PROMPT = "/handoff --auto"
+# The command pre-runs its `start` step; the model then makes one `finish` call and closes: two turns.
 HANDOFF_TURNS = 2
+# The session runs the command through the Skill tool, which a headless run must be granted.
+HANDOFF_SKILL = "Skill(handoff)"
 # The prompt is one command-line argument, and Linux caps one argument at 128 KiB.
 MAX_MISSION_CHARS = 100_000
 
@@ -339,7 +342,7 @@ class ChainRunner:
         if settings.permission_mode:
             argv += ["--permission-mode", settings.permission_mode]
         if settings.allowed_tools:
-            argv += ["--allowedTools", ",".join(settings.allowed_tools)]
+            argv += ["--allowedTools", ",".join(dict.fromkeys([*settings.allowed_tools, HANDOFF_SKILL]))]
         return argv
 
     def _env(self, session: SessionRecord) -> dict[str, str]:
@@ -514,7 +517,8 @@ def build_prompt(chain: ChainRecord, session: SessionRecord, last: HandoffCheck 
         "",
         f"Before you stop — when the work is done, or when most of your turns or budget are used — run "
         f"`{HANDOFF_PROMPT}` to write your session note ({session.id}, already claimed: BATON_SESSION_ID is set). "
-        "Set its outcome to `done` only when the whole mission is complete; otherwise `incomplete`, with "
+        f"Keep {HANDOFF_TURNS + 1} turns for it: invoking it, its one `finish` call with the whole note, your closing "
+        "message. Set its outcome to `done` only when the whole mission is complete; otherwise `incomplete`, with "
         "clear Next steps and a Resume Prompt for the next session.",
     ]
     if settings.completion_signal:
