@@ -87,7 +87,7 @@ def changelog(root: Path, session_id: str, *, since: str | None = None) -> dict[
 
 
 def link(root: Path, session_id: str) -> dict[str, Any]:
-    from lib.vault import vault
+    from lib import vault
 
     store = vault.load(root, bodies=set())  # frontmatter only: the scope's files are read whole by fix
     scope = vault.session_scope(store, session_id)
