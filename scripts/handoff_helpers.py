@@ -466,12 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "start":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if extra:
-        args.words = [*args.words, *extra]  # the user's own words, as /handoff passed them
+    args = build_parser().parse_args(argv)
 
     def body() -> int:
         root = find_root()
