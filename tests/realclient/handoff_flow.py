@@ -102,7 +102,7 @@ def quick_content(topic: str) -> dict[str, Any]:
             "tags": ["realclient"], "sections": {"resume_prompt": resume_prompt(topic)}}
 
 
-def finish_call(data: Mapping[str, Any], *flags: str, prefix: str = "",
+def finish_call(data: Mapping[str, Any], *flags: str, prefix: str = "", helper: str = HELPER,
                 seen: dict[str, Any] | None = None) -> Callable[[Request], s.Reply]:
     """The model's one `finish` call, with the id taken from start's pre-run output (unless a flag says
     otherwise, as after the operator was confirmed)."""
@@ -114,7 +114,7 @@ def finish_call(data: Mapping[str, Any], *flags: str, prefix: str = "",
             if seen is not None:
                 seen["start"] = start
             args = ["--id", str(start["id"]), *args]
-        command = f"{prefix}{HELPER} finish {' '.join(args)} --json <<'EOF'\n{block_yaml(data)}EOF"
+        command = f"{prefix}{helper} finish {' '.join(args)} --json <<'EOF'\n{block_yaml(data)}EOF"
         return s.bash(command, "hand off")
 
     return reply
