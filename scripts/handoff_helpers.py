@@ -318,7 +318,10 @@ _MARKS = {"ok": "✓", "warning": "✓", "skipped": "–", "failed": "✗", "not
 
 
 def cmd_finish(args: argparse.Namespace, root: Path) -> int:
-    data = _stdin_content(args)
+    try:
+        data = _stdin_content(args)
+    except BatonError as exc:  # unreadable YAML: the same one answer as any other invalid content
+        return _content_failure(args, note.ContentError("content", [str(exc)]), "invalid content")
     options = finishing.Options(
         session_id=args.id or os.environ.get("BATON_SESSION_ID") or None,
         operator_confirmed=args.operator_confirmed, force=args.force, keep_prompt=args.keep_prompt,

@@ -170,3 +170,13 @@ def test_start_gives_telemetry_and_git_stats_and_reads_flags_inside_one_argument
     assert started["mode"] == "quick" and started["request"] == "fixed the parser"
     assert started["telemetry"]["tool_calls_count"] == 2 and started["telemetry"]["invariant_violations"] == []
     assert set(started["git"]) == {"commits_count", "lines_added", "lines_removed", "files_changed"}
+
+
+def test_content_that_is_not_yaml_is_one_answer_and_nothing_is_written(store: Path) -> None:
+    session_id = start(store)["id"]
+    stub = (store / "docs" / "sessions" / f"{session_id}.md").read_text()
+    result = helper(store, "finish", "--id", session_id, "--json", input="title: [unclosed\n", ok=False)
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False and "not valid YAML" in payload["problems"][0]
+    assert "nothing was written" in result.stderr
+    assert (store / "docs" / "sessions" / f"{session_id}.md").read_text() == stub
