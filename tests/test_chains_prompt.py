@@ -27,7 +27,8 @@ def test_a_mission_that_looks_like_an_option_reaches_the_session_as_text(h: Harn
     assert mission in run["prompt"]
     # The command line carries only the runner's own options.
     assert mission not in run["argv"] and all(mission not in arg for arg in run["argv"])
-    assert run["allowed_tools"] == "Bash,Read,Edit,Write,MultiEdit,Glob,Grep,TodoWrite"
+    # the configured tools, plus the Skill grant /handoff --auto needs; nothing the mission said
+    assert run["allowed_tools"] == "Bash,Read,Edit,Write,MultiEdit,Glob,Grep,TodoWrite,Skill(handoff)"
 
 
 def test_mission_and_note_are_fenced_so_no_line_of_them_closes_the_quote(h: Harness) -> None:

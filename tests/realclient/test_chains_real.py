@@ -19,9 +19,8 @@ from lib.store import frontmatter
 
 from . import standin as s
 from .claude_cli import REPO_ROOT, Claude, ProjectClone
-from .standin import Request, StandIn
-
-HELPER = "./scripts/py scripts/handoff_helpers.py"
+from .handoff_flow import closing, finish_call, quick_content
+from .standin import StandIn
 
 # Written by the "model" through the Bash tool, as `/handoff --auto` would: the id and the
 # operator come from the environment the runner gave the session.
@@ -121,37 +120,17 @@ def test_a_real_overload_is_retried_by_the_runner(claude: Claude, standin: Stand
 def test_a_chain_session_runs_the_real_handoff_command_through_the_skill_tool(
         claude: Claude, standin: StandIn, project_clone: ProjectClone) -> None:
     """The whole path: the runner's prompt asks for /handoff --auto; the model invokes it with the Skill
-    tool (not in --allowedTools: the CLI does not ask for it); the command's helpers reuse the id the
-    runner claimed, write the note, commit and push it; the runner finds it valid and ends the chain."""
+    tool (granted by the runner as Skill(handoff)); the command's pre-run `start` reuses the id the runner
+    claimed; one `finish` call writes, commits and pushes the note; the runner finds it valid."""
     root = project_clone.path
     (root / ".venv").symlink_to(Path(sys.prefix))
     seen: dict[str, Any] = {}
-
-    def write_note(request: Request) -> s.Reply:
-        result = request.tool_results()[-1]
-        assert result["is_error"] is False, result
-        # The JSON, then any warning lines the helper printed on stderr.
-        started, _ = json.JSONDecoder().raw_decode(s.flatten_text(result["content"]).lstrip())
-        seen.update(started)
-        prompt = "  " + ("Nothing is left of the mission: the chain can end here. " * 10).strip()
-        content = ("title: Chain session under the real client\n"
-                   "summary: |\n  Finished the mission the chain runner gave this session.\n"
-                   "outcome: done\nworkstream: null\nplan: null\ntags:\n  - chain\n"
-                   f"sections:\n  resume_prompt: |\n  {prompt}\n\n    Confidence: high\n")
-        return s.bash(f"{HELPER} write-session --id {started['id']} --json <<'EOF'\n{content}EOF")
-
-    def step(command: str) -> Any:
-        return lambda request: s.bash(f"{HELPER} {command.format(id=seen['id'])}")
+    content = {**quick_content("chain session"), "title": "Chain session under the real client"}
 
     standin.add(
         s.tool_call("Skill", {"skill": "handoff", "args": "--auto"}),
-        s.bash(f"{HELPER} start --json --auto"),
-        write_note,
-        step("regen-index --id {id} --json"),
-        step("stage --id {id} --json"),
-        step("commit --id {id} --push --json"),
-        step("archive-state --id {id} --json"),
-        s.text("Handoff done."),
+        finish_call(content, seen=seen),
+        closing(seen),
     )
     env = claude.environment({"BATON_STATE_HOME": os.environ["BATON_STATE_HOME"]})
     proc = subprocess.run(
@@ -165,8 +144,10 @@ def test_a_chain_session_runs_the_real_handoff_command_through_the_skill_tool(
     assert chain["status"] == "done", proc.stderr
     [session] = chain["sessions"]
     assert session["handoff"]["status"] == "valid"
-    # The command reused the id the runner had claimed.
-    assert seen["id"] == session["id"] and seen["claim"] == "preclaimed"
+    # The Skill call loaded the command, whose pre-run start reused the id the runner had claimed.
+    assert seen["start"]["id"] == session["id"] and seen["start"]["claim"] == "preclaimed"
+    assert seen["start"]["mode"] == "auto" and seen["finish"]["ok"]
+    assert len(standin.model_requests()) == 3  # the Skill call, finish, the closing message
     metadata = frontmatter.read_metadata(root / "docs" / "sessions" / f"{session['id']}.md")
     assert metadata["outcome"] == "done" and metadata["mode"] == "auto" and metadata["operator"] == "ada"
     assert metadata["claude_session_id"] == session["claude_session_id"]

@@ -19,6 +19,8 @@ from lib.chains.registry import ChainRecord, SessionRecord
 from lib.chains.settings import ChainSettings
 
 HANDOFF_PROMPT = "/handoff --auto"
+# The command pre-runs its `start` step; the model then makes one `finish` call and closes: two turns.
+HANDOFF_TURNS = 2
 
 _BACKTICKS = re.compile(r"`+")
 
@@ -94,7 +96,8 @@ def build_prompt(chain: ChainRecord, session: SessionRecord, last: HandoffCheck 
     parts.append(
         f"Before you stop — when the work is done, or when most of your turns or budget are used — run "
         f"`{HANDOFF_PROMPT}` to write your session note ({session.id}, already claimed: BATON_SESSION_ID is set). "
-        "Set its outcome to `done` only when the whole mission is complete; otherwise `incomplete`, with "
+        f"Keep {HANDOFF_TURNS + 1} turns for it: invoking it, its one `finish` call with the whole note, your closing "
+        "message. Set its outcome to `done` only when the whole mission is complete; otherwise `incomplete`, with "
         "clear Next steps and a Resume Prompt for the next session."
     )
     if settings.completion_signal:

@@ -24,7 +24,7 @@ from lib.chains import childenv, handoff_check, journal, launch, routing
 from lib.chains.handoff_check import HandoffCheck
 from lib.chains.journal import append_decision
 from lib.chains.notify import PUSH_STATUSES, git_push, post_webhook
-from lib.chains.prompt import HANDOFF_PROMPT, build_prompt
+from lib.chains.prompt import HANDOFF_PROMPT, HANDOFF_TURNS, build_prompt
 from lib.chains.registry import (
     Attempt,
     ChainRecord,
@@ -45,7 +45,8 @@ from lib.failures import classify as failures
 from lib.failures import decisions
 from lib.store.operators import Operator
 
-HANDOFF_TURNS = 2
+# The session runs the command through the Skill tool, which a headless run must be granted.
+HANDOFF_SKILL = "Skill(handoff)"
 
 EventSink = Callable[[str], None]
 
@@ -371,7 +372,7 @@ class ChainRunner:
         if settings.permission_mode:
             argv += ["--permission-mode", settings.permission_mode]
         if settings.allowed_tools:
-            argv += ["--allowedTools", ",".join(settings.allowed_tools)]
+            argv += ["--allowedTools", ",".join(dict.fromkeys([*settings.allowed_tools, HANDOFF_SKILL]))]
         return argv
 
     def _env(self, session: SessionRecord) -> dict[str, str]:
