@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lib.security import redact
+
 # Chains that finished as planned: the only ones whose work is pushed.
 PUSH_STATUSES = ("done", "max_sessions")
 
@@ -38,7 +40,7 @@ def post_webhook(url: str, payload: dict[str, Any], *, retry_delay_s: float = 2.
         if attempt == 2:
             sleep(retry_delay_s)
         try:
-            response = httpx.post(url, json=payload, timeout=timeout_s)
+            response = httpx.post(url, json=redact.redact_data(payload), timeout=timeout_s)
         except httpx.HTTPError as exc:
             error = type(exc).__name__  # never str(exc): it may quote the URL
             continue

@@ -24,6 +24,7 @@ from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR
 from lib.failures import decisions as decision_log
 from lib.failures import insights
+from lib.security import redact
 from lib.telemetry import state as hookstate
 
 TOKEN_FILE = "serve.token"
@@ -474,11 +475,11 @@ class Console:
             if not any(t == item["type"] and s == item["session"] and abs(a - at) <= 2.0 for t, s, a in seen):
                 logged.append(item)
         out["decisions"] = sorted(recorded + logged, key=lambda d: _epoch(d["at"]) or 0.0)
-        out["failures"] = [
+        out["failures"] = redact.redact_data([
             {"session": s["id"], "failure_class": s["failure_class"], "reason": s["reason"],
              "error_kind": s["error_kind"], "error": s["error"]}
             for s in sessions if s["status"] == "failed" or s["failure_class"]
-        ]
+        ])
         return out
 
     def stop_chain(self, chain_id: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from typing import Any
 from lib.core import atomic
 from lib.core.errors import BatonError, ConfigError
 from lib.core.paths import KINDS, Store
+from lib.security import redact
 from lib.notion import blocks as nblocks
 from lib.notion import memo
 from lib.notion.client import (
@@ -328,8 +329,8 @@ class Syncer:
         source = self.resolve(plan.kind)
         assert plan.external_id is not None and plan.content_hash is not None
         fallback = plan.path.stem
-        props = build_properties(source.kind, source.types, plan.metadata, fallback)
-        body = nblocks.markdown_to_blocks(plan.body)
+        props = redact.redact_data(build_properties(source.kind, source.types, plan.metadata, fallback))
+        body = nblocks.markdown_to_blocks(redact.redact(plan.body))
         plan.blocks = body
         writer = BodyWriter(self.client, max_attempts=self.config.file_attempts)
         lookup = self.find_page(source)
