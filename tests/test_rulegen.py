@@ -15,7 +15,7 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 def test_checked_in_rules_are_what_the_installed_detect_secrets_generates() -> None:
     current = (SCRIPTS / "lib" / "security" / "rules.py").read_text(encoding="utf-8")
     assert current == rulegen.render(), "run scripts/build_redact_rules.py"
-    assert rules.DETECT_SECRETS_VERSION == rulegen.detect_secrets_version()
+    assert rulegen.detect_secrets_version() == rules.DETECT_SECRETS_VERSION
 
 
 def test_every_regex_plugin_of_detect_secrets_is_used_or_left_out_with_a_reason() -> None:

@@ -34,7 +34,6 @@ from typing import Any
 from lib.core import atomic
 from lib.core.errors import BatonError, ConfigError
 from lib.core.paths import KINDS, Store
-from lib.security import redact
 from lib.notion import blocks as nblocks
 from lib.notion import memo
 from lib.notion.client import (
@@ -48,6 +47,7 @@ from lib.notion.client import (
 from lib.notion.config import KindConfig, NotionConfig
 from lib.notion.pages import BodyWriter
 from lib.notion.properties import build_properties, check_mapping, property_types
+from lib.security import redact
 from lib.store import frontmatter
 
 AUDIT_LOG = "docs/sync/LAST_SYNC.md"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds to import; annotations are strings anyway
-    from typing import Any, Dict, Iterator, List, Optional, Tuple
+    from typing import Any, Dict, List, Optional, Tuple
 
     Span = Tuple[int, int, str]
 
@@ -44,7 +44,7 @@ _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 class _Rules:
     """The rules by anchor, and each rule's pattern compiled on first use."""
 
-    __slots__ = ("rules", "patterns", "search", "wakes", "scanned", "alternation", "alternation_bytes")
+    __slots__ = ("alternation", "alternation_bytes", "patterns", "rules", "scanned", "search", "wakes")
 
     def __init__(self) -> None:
         from lib.security.rules import RULES
@@ -139,7 +139,7 @@ class Redaction:
     A plain class, not a dataclass: `dataclasses` would cost the telemetry hook its import.
     """
 
-    __slots__ = ("text", "counts")
+    __slots__ = ("counts", "text")
 
     def __init__(self, text: str, counts: Optional[Dict[str, int]] = None) -> None:
         self.text = text
@@ -183,7 +183,7 @@ def anchor_hits(text: str) -> List[Tuple[int, int]]:
     for at, anchor in found:
         for full, offset, indexes in wakes[anchor]:
             begin = at - offset
-            if begin >= 0 and (not offset and len(full) == len(anchor) or low.startswith(full, begin)):
+            if begin >= 0 and ((not offset and len(full) == len(anchor)) or low.startswith(full, begin)):
                 hits.extend((begin, index) for index in indexes)
     return hits
 
@@ -369,7 +369,7 @@ def _json_patterns() -> Tuple[Any, Any]:
 
         cached = rules.patterns[-1] = (re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S),
                                        re.compile(r'\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])'))
-    return cached  # type: ignore[no-any-return]
+    return cached  # type: ignore[no-any-return,unused-ignore]
 
 
 def redact_json_text(line: str) -> Redaction:

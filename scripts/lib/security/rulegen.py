@@ -254,7 +254,8 @@ _SCOPED_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (r
 def _plugin_classes() -> dict[str, type]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    return {cls.__name__: cls for cls in get_mapping_from_secret_type_to_class().values()}
+    classes: list[type] = list(get_mapping_from_secret_type_to_class().values())
+    return {cls.__name__: cls for cls in classes}
 
 
 def detect_secrets_version() -> str:
