@@ -52,11 +52,11 @@ class PluginShape:
 
 # A rule is tried only where one of its anchors occurs (one scan of the text finds them all):
 # running ~85 patterns over every position measured 0.2 MB/s. `lead` says where the match may
-# begin: "" at the anchor (or one character before it), "name"/"quoted"/"scheme" after walking
+# begin: "" at the anchor, "prev" one character before it, "name"/"quoted"/"scheme" after walking
 # back over identifier, quoted-identifier or URL-scheme characters, "line" at the line's start.
 # "scan" rules have no usable literal and run over the whole text (their patterns start with a
 # literal or a narrow character class, which the regex engine scans for quickly).
-LEADS = ("", "name", "quoted", "scheme", "line", "scan")
+LEADS = ("", "prev", "name", "quoted", "scheme", "line", "scan")
 
 
 class RuleGenError(BatonError):
@@ -103,7 +103,12 @@ def assignment_rule(keywords: tuple[str, ...]) -> Rule:
         r"(?P<s>"
         r"(?<=\")(?!\d+\")[^\"\n\\]{3,200}(?=\")"  # "value" (spaces allowed: passphrases)
         r"|(?<=')(?!\d+')[^'\n\\]{3,200}(?=')"  # 'value'
-        r"|(?<![\"'])(?![\d.]+(?![^\s\"',;&|)}\]<>\\]))[^\s\"',;&|)}\]<>\\]{3,})"  # bare value, not a number
+        # A bare value only straight after `=` (`PASSWORD=x`, `--token=x`) or after `:` (YAML,
+        # headers); `token = settings.get(...)` is code, not a secret. Not a number, a boolean or
+        # a call.
+        r"|(?:(?<=[A-Za-z0-9_\"'\]]=)|(?<=:)|(?<=:[ \t]))"
+        r"(?![\d.]+(?![^\s\"',;&|)}\]<>\\]))(?!(?i:true|false|null|none|yes|on|off)\b)"
+        r"(?![^\s\"',;&|)}\]<>\\(]*\()[^\s\"',;&|)}\]<>\\]{3,})"
     )
     anchors = sorted({a for k in keywords + EXTRA_KEYWORDS for a in expand(k)}
                      | {k + end for k in SUFFIX_KEYWORDS for end in _NAME_ENDS})
@@ -155,7 +160,7 @@ def baton_rules(keywords: tuple[str, ...]) -> list[Rule]:
         Rule("azure-storage-key", r"(?i:AccountKey|SharedAccessKey)=(?P<s>[A-Za-z0-9+/]{20,}={0,2})",
              "Azure storage and service bus connection strings", ("accountkey=", "sharedaccesskey=")),
         Rule("azure-sas-signature", r"[?&]sig=(?P<s>[A-Za-z0-9%+/]{30,}={0,2})", "Azure shared access signature URLs",
-             ("sig=",)),
+             ("sig=",), "prev"),
         Rule("notion-token", _B + r"(?:secret_|ntn_)[A-Za-z0-9]{40,}" + _E, "Notion integration tokens", ("secret_", "ntn_")),
         Rule("google-api-key", _B + r"AIza[0-9A-Za-z_-]{35}" + _E, "Google API keys", ("aiza",)),
         Rule("google-oauth-secret", _B + r"GOCSPX-[A-Za-z0-9_-]{28}" + _E, "Google OAuth client secrets", ("gocspx-",)),
@@ -206,7 +211,7 @@ _PRIVATE_KEY = ("begin dsa private key", "begin ec private key", "begin openssh 
 PLUGIN_SHAPES: dict[str, tuple[PluginShape, ...]] = {
     "AWSKeyDetector": (PluginShape("aws-access-key-id", ("akia", "asia", "abia", "acca", "a3t"), bounded=True),
                        PluginShape("aws-secret-key", ("aws",), group=1)),
-    "ArtifactoryDetector": (PluginShape("artifactory-token", ("akc",)),
+    "ArtifactoryDetector": (PluginShape("artifactory-token", ("akc",), lead="prev"),
                             PluginShape("artifactory-token", skip="`AP` + hex + 8 letters: capitalised words")),
     "AzureStorageKeyDetector": (PluginShape("azure-storage-key", ("accountkey=",)),),
     "BasicAuthDetector": (PluginShape("url-credentials", ("://",), group=1),),
