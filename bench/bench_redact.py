@@ -24,13 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from lib.security import redact  # noqa: E402
+from lib.security import redact
 
 TARGET_MB_S = 10.0
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-WORDS = ("the config loader now reads the token budget from settings before it validates the schema "
-         "and the tests cover the path where a key is missing so the error names the file and field "
-         "we keep the password prompt out of the logs and pass the auth header through unchanged").split()
+WORDS = ["the", "config", "loader", "now", "reads", "the", "token", "budget", "from", "settings", "before", "it", "validates", "the", "schema", "and", "the", "tests", "cover", "the", "path", "where", "a", "key", "is", "missing", "so", "the", "error", "names", "the", "file", "and", "field", "we", "keep", "the", "password", "prompt", "out", "of", "the", "logs", "and", "pass", "the", "auth", "header", "through", "unchanged"]
 CODE = '''def load(path: Path) -> dict[str, Any]:
     """Read one note; the error names the file and the field."""
     text = path.read_text(encoding="utf-8")
@@ -128,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gzip.compress(data, compresslevel=6, mtime=0)
         gz_times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        clean, counts = redact.redact_jsonl_bytes(data)
+        _clean, counts = redact.redact_jsonl_bytes(data)
         red_times.append(time.perf_counter() - start)
     gz, red = min(gz_times), min(red_times)
     lines = data.count(b"\n")

@@ -78,9 +78,23 @@ def test_redact_data_redacts_every_string_and_keeps_structure() -> None:
     assert out["a"][1:] == [3, None] and counts
 
 
-def test_large_text_takes_the_one_pass_path_and_finds_the_same_secrets() -> None:
-    entries = FORMATS[:20]
-    small = "\n".join(f"{e['before']}{secret_of(e)}{e['after']}" for e in entries)
-    big = ("filler text without anything in it; " * 2000) + "\n" + small
-    assert len(big) > redact.SMALL_TEXT
+def test_a_large_text_finds_the_same_secrets_as_its_parts() -> None:
+    small = "\n".join(f"{e['before']}{secret_of(e)}{e['after']}" for e in FORMATS)
+    big = ("filler text without anything in it; " * 20000) + "\n" + small
     assert redact.redact(big).endswith(redact.redact(small))
+    assert redact.scan(big).counts == redact.scan(small).counts
+
+
+def test_a_jsonl_document_is_redacted_line_by_line_like_each_line_alone() -> None:
+    lines = [json.dumps({"type": "user", "message": {"content": f"{e['before']}{secret_of(e)}{e['after']}"}})
+             for e in FORMATS]
+    whole, counts = redact.redact_jsonl_bytes(("\n".join(lines) + "\n").encode())
+    one_by_one = [redact.redact_json_text(line).text for line in lines]
+    assert whole.decode().splitlines() == one_by_one
+    assert sum(counts.values()) >= len(FORMATS)
+
+
+def test_bytes_that_are_not_utf8_survive_unchanged() -> None:
+    data = b'{"a": "\xff\xfe caf\xc3\xa9"}\n{"b": "' + ("gh" + "p_" + "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGaAbcd").encode() + b'"}\n'
+    out, counts = redact.redact_jsonl_bytes(data)
+    assert out.startswith(b'{"a": "\xff\xfe caf\xc3\xa9"}\n') and counts == {"github-token": 1}

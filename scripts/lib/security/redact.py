@@ -2,12 +2,17 @@
 
 A secret is replaced by `[REDACTED:<kind>]` (no character in it needs escaping in JSON or
 YAML); every other character is kept. The rules (lib/security/rules.py) are generated from
-detect-secrets' regex plugins plus baton's own assignment, URL-credential and provider
-rules, and run as ONE alternation in one pass over the text.
+detect-secrets' regex plugins plus baton's own assignment, URL-credential and provider rules.
 
-This module is imported by the telemetry hook, so it is standard library only, valid
-Python 3.8, and does nothing at import: the alternation is compiled on first use (only a
-failed tool call pays for it, never a successful one).
+How a text is scanned: one pass finds every anchor (a lower-case literal each rule's matches
+contain, searched by a few dozen stems with str.find); each rule is then tried only where its
+anchor is, from a known start, with `match` (its pattern compiled on first use). A handful of
+detect-secrets patterns have no usable literal and run over the text as they are. Measured on
+transcripts, running all ~85 patterns as one alternation at every position managed 0.2 MB/s
+and cost 60 ms to compile; anchored, the hook compiles only the rules its text wakes.
+
+This module is imported by the telemetry hook, so it is standard library only, valid Python
+3.8, and does nothing at import (a successful tool call never loads it).
 
 - `redact(text)` -> the text, redacted; `scan(text)` -> a Redaction (text + counts per kind).
 - `redact_json_text(line)` and `redact_jsonl_bytes(data)` look inside JSON string literals
@@ -27,9 +32,6 @@ if TYPE_CHECKING:  # typing costs milliseconds to import; annotations are string
 # starts where a provider's rule found one, the provider's kind is reported
 # (`GITHUB_TOKEN=ghp_...` is a github-token).
 GENERIC_KINDS = frozenset(("secret-assignment", "url-credentials", "authorization-header", "bearer"))
-# Below this many characters the anchors are looked up one by one with str.find (no regex to
-# compile: what the telemetry hook's failure path wants); above, one alternation finds them all.
-SMALL_TEXT = 16 * 1024
 LEAD_CHARS = {
     "name": frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"),
     "quoted": frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-\"'["),
@@ -38,50 +40,28 @@ LEAD_CHARS = {
 LEAD_MAX = 64
 TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _MARK = "[REDACTED:"
-STEMS = ("key", "pass", "pwd", "secret", "token", "auth", "sas", "_pat", "private key", "gl", "gh", "dp.",
-         "sntr", "shp", "_v1_", "lin_", "k_live_", "k_test_", "hv")
+# The anchorless rules only run on text with a run this long of letters and digits ('_' and '-'
+# inside it allowed): no regex module to import for most failed tool calls.
+SCAN_RUN = 24
+_RUNS = {c: None for c in b"_-"}
+_RUNS.update({c: ord("a") for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"})
 _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 
 
 class _Rules:
     """The rules by anchor, and each rule's pattern compiled on first use."""
 
-    __slots__ = ("alternation", "alternation_bytes", "groups", "patterns", "rules", "scanned", "search", "wakes")
+    __slots__ = ("patterns", "rules", "scanned", "search", "wakes")
 
     def __init__(self) -> None:
-        from lib.security.rules import RULES
+        # Plain data, worked out when the rules were generated (lib/security/rulegen.py).
+        from lib.security.rules import RULES, SCANNED, SEARCH, WAKES
 
         self.rules = RULES
         self.patterns: Dict[int, Any] = {}
-        by_anchor: Dict[str, List[int]] = {}
-        scanned: List[int] = []
-        for index, rule in enumerate(RULES):
-            if not rule[4]:
-                scanned.append(index)
-            for anchor in rule[4]:
-                by_anchor.setdefault(anchor, []).append(index)
-        # Only anchors that contain no other anchor are searched for (`pass`, not `password`);
-        # a hit wakes the rules of every anchor that contains it and is really there.
-        # Fewer, shorter literals make the scan faster than many long ones (each is one pass of
-        # str.find): an anchor holding a stem is searched for by the stem.
-        wanted = {next((stem for stem in STEMS if stem in a), a) for a in by_anchor}
-        search = sorted(a for a in wanted if not any(b != a and b in a for b in wanted))
-        self.search = tuple(search)
-        # For each searched literal: (offset, length) -> {anchor text there: the rules it wakes}.
-        self.wakes: Dict[str, List[Tuple[int, int, Dict[str, Tuple[int, ...]]]]] = {}
-        for found in search:
-            table: Dict[Tuple[int, int], Dict[str, Tuple[int, ...]]] = {}
-            for anchor, rules in by_anchor.items():
-                offset = anchor.find(found)
-                while offset >= 0:
-                    slot = table.setdefault((offset, len(anchor)), {})
-                    slot[anchor] = tuple(sorted(set(slot.get(anchor, ()) + tuple(rules))))
-                    offset = anchor.find(found, offset + 1)
-            self.wakes[found] = [(offset, length, slot) for (offset, length), slot in sorted(table.items())]
-        self.scanned = tuple(scanned)
-        self.alternation: Any = None
-        self.alternation_bytes: Any = None
-        self.groups: Tuple[Tuple[str, int], ...] = ()
+        self.search = SEARCH
+        self.wakes = WAKES
+        self.scanned = SCANNED
 
     def pattern(self, index: int) -> Any:
         compiled = self.patterns.get(index)
@@ -90,59 +70,6 @@ class _Rules:
 
             compiled = self.patterns[index] = re.compile(self.rules[index][1])
         return compiled
-
-    def pattern_bytes(self, index: int) -> Any:
-        compiled = self.patterns.get(-2 - index)
-        if compiled is None:
-            import re
-
-            compiled = self.patterns[-2 - index] = re.compile(self.rules[index][1].encode("utf-8"))
-        return compiled
-
-    def finder(self, as_bytes: bool) -> Any:
-        """One regex finding every searched anchor in lower-cased text (see _pivoted)."""
-        if self.alternation is None:
-            import re
-
-            source, self.groups = _pivoted(self.search, re.escape)
-            self.alternation = re.compile(source)
-            self.alternation_bytes = re.compile(source.encode("utf-8"))
-        return self.alternation_bytes if as_bytes else self.alternation
-
-
-# Characters by how rarely they occur in transcripts, notes and tool output (rarest first).
-# An anchor is searched for at its rarest character, so that the one regex only stops at few
-# places: an alternation of the anchors as they are stops at every common letter and ran at
-# 1.5 MB/s (5 as a trie); pivoted, the scan is many times faster.
-_RARE = "zqjx=_-kv.bw9876543210ygfmpuhcldr:snitoae"
-
-
-def _pivot(anchor: str) -> int:
-    """Where in `anchor` its rarest character is."""
-    return min(range(len(anchor)), key=lambda i: (_RARE.find(anchor[i]) if anchor[i] in _RARE else len(_RARE), i))
-
-
-def _pivoted(anchors: Tuple[str, ...], escape: Any) -> Tuple[str, Tuple[Tuple[str, int], ...]]:
-    """`<rare char>(?:()(?<=before)(?=after)|...)|...`, one branch per rare character; and, for
-    group n (empty, it only says which alternative matched), the anchor and its pivot's offset."""
-    by_pivot: Dict[str, List[str]] = {}
-    for anchor in anchors:
-        by_pivot.setdefault(anchor[_pivot(anchor)], []).append(anchor)
-    branches: List[str] = []
-    groups: List[Tuple[str, int]] = []
-    for ch in sorted(by_pivot):
-        pieces = []
-        for anchor in by_pivot[ch]:
-            at = _pivot(anchor)
-            piece = "()"
-            if at:
-                piece += "(?<=" + escape(anchor[:at + 1]) + ")"
-            if at + 1 < len(anchor):
-                piece += "(?=" + escape(anchor[at + 1:]) + ")"
-            pieces.append(piece)
-            groups.append((anchor, at))
-        branches.append(escape(ch) + "(?:" + "|".join(pieces) + ")")
-    return "|".join(branches), tuple(groups)
 
 
 _STATE: List[_Rules] = []
@@ -183,6 +110,11 @@ class Redaction:
 
     def __repr__(self) -> str:
         return "Redaction(total=" + str(self.total) + ", counts=" + repr(self.counts) + ")"
+
+
+def _long_run(text: str) -> bool:
+    """Whether `text` has SCAN_RUN letters and digits in a row (what every anchorless rule needs)."""
+    return "a" * SCAN_RUN in text.translate(_RUNS)
 
 
 def lower_ascii(text: str) -> str:
@@ -252,7 +184,7 @@ def find_secrets(text: str, hits: Optional[List[Tuple[int, int]]] = None) -> Lis
             begin, end = match.span(secret)
             if end > begin:
                 found.append((begin, index, end, kind))
-    for index in rules.scanned:
+    for index in rules.scanned if _long_run(text) else ():
         kind, _pattern, _groups, secret, _anchors, _lead, _source = table[index]
         for match in rules.pattern(index).finditer(text):
             start = match.start()
@@ -412,7 +344,8 @@ def redact_json_text(line: str, hits: Optional[List[Tuple[int, int]]] = None) ->
     rules = _rules()
     if hits is None:
         hits = anchor_hits(line)
-        hits.extend((match.start(), -1) for index in rules.scanned for match in rules.pattern(index).finditer(line))
+        if _long_run(line):
+            hits.extend((m.start(), -1) for index in rules.scanned for m in rules.pattern(index).finditer(line))
     hits.sort()
     places = {at for at, _index in hits}
     if not places:
