@@ -43,8 +43,8 @@ _MARK = "[REDACTED:"
 # The anchorless rules only run on text with a run this long of letters and digits ('_' and '-'
 # inside it allowed): no regex module to import for most failed tool calls.
 SCAN_RUN = 24
-_RUNS = {c: None for c in b"_-"}
-_RUNS.update({c: ord("a") for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"})
+_RUNS: Dict[int, Optional[int]] = {c: None for c in b"_-"}
+_RUNS.update({c: 97 for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"})
 _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 
 
@@ -53,6 +53,11 @@ class _Rules:
 
     __slots__ = ("patterns", "rules", "scanned", "search", "wakes")
 
+    rules: Tuple[Tuple[Any, ...], ...]
+    search: Tuple[str, ...]
+    wakes: Dict[str, List[Tuple[int, int, Dict[str, Tuple[int, ...]]]]]
+    scanned: Tuple[int, ...]
+
     def __init__(self) -> None:
         # Plain data, worked out when the rules were generated (lib/security/rulegen.py).
         from lib.security.rules import RULES, SCANNED, SEARCH, WAKES
@@ -60,7 +65,7 @@ class _Rules:
         self.rules = RULES
         self.patterns: Dict[int, Any] = {}
         self.search = SEARCH
-        self.wakes = WAKES
+        self.wakes = WAKES  # type: ignore[assignment,unused-ignore]
         self.scanned = SCANNED
 
     def pattern(self, index: int) -> Any:
