@@ -132,3 +132,16 @@ def test_console_pages_render_note_bodies_redacted() -> None:
     for secret in SECRETS:
         assert secret not in html
     assert "[REDACTED:anthropic-key]" in html
+
+
+def test_the_console_api_serves_a_note_redacted(repo: Path) -> None:
+    from console_store import write_session
+    from lib.console.data import Console
+
+    write_session(repo, "AN-260101-01", body=f"## Summary\n\n```\n{LEAKY_OUTPUT}```\n",
+                  summary=f"Deploy failed with {ANTHROPIC}")
+    out = Console([repo]).session("AN-260101-01", render=render.markdown_html)
+    dumped = json.dumps(out, default=str)
+    for secret in SECRETS:
+        assert secret not in dumped
+    assert "[REDACTED:anthropic-key]" in out["frontmatter"]["summary"]

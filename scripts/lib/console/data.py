@@ -195,19 +195,23 @@ def _first(notes: list[Note], test: Callable[[Note], bool], start: int = 0) -> i
     return lo
 
 
+def _redacted(value: str | None) -> str | None:
+    return redact.redact(value) if value else value
+
+
 def session_row(project: Project, note: Note) -> dict[str, Any]:
     meta = note.meta
     return {
         "project": project.name,
         "id": note.external_id,
         "path": note.relpath,
-        "title": _text(meta.get("title")),
+        "title": _redacted(_text(meta.get("title"))),
         "operator": _text(meta.get("operator")),
         "date": note.date or None,
         "status": _text(meta.get("status")),
         "outcome": _text(meta.get("outcome")),
         "workstream": _text(meta.get("workstream")),
-        "summary": _text(meta.get("summary")),
+        "summary": _redacted(_text(meta.get("summary"))),
         "model": _text(meta.get("model")),
         "cost_usd": _number(meta.get("cost_usd")),
         "chain_id": _text(meta.get("chain_id")),
@@ -322,7 +326,8 @@ class Console:
             body = ""
             note = dataclasses.replace(note, error=note.error or str(exc))
         out = session_row(proj, note)
-        out["frontmatter"] = note.meta
+        out["frontmatter"] = redact.redact_data(note.meta)
+        body = redact.redact(body)
         out["body_markdown"] = body
         out["body_html"] = render(body) if render else None
         return out
