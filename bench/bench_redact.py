@@ -49,14 +49,18 @@ def fake(rng: random.Random, n: int) -> str:
 
 
 def secret_text(rng: random.Random) -> str:
-    return rng.choice([
-        lambda: "export GITHUB_TOKEN=gh" + "p_" + fake(rng, 36),
-        lambda: "ANTHROPIC_API_KEY=sk-" + "ant-api03-" + fake(rng, 80),
-        lambda: f"DATABASE_URL=postgres://app:{fake(rng, 14)}@db.internal:5432/app",
-        lambda: f"PASSWORD={fake(rng, 12)}",
-        lambda: "Authorization: Bearer " + fake(rng, 40),
-        lambda: "stripe key sk" + "_live_" + fake(rng, 24),
-    ])()
+    kind = rng.randrange(6)
+    if kind == 0:
+        return "export GITHUB_TOKEN=gh" + "p_" + fake(rng, 36)
+    if kind == 1:
+        return "ANTHROPIC_API_KEY=sk-" + "ant-api03-" + fake(rng, 80)
+    if kind == 2:
+        return f"DATABASE_URL=postgres://app:{fake(rng, 14)}@db.internal:5432/app"
+    if kind == 3:
+        return f"PASSWORD={fake(rng, 12)}"
+    if kind == 4:
+        return "Authorization: Bearer " + fake(rng, 40)
+    return "stripe key sk" + "_live_" + fake(rng, 24)
 
 
 def line(rng: random.Random, i: int, image: str) -> dict[str, object]:

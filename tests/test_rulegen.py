@@ -21,7 +21,8 @@ def test_checked_in_rules_are_what_the_installed_detect_secrets_generates() -> N
 def test_every_regex_plugin_of_detect_secrets_is_used_or_left_out_with_a_reason() -> None:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    names = {cls.__name__ for cls in get_mapping_from_secret_type_to_class().values()}
+    classes: list[type] = list(get_mapping_from_secret_type_to_class().values())
+    names = {cls.__name__ for cls in classes}
     assert names == set(rulegen.PLUGIN_SHAPES) | set(rulegen.PLUGINS_LEFT_OUT)
     sources = {rule[6] for rule in rules.RULES}
     for name in rulegen.PLUGIN_SHAPES:
