@@ -28,7 +28,9 @@ from lib.security import redact
 
 TARGET_MB_S = 10.0
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-WORDS = ["the", "config", "loader", "now", "reads", "the", "token", "budget", "from", "settings", "before", "it", "validates", "the", "schema", "and", "the", "tests", "cover", "the", "path", "where", "a", "key", "is", "missing", "so", "the", "error", "names", "the", "file", "and", "field", "we", "keep", "the", "password", "prompt", "out", "of", "the", "logs", "and", "pass", "the", "auth", "header", "through", "unchanged"]
+# Prose from a session about configuration and sign-in work: mostly ordinary words, with the words
+# that wake the assignment rules (token, key, password, pass, auth) at about one word in twenty.
+WORDS = ["the", "config", "loader", "now", "reads", "the", "token", "budget", "from", "settings", "before", "it", "validates", "the", "schema", "and", "the", "tests", "cover", "the", "path", "where", "a", "key", "is", "missing", "so", "the", "error", "names", "the", "file", "and", "field", "we", "keep", "the", "password", "prompt", "out", "of", "the", "logs", "and", "pass", "the", "auth", "header", "through", "unchanged", "then", "run", "the", "suite", "again", "check", "the", "output", "against", "the", "last", "run", "update", "the", "readme", "and", "the", "changelog", "open", "a", "pull", "request", "ask", "for", "a", "review", "fix", "the", "lint", "warnings", "rename", "the", "helper", "split", "the", "module", "move", "the", "parser", "into", "its", "own", "file", "add", "a", "fixture", "for", "the", "temporary", "repository", "and", "commit", "the", "work", "before", "the", "next", "step"]
 CODE = '''def load(path: Path) -> dict[str, Any]:
     """Read one note; the error names the file and the field."""
     text = path.read_text(encoding="utf-8")
