@@ -382,6 +382,25 @@ def _any_within(hits: List[int], start: int, end: int) -> bool:
     return i < len(hits) and hits[i] < end
 
 
+def _raw_result(line: str, hits: List[Tuple[int, int]]) -> Optional[Redaction]:
+    """The line redacted as it stands, when that is certainly what the JSON-aware way would give:
+    no escape near any anchor (so decoding changes nothing the rules look at) and no span that
+    reaches a quote (so every span lies inside one string literal). None otherwise."""
+    if "\\" in line:
+        for at, _index in hits:
+            if "\\" in line[max(0, at - LEAD_MAX):at + 512]:
+                return None
+    spans = find_secrets(line, hits)
+    for begin, end, _kind in spans:
+        if '"' in line[begin:end]:
+            return None
+    if not spans:
+        return Redaction(line)
+    counts: Dict[str, int] = {}
+    _count(spans, counts)
+    return Redaction(_splice(line, [(a, b, replacement(k)) for a, b, k in spans]), counts)
+
+
 def redact_jsonl_bytes(data: bytes) -> Tuple[bytes, Dict[str, int]]:
     """Redact a JSON-lines document given as bytes; lines without an anchor are copied unread.
 
@@ -411,7 +430,8 @@ def redact_jsonl_bytes(data: bytes) -> Tuple[bytes, Dict[str, int]]:
         while j < len(hits) and hits[j][0] < end:
             j += 1
         mine = [(a - start, index) for a, index in hits[i:j]]
-        result = redact_json_text(text[start:end], mine)
+        line = text[start:end]
+        result = _raw_result(line, mine) or redact_json_text(line, mine)
         if result.counts:
             out.append(text[pos:start])
             out.append(result.text)
