@@ -6,6 +6,8 @@ reports whether the checked-in file is current (exit 1 when it is not).
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import sys
 from collections.abc import Sequence
