@@ -25,6 +25,7 @@ from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR
 from lib.failures import decisions as decision_log
 from lib.failures import insights
+from lib.security import redact
 from lib.telemetry import state as hookstate
 
 TOKEN_FILE = "serve.token"
@@ -230,19 +231,23 @@ def _first(notes: list[Note], test: Callable[[Note], bool], start: int = 0) -> i
     return lo
 
 
+def _redacted(value: str | None) -> str | None:
+    return redact.redact(value) if value else value
+
+
 def session_row(project: Project, note: Note) -> dict[str, Any]:
     meta = note.meta
     return {
         "project": project.name,
         "id": note.external_id,
         "path": note.relpath,
-        "title": _text(meta.get("title")),
+        "title": _redacted(_text(meta.get("title"))),
         "operator": _text(meta.get("operator")),
         "date": note.date or None,
         "status": _text(meta.get("status")),
         "outcome": _text(meta.get("outcome")),
         "workstream": _text(meta.get("workstream")),
-        "summary": _text(meta.get("summary")),
+        "summary": _redacted(_text(meta.get("summary"))),
         "model": _text(meta.get("model")),
         "cost_usd": _number(meta.get("cost_usd")),
         "chain_id": _text(meta.get("chain_id")),
@@ -357,7 +362,8 @@ class Console:
             body = ""
             note = dataclasses.replace(note, error=note.error or str(exc))
         out = session_row(proj, note)
-        out["frontmatter"] = note.meta
+        out["frontmatter"] = redact.redact_data(note.meta)
+        body = redact.redact(body)
         shown, cut = cut_body(body, self.settings.max_body_bytes)
         out["body_markdown"] = shown
         out["body_html"] = render(shown) if render else None
@@ -524,11 +530,11 @@ class Console:
             if not any(t == item["type"] and s == item["session"] and abs(a - at) <= 2.0 for t, s, a in seen):
                 logged.append(item)
         out["decisions"] = sorted(recorded + logged, key=lambda d: _epoch(d["at"]) or 0.0)
-        out["failures"] = [
+        out["failures"] = redact.redact_data([
             {"session": s["id"], "failure_class": s["failure_class"], "reason": s["reason"],
              "error_kind": s["error_kind"], "error": s["error"]}
             for s in sessions if s["status"] == "failed" or s["failure_class"]
-        ]
+        ])
         return out
 
     def stop_chain(self, chain_id: str) -> dict[str, Any]:

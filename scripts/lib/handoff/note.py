@@ -19,6 +19,7 @@ from lib.core.paths import STORE_FOLDERS
 from lib.handoff import manifest as manifests
 from lib.handoff.gitstats import GitStats
 from lib.handoff.state import Telemetry
+from lib.security import redact
 from lib.store import frontmatter, schema, sessionid, validate
 
 MODES = ("full", "quick", "trivial", "auto")
@@ -384,8 +385,10 @@ def check_overwrite(path: Path, rel: str, force: bool) -> dict[str, Any]:
 
 def render_note(session_id: str, operator: str, content: Content, telemetry: Telemetry, stats: GitStats,
                 existing: Mapping[str, Any], now: dt.datetime) -> frontmatter.Document:
-    meta = build_metadata(session_id, operator, content, telemetry, stats, existing, now)
-    doc = frontmatter.new_document(meta, render_body(content, telemetry, stats), kind="session")
+    # The note is committed and pushed: every field (the model's text, failure contexts quoted from
+    # tool output) goes through the redactor first.
+    meta = redact.redact_data(build_metadata(session_id, operator, content, telemetry, stats, existing, now))
+    doc = frontmatter.new_document(meta, redact.redact(render_body(content, telemetry, stats)), kind="session")
     doc.stamp_content_hash()
     return doc
 
@@ -440,7 +443,7 @@ def build_learning(data: Any, session_id: str, operator: str, now: dt.datetime) 
         "sync_status": "pending",
     }
     body = "\n".join(f"## {heading}\n\n{texts[key] or EMPTY_SECTION}\n" for key, heading in LEARNING_SECTIONS)
-    doc = frontmatter.new_document(meta, body, kind="learning")
+    doc = frontmatter.new_document(redact.redact_data(meta), redact.redact(body), kind="learning")
     doc.stamp_content_hash()
     return str(slug), doc
 

@@ -46,6 +46,7 @@ from lib.notion.client import (
 from lib.notion.config import KindConfig, NotionConfig
 from lib.notion.pages import BodyWriter
 from lib.notion.properties import build_properties, check_mapping, property_types
+from lib.security import redact
 from lib.store import frontmatter
 
 AUDIT_LOG = "docs/sync/LAST_SYNC.md"
@@ -326,8 +327,8 @@ class Syncer:
         source = self.resolve(plan.kind)
         assert plan.external_id is not None and plan.content_hash is not None
         fallback = plan.path.stem
-        props = build_properties(source.kind, source.types, plan.metadata, fallback)
-        body = nblocks.markdown_to_blocks(plan.body)
+        props = redact.redact_data(build_properties(source.kind, source.types, plan.metadata, fallback))
+        body = nblocks.markdown_to_blocks(redact.redact(plan.body))
         plan.blocks = body
         writer = BodyWriter(self.client, max_attempts=self.config.file_attempts)
         lookup = self.find_page(source)

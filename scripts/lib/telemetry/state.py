@@ -354,9 +354,19 @@ def classify_failure(text: str, tool: Optional[str], exit_code: Optional[int],
 
 
 def failure_record(text: str, tool: Optional[str], exit_code: Optional[int]) -> str:
-    """One line of `session-<id>.failures.jsonl`: what classification needs, bounded in size."""
+    """One line of `session-<id>.failures.jsonl`: what classification needs, bounded in size,
+    secrets redacted (the text later becomes the note's `failure_summary`, which is committed).
+
+    When the redactor cannot run, the text is dropped rather than written as it was.
+    """
     if len(text) > FAILURE_HEAD_CHARS + FAILURE_TAIL_CHARS:
         text = text[:FAILURE_HEAD_CHARS] + "\n...\n" + text[-FAILURE_TAIL_CHARS:]
+    try:
+        from lib.security import redact  # stdlib-only; compiles only the rules this text wakes
+
+        text = redact.redact(text)
+    except Exception as exc:
+        text = "[REDACTED: redactor unavailable: " + type(exc).__name__ + "]"
     return dumps({"tool": tool, "exit_code": exit_code, "text": text}) + "\n"
 
 
