@@ -136,9 +136,10 @@ def main() -> int:
         grep = subprocess.run(warm["git grep"], cwd=root, capture_output=True, text=True).stdout
 
     med = {k: statistics.median(v) for k, v in times.items()}
+    shown = hits.count('"path"')
     n = args.sessions + args.workstreams
     print(f"\nmedians over {args.rounds} rounds ({args.warm} warm runs each), whole process, {n:,} notes, "
-          f"query {args.query!r} ({hits.count('\"path\"')} hits shown of at most 500; git grep lists "
+          f"query {args.query!r} ({shown} hits shown of at most 500; git grep lists "
           f"{len(grep.splitlines())} files):")
     print(f"  floor: python + stat of every note   {med['floor']:7.3f} s")
     print(f"  git grep -i -l                       {med['git grep']:7.3f} s")

@@ -13,6 +13,7 @@ Layout in the adopting repository (it may have its own `scripts/`, `scripts/lib/
   created, and how settings.json and .gitignore looked before: upgrade and uninstall are exact;
 - `.claude/commands/*.md` our slash commands, their helper calls rewritten to `.baton/scripts/`;
 - `.claude/settings.json` our hook entries merged in (lib.adopt.claude_settings; never clobbering);
+- `.mcp.json` the `baton` MCP server (scripts/mcp_server.py) added (lib.adopt.mcp; never clobbering);
 - the git pre-commit hook (lib.adopt.githooks: a foreign hook is kept as `.legacy` and run first);
 - the store folders with their templates, `docs/conventions/*`, a drafted `.claude/operators.yaml`
   when there is none, and a marked block in `.gitignore`.
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lib.adopt import claude_settings, githooks
+from lib.adopt import claude_settings, githooks, mcp
 from lib.core import atomic, pyenv
 from lib.core.errors import BatonError
 from lib.core.paths import STORE_FOLDERS
@@ -85,7 +86,7 @@ class Options:
 class Step:
     """One thing the installer did (or, in a dry run, would do)."""
 
-    what: str  # file | settings | gitignore | git-hook | operators | venv | manifest | folder
+    what: str  # file | settings | mcp | gitignore | git-hook | operators | venv | manifest | folder
     path: str
     action: str
     note: str = ""
@@ -392,6 +393,7 @@ def install(source: Path, target: Path, options: Options) -> Report:
             _make_dirs(target, HOME, dirs)
         _install_files(target, files, old["files"], new_manifest["files"], dirs, options, report)
         _install_settings(target, settings_path, settings_before, old, new_manifest, dirs, options, report)
+        report.add("mcp", mcp.MCP_JSON, mcp.register(target, SCRIPTS, dry_run=options.dry_run))
         new_manifest["gitignore"] = _install_gitignore(target, gitignore_text, old.get("gitignore"), options,
                                                        report)
         if fresh and not (target / OPERATORS).exists():
@@ -810,6 +812,7 @@ def uninstall(target: Path, options: Options) -> Report:
 
     _uninstall_settings(settings_path, current_settings, manifest.get("settings") or {}, dry, report)
     _uninstall_gitignore(target, gitignore_text, manifest.get("gitignore"), dry, report)
+    report.add("mcp", mcp.MCP_JSON, mcp.unregister(target, SCRIPTS, dry_run=dry))
     hook = githooks.hooks_dir(target) / GIT_HOOK
     if githooks.is_ours(hook) and GIT_HOOK_TARGET in hook.read_text(encoding="utf-8"):
         report.add("git-hook", _shown(target, hook), "removed" if dry else githooks.uninstall(target, GIT_HOOK))

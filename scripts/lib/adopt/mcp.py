@@ -1,0 +1,96 @@
+"""Registering baton's MCP server (scripts/mcp_server.py) as the `baton` server in a `.mcp.json`.
+
+Three places register it: this repository's `.mcp.json`, which is also the plugin's (the
+repository root is the plugin root, and Claude Code reads a plugin's servers from the
+`.mcp.json` there), and the `.mcp.json` the installer merges into an adopting repository.
+The plugin's entry finds the code through `${CLAUDE_PLUGIN_ROOT}` and, in a project, falls
+back to the current folder (`${CLAUDE_PLUGIN_ROOT:-.}`); `scripts/py` runs the project's
+`.venv` or, in the plugin, the one the SessionStart hook makes under `${CLAUDE_PLUGIN_DATA}`.
+
+An entry is ours when it is exactly the one we write: a `baton` server someone configured
+differently is theirs and left alone, and uninstalling removes only ours.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lib.core import atomic
+from lib.core.errors import BatonError
+
+MCP_JSON = ".mcp.json"
+SERVER = "baton"
+PLUGIN_SCRIPTS = "${CLAUDE_PLUGIN_ROOT:-.}/scripts"
+
+
+def server_entry(scripts: str) -> dict[str, Any]:
+    """The `baton` entry for baton's code in the folder `scripts` (relative to the project, or the plugin's)."""
+    entry: dict[str, Any] = {"command": f"{_relative(scripts)}/py", "args": [f"{_relative(scripts)}/mcp_server.py"]}
+    if scripts == PLUGIN_SCRIPTS:
+        entry["env"] = {"CLAUDE_PLUGIN_DATA": "${CLAUDE_PLUGIN_DATA:-}"}
+    return entry
+
+
+def plugin_mcp_json() -> dict[str, Any]:
+    """This repository's (and the plugin's) `.mcp.json`."""
+    return {"mcpServers": {SERVER: server_entry(PLUGIN_SCRIPTS)}}
+
+
+def register(target: Path, scripts: str, *, dry_run: bool = False) -> str:
+    """Add the `baton` server to `target/.mcp.json` (made if missing); returns what was done."""
+    path = target / MCP_JSON
+    data = _load(path)
+    servers = data.setdefault("mcpServers", {})
+    if not isinstance(servers, dict):
+        raise BatonError(f"{path}: 'mcpServers' must be an object")
+    entry = server_entry(scripts)
+    existing = servers.get(SERVER)
+    if existing == entry:
+        return "unchanged"
+    if existing is not None:
+        return "skipped (exists and is not baton's)"  # the installer's SKIPPED_THEIRS
+    servers[SERVER] = entry
+    existed = path.exists()
+    if not dry_run:
+        atomic.write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return "added" if existed else "created"
+
+
+def unregister(target: Path, scripts: str, *, dry_run: bool = False) -> str:
+    """Remove our `baton` server from `target/.mcp.json` (the file too when nothing else is left in it)."""
+    path = target / MCP_JSON
+    if not path.exists():
+        return "not installed"
+    data = _load(path)
+    servers = data.get("mcpServers")
+    if not isinstance(servers, dict) or servers.get(SERVER) != server_entry(scripts):
+        return "not installed" if not isinstance(servers, dict) or SERVER not in servers else "kept (yours)"
+    del servers[SERVER]
+    if not dry_run:
+        if not servers and set(data) == {"mcpServers"}:
+            path.unlink()
+        else:
+            atomic.write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return "removed"
+
+
+def _relative(scripts: str) -> str:
+    return scripts if scripts.startswith(("$", "/", "./")) else f"./{scripts}"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise BatonError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise BatonError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BatonError(f"{path}: must be a JSON object")
+    return data
