@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
 import statistics
 import subprocess
@@ -132,7 +131,7 @@ def main() -> int:
                     times[name].append(run(cmd, cwd=root, ok=(0, 1)))
             print(f"  round {r + 1}: cold {times['cold'][-1]:.2f} s (baseline {times['cold baseline'][-1]:.2f} s), "
                   f"warm search {statistics.median(times['search'][-args.warm:]):.3f} s", flush=True)
-        hits = subprocess.run(search + ["--json", "--limit", "500"], capture_output=True, text=True).stdout
+        hits = subprocess.run([*search, "--json", "--limit", "500"], capture_output=True, text=True).stdout
         grep = subprocess.run(warm["git grep"], cwd=root, capture_output=True, text=True).stdout
 
     med = {k: statistics.median(v) for k, v in times.items()}

@@ -20,14 +20,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-
 from lib.core.errors import BatonError
 from lib.core.paths import find_root
 from lib.recall import answers
 from lib.store.index import Index
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 
 NAME = "baton"
 INSTRUCTIONS = ("baton keeps this repository's team notes: sessions (with decisions, open questions and Resume "

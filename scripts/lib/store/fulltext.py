@@ -139,7 +139,7 @@ def column_text(index: Index, path: str, column: str, query: str | None = None) 
     return str(rows[0][0] or "") if rows else ""
 
 
-def related(index: Index, words: str, *, exclude: Sequence[str] = (), limit: int = 3,
+def search_related(index: Index, words: str, *, exclude: Sequence[str] = (), limit: int = 3,
             workstream: str | None = None) -> list[Hit]:
     """Notes about the same things as `words` (a workstream's title and slug, say): any of its
     significant words, best first; notes of `workstream` itself and `exclude` left out."""
