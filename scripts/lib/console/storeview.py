@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lib.core.paths import KINDS, STORE_FOLDERS
-from lib.store import frontmatter
+from lib.store import frontmatter, fulltext
 from lib.store import index as store_index
 from lib.store import report as store_report
 
@@ -235,6 +235,11 @@ class StoreView:
 
     def get(self, kind: str, external_id: str) -> Note | None:
         return self._of_kind(kind)[1].get(external_id)
+
+    def search(self, query: str, *, kind: str | None = None, limit: int = 30) -> list[fulltext.Hit]:
+        """Full-text hits for a query, best first (lib.store.fulltext; raises its QueryError)."""
+        self.refresh()
+        return self._on_index_thread(lambda idx: fulltext.search(idx, query, kind=kind, limit=limit))
 
     def body(self, note: Note) -> str:
         """The markdown body of a note, read now."""

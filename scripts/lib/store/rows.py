@@ -233,7 +233,7 @@ def _row(rel: str, item: Item, verified: int, hashed: str, kind: str, meta: dict
         (rel, json.dumps(meta, ensure_ascii=False, separators=(",", ":"), default=str),
          json.dumps(sections, ensure_ascii=False, separators=(",", ":")) if sections else None, error,
          json.dumps(problems) if problems is not None else None),
-        _text_row(title or ext_id or stem, summary, meta.get("tags"), every),
+        _text_row(title or ext_id or stem, summary, meta.get("tags"), (ext_id or stem, meta.get("workstream")), every),
     )
 
 
@@ -315,8 +315,10 @@ def _kept_sections(every: dict[str, str], kind: str) -> dict[str, str]:
     return kept
 
 
-def _text_row(title: str, summary: str | None, tags: Any, every: dict[str, str]) -> tuple[str, ...]:
-    """The note's full-text row (TEXT_COLUMNS): decisions, open questions and the Resume Prompt get
+def _text_row(title: str, summary: str | None, tags: Any, names: tuple[Any, ...],
+              every: dict[str, str]) -> tuple[str, ...]:
+    """The note's full-text row (TEXT_COLUMNS): its tags column holds the tags, its id and its
+    workstream (so an id finds its note); decisions, open questions and the Resume Prompt get
     columns of their own (weighted, and queried alone by the decisions lookup); the rest is body."""
     own: dict[str, list[str]] = {column: [] for column, _ in _TEXT_SECTIONS}
     rest: list[str] = []
@@ -328,7 +330,8 @@ def _text_row(title: str, summary: str | None, tags: Any, every: dict[str, str])
                 break
         else:
             rest.append(f"{name}\n{text}" if name else text)
-    tag_text = " ".join(str(t) for t in tags) if isinstance(tags, list) else str(tags or "")
+    words = [str(t) for t in tags] if isinstance(tags, list) else [str(tags)] if tags else []
+    tag_text = " ".join([*words, *(str(n) for n in names if isinstance(n, str) and n)])
     return (title, summary or "", tag_text, "\n\n".join(own["decisions"]), "\n\n".join(own["questions"]),
             "\n\n".join(own["prompt"]), "\n\n".join(rest))
 
