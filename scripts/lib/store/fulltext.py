@@ -33,10 +33,12 @@ MAX_LIMIT = 500
 _PLAIN = re.compile(r'^[^"()*:^+\s]*[^\w"()*:^+\s][^"()*:^+\s]*\*?$')
 _TOKEN = re.compile(r'"[^"]*"?|\S+')
 _OPERATORS = {"AND", "OR", "NOT", "NEAR"}
+# Words too common in a store to say what a note is about (for related notes).
 _STOPWORDS = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "of", "on",
     "or", "the", "to", "was", "were", "with", "this", "that", "what", "which", "who", "how", "why", "when",
-    "where", "we", "our", "you", "your", "not", "no",
+    "where", "we", "our", "you", "your", "not", "no", "session", "sessions", "workstream", "workstreams",
+    "note", "notes", "plan", "work",
 ))
 
 
