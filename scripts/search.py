@@ -14,7 +14,6 @@ prompt, body).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
 from collections.abc import Sequence
@@ -27,9 +26,19 @@ PROG = "search.py"
 BOLD, RESET = "\x1b[1m", "\x1b[0m"
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """argparse's layout at the terminal's width, found without importing shutil (a search's start-up)."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            columns = int(os.environ.get("COLUMNS") or os.get_terminal_size().columns)
+        except (OSError, ValueError):
+            columns = 80
+        super().__init__(prog, width=max(columns - 2, 40))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=_Help)
     parser.add_argument("query", nargs="+", help='what to look for (words, "a phrase", prefix*)')
     parser.add_argument("--kind", choices=KINDS, help="only notes of this kind")
     parser.add_argument("--operator", metavar="SLUG", help="only this operator's notes (a workstream's owner)")
@@ -43,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _date(text: str) -> str:
+    import datetime as dt  # only when --since is given
+
     try:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
@@ -88,6 +87,8 @@ def find_root(start: Path | None = None) -> Path:
     if env:
         return Path(env).resolve()
     here = (start or Path.cwd()).resolve()
+    import subprocess  # ~5 ms to import: only paid when git must say where the root is
+
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"],

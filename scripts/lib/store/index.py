@@ -30,7 +30,6 @@ ids on demand.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import time
@@ -499,6 +498,8 @@ class Index(Queries):
 
     def _memo(self, key: str, compute: Callable[[], Any]) -> Any:
         """A derived value computed once per state of the store (kept in the `derived` table)."""
+        import json  # not at the top: a search never needs it
+
         generation = self._meta("generation") or "0"
         rows = self.select("SELECT value FROM derived WHERE key = ? AND generation = ?", (key, generation))
         if rows:

@@ -6,7 +6,6 @@ and the per-generation memo (`_memo`); everything here is a read.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple
@@ -119,6 +118,8 @@ class Queries:
         rows = self.select("SELECT sections FROM docs WHERE path = ?", (path,))
         if not rows or not rows[0][0]:
             return {}
+        import json  # not at the top: a search imports this module and needs no JSON
+
         data: dict[str, str] = json.loads(rows[0][0])
         return data
 
@@ -210,7 +211,12 @@ def _from(with_metadata: bool) -> str:
 
 def note_from_row(row: Sequence[Any], with_metadata: bool) -> Note:
     values = list(row[: len(NOTE_COLUMNS)])
-    values.append(json.loads(row[len(NOTE_COLUMNS)]) if with_metadata else None)
+    if with_metadata:
+        import json
+
+        values.append(json.loads(row[len(NOTE_COLUMNS)]))
+    else:
+        values.append(None)
     return Note(*values)
 
 

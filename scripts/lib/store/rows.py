@@ -8,7 +8,6 @@ search. Nothing here touches the database (that is `lib.store.index`).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -195,6 +194,8 @@ def _refuse(value: Any) -> Any:
 
 def _content_hash(jsonable: dict[str, Any], body: str) -> str | None:
     """lib.store.frontmatter.content_hash, computed from the JSON form the index has already made."""
+    import json  # only files being parsed need it: a warm refresh imports no json
+
     from lib.store import frontmatter
 
     sync = frontmatter.SYNC_KEYS
@@ -211,6 +212,8 @@ def _content_hash(jsonable: dict[str, Any], body: str) -> str | None:
 
 def _row(rel: str, item: Item, verified: int, hashed: str, kind: str, meta: dict[str, Any], body: str | None,
          content_hash: str | None, error: str | None, problems: list[tuple[int, str, str]] | None) -> Row:
+    import json
+
     _, _, size, mtime, ctime = item
     ext_id = _text(meta.get("external_id"))
     stem = rel.rpartition("/")[2][:-3]  # a note's path always ends in .md
