@@ -45,6 +45,7 @@ _PATTERNS = {
     "timestampish": r"^\d{4}-\d{1,2}-\d{1,2}",
     "confidence": r"(?i)confidence\W{0,3}\s*(high|medium|low)\b",
     "closing": r"(?m)^(?:---|\.\.\.)[ \t]*$",
+    "heading": r"(?m)^## (.*)\n?",
 }
 
 
@@ -60,6 +61,9 @@ class Row(NamedTuple):
     doc: tuple[Any, ...]
     text: tuple[str, ...]
 
+
+# Fences, and the line breaks str.splitlines knows besides \n: a body with one is split line by line.
+_SLOW_PATH_MARKS = ("```", "~~~", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 # A scanned file: (relative path, folder kind, size, mtime_ns, ctime_ns).
 Item = tuple[str, str, int, int, int]
@@ -286,6 +290,24 @@ def _date_and_seq(kind: str, ident: str, meta: dict[str, Any]) -> tuple[str | No
 def body_sections(body: str) -> dict[str, str]:
     """Every `## ` section of a body by its heading (the first of a repeated heading wins); text before
     the first heading under "". Headings inside fenced code do not count."""
+    if any(mark in body for mark in _SLOW_PATH_MARKS):
+        return _sections_line_by_line(body)
+    # No fence and only \n line breaks: one regex split reads it as the line loop does, several times faster.
+    parts = _re("heading").split(body)
+    kept: dict[str, str] = {}
+    seen: set[str] = set()
+    for i in range(-1, len(parts) - 1, 2):
+        name = "" if i < 0 else parts[i].strip().rstrip(":")
+        if name in seen:
+            continue
+        seen.add(name)
+        text = parts[i + 1].strip()
+        if text:
+            kept[name] = text
+    return kept
+
+
+def _sections_line_by_line(body: str) -> dict[str, str]:
     found: dict[str, list[str]] = {}
     current: list[str] | None = found.setdefault("", [])
     fence = False
@@ -327,6 +349,8 @@ def _text_row(title: str, summary: str | None, tags: Any, names: tuple[Any, ...]
     rest: list[str] = []
     for name, text in every.items():
         lowered = name.lower()
+        if lowered == "summary" and text == summary:
+            continue  # the summary column has it already
         for column, prefix in _TEXT_SECTIONS:
             if lowered.startswith(prefix):
                 own[column].append(text)
