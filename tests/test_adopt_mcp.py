@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -15,7 +16,7 @@ from lib.core.errors import BatonError
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-THEIRS = {"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}},
+THEIRS: dict[str, Any] = {"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}},
           "extra": True}
 
 

@@ -278,18 +278,3 @@ _LINES = st.sampled_from(["---", "...", "--- ", "---\t", " ---", "----", "a: 1",
 def test_fast_split_agrees_with_the_library_on_generated_files(lines: list[str], final_newline: bool) -> None:
     text = "\n".join(lines) + ("\n" if final_newline and lines else "")
     assert _fast_split(text) == _library_split(text)
-
-
-# ---------------------------------------------------------------- body sections
-
-from lib.store import rows  # noqa: E402
-
-_BODY_LINES = st.sampled_from(["## Summary", "## Summary:", "##  Decisions ", "## ", "##x", "text", "", "- item",
-                               "## Resume Prompt", "  ## not a heading", "# Title", "more text", "## summary"])
-
-
-@settings(max_examples=300, deadline=None)
-@given(lines=st.lists(_BODY_LINES, max_size=10), final_newline=st.booleans())
-def test_body_sections_fast_split_agrees_with_the_line_by_line_reading(lines: list[str], final_newline: bool) -> None:
-    body = "\n".join(lines) + ("\n" if final_newline else "")
-    assert rows.body_sections(body) == rows._sections_line_by_line(body)

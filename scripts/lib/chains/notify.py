@@ -6,13 +6,14 @@ registry, logged or put in an error message; results name only the status.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lib.core import git
+from lib.core.errors import BatonError
 
 # Chains that finished as planned: the only ones whose work is pushed.
 PUSH_STATUSES = ("done", "max_sessions")
@@ -58,32 +59,24 @@ class PushResult:
 
 
 def git_push(project_dir: Path, timeout_s: float = 300) -> PushResult:
-    """Push the current branch: to its upstream, else to `origin` (setting the upstream)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k.startswith(("GIT_AUTHOR", "GIT_COMMITTER", "GIT_SSH"))}
-    env["GIT_TERMINAL_PROMPT"] = "0"  # an unattended push must fail, not wait for a password
-
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", *args], cwd=project_dir, env=env, capture_output=True, text=True,
-                              timeout=timeout_s)
-
+    """Push the current branch where every push of baton goes (lib.core.git.push_target)."""
     try:
-        branch = git("symbolic-ref", "--quiet", "--short", "HEAD")
-        if branch.returncode != 0:
+        branch = git.current_branch(project_dir)
+        if branch is None:
             return PushResult(False, "detached HEAD: nothing to push")
-        upstream = git("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
-        if upstream.returncode == 0:
-            proc = git("push", "--quiet")
-        else:
-            remotes = git("remote").stdout.split()
-            if not remotes:
-                return PushResult(False, "no remote to push to")
-            remote = "origin" if "origin" in remotes else remotes[0]
-            proc = git("push", "--quiet", "--set-upstream", remote, branch.stdout.strip())
-    except subprocess.TimeoutExpired:
+        target = git.push_target(project_dir, branch)
+        if target is None:
+            return PushResult(False, "no remote to push to: set the branch's upstream (`git push -u REMOTE "
+                                     f"{branch}`) or `git config remote.pushDefault REMOTE`")
+        remote, remote_branch = target
+        upstream = git.config(project_dir, f"branch.{branch}.remote")
+        args = ["push", "--quiet"] + ([] if upstream else ["--set-upstream"])
+        proc = git.run(project_dir, *args, remote, f"{branch}:{remote_branch}", timeout=timeout_s, env=git.ELSEWHERE)
+    except BatonError as exc:
+        return PushResult(False, str(exc))
+    if proc.returncode == 124:
         return PushResult(False, f"git push timed out after {timeout_s:g} s")
-    except OSError as exc:
-        return PushResult(False, f"cannot run git: {exc.strerror}")
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        return PushResult(False, lines[-1].strip() if lines else f"git push failed (exit {proc.returncode})")
+    if not proc.ok:
+        return PushResult(False, proc.last_line() if (proc.stderr or proc.stdout).strip()
+                          else f"git push failed (exit {proc.returncode})")
     return PushResult(True, "pushed")

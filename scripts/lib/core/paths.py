@@ -87,18 +87,9 @@ def find_root(start: Path | None = None) -> Path:
     if env:
         return Path(env).resolve()
     here = (start or Path.cwd()).resolve()
-    import subprocess  # ~5 ms to import: only paid when git must say where the root is
+    from lib.core import git  # paths is imported by hooks that never need git
 
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=here, capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        if out:
-            return Path(out)
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return here
+    return git.toplevel(here) or here
 
 
 def is_safe_slug(value: str) -> bool:

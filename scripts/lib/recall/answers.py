@@ -18,10 +18,10 @@ from pathlib import Path
 
 from lib.core.errors import BatonError
 from lib.core.paths import KINDS
-from lib.store import fulltext
+from lib.store import fulltext, markdown
 from lib.store.index import Index
 from lib.store.queries import Note
-from lib.store.rows import body_sections, split
+from lib.store.rows import split
 
 CHARS_PER_TOKEN = 4
 DEFAULT_BUDGET = 2000
@@ -97,9 +97,9 @@ def get_note(index: Index, note_id: str, *, sections: Sequence[str] | None = Non
     if note is None:
         raise BatonError(f"no note with id {note_id!r} (search_notes finds ids)")
     every = _read_sections(index.root, note.path)
-    wanted = [s.strip().lower() for s in sections or () if s.strip()]
+    wanted = [markdown.heading_key(s) for s in sections or () if s.strip()]
     chosen = [(name, text) for name, text in every.items()
-              if name and (not wanted or name.lower() in wanted or any(name.lower().startswith(w) for w in wanted))]
+              if not wanted or any(markdown.heading_key(name).startswith(w) for w in wanted)]
     out = Budget(budget)
     out.add(f"{_head(note)}\npath: {note.path}")
     facts = [f"{k}: {v}" for k, v in (("status", note.status), ("outcome", note.outcome),
@@ -120,7 +120,7 @@ def get_note(index: Index, note_id: str, *, sections: Sequence[str] | None = Non
         else:
             missing.append(repr(name))
     if wanted and not chosen:
-        names = ", ".join(n for n in every if n) or "none"
+        names = ", ".join(every) or "none"
         out.add(f"(no section named {', '.join(sections or ())}; this note has: {names})")
     cut = None
     if missing:
@@ -215,7 +215,16 @@ def _read_sections(root: Path, rel: str) -> dict[str, str]:
         _, body = split(raw.decode("utf-8"), rel)
     except (UnicodeDecodeError, BatonError) as exc:
         raise BatonError(f"{rel}: cannot read ({exc})") from None
-    return body_sections(body)
+    lines = body.splitlines()
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+    for section in markdown.find_sections(lines):  # headings as written; the first of a repeated one wins
+        if section.key not in seen:
+            seen.add(section.key)
+            text = markdown.section_text(lines, section)
+            if text:
+                found[section.heading] = text
+    return found
 
 
 def _check_kind(kind: str | None) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from lib.core.paths import KINDS, SKIPPED_NAMES, STORE_FOLDERS
+from lib.store import markdown, sessionid
 
 SECTION_LIMIT = 4000
 
@@ -39,13 +40,11 @@ _TEXT_SECTIONS = (("decisions", "decision"), ("questions", "open question"), ("p
 
 # Compiled on first use (only files being parsed need them): a warm refresh compiles none.
 _PATTERNS = {
-    "new_id": r"^[A-Z]{2,4}-(\d{2})(\d{2})(\d{2})-(\d{2})$",
     "iso_date": r"(\d{4})-(\d{2})-(\d{2})",
     "trailing_int": r"(\d+)(?!.*\d)",
     "timestampish": r"^\d{4}-\d{1,2}-\d{1,2}",
     "confidence": r"(?i)confidence\W{0,3}\s*(high|medium|low)\b",
     "closing": r"(?m)^(?:---|\.\.\.)[ \t]*$",
-    "heading": r"(?m)^## (.*)\n?",
 }
 
 
@@ -61,9 +60,6 @@ class Row(NamedTuple):
     doc: tuple[Any, ...]
     text: tuple[str, ...]
 
-
-# Fences, and the line breaks str.splitlines knows besides \n: a body with one is split line by line.
-_SLOW_PATH_MARKS = ("```", "~~~", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 # A scanned file: (relative path, folder kind, size, mtime_ns, ctime_ns).
 Item = tuple[str, str, int, int, int]
@@ -222,7 +218,7 @@ def _row(rel: str, item: Item, verified: int, hashed: str, kind: str, meta: dict
     ext_id = _text(meta.get("external_id"))
     stem = rel.rpartition("/")[2][:-3]  # a note's path always ends in .md
     person = meta.get("operator") if kind in ("session", "learning") else meta.get("owner")
-    every = body_sections(body) if body is not None else {}
+    every, loose = _read_body(body) if body is not None else ({}, "")
     sections = _kept_sections(every, kind)
     confidence = _text(meta.get("confidence"))
     if confidence is None and sections.get("Resume Prompt"):
@@ -240,7 +236,8 @@ def _row(rel: str, item: Item, verified: int, hashed: str, kind: str, meta: dict
         (rel, json.dumps(meta, ensure_ascii=False, separators=(",", ":"), default=str),
          json.dumps(sections, ensure_ascii=False, separators=(",", ":")) if sections else None, error,
          json.dumps(problems) if problems is not None else None),
-        _text_row(title or ext_id or stem, summary, meta.get("tags"), (ext_id or stem, meta.get("workstream")), every),
+        _text_row(title or ext_id or stem, summary, meta.get("tags"), (ext_id or stem, meta.get("workstream")), every,
+                  loose),
     )
 
 
@@ -259,10 +256,10 @@ def _date_and_seq(kind: str, ident: str, meta: dict[str, Any]) -> tuple[str | No
     """
     seq = 0
     id_date: str | None = None
-    match = _re("new_id").match(ident)
-    if match:
-        yy, mm, dd, nn = match.groups()
-        id_date, seq = f"20{yy}-{mm}-{dd}", int(nn)
+    parsed = sessionid.parse(ident)
+    if parsed:
+        yymmdd = parsed.yymmdd
+        id_date, seq = f"20{yymmdd[:2]}-{yymmdd[2:4]}-{yymmdd[4:]}", parsed.number
     else:
         iso = _re("iso_date").search(ident)
         if iso:
@@ -287,76 +284,50 @@ def _date_and_seq(kind: str, ident: str, meta: dict[str, Any]) -> tuple[str | No
     return None, seq
 
 
-def body_sections(body: str) -> dict[str, str]:
-    """Every `## ` section of a body by its heading (the first of a repeated heading wins); text before
-    the first heading under "". Headings inside fenced code do not count."""
-    if any(mark in body for mark in _SLOW_PATH_MARKS):
-        return _sections_line_by_line(body)
-    # No fence and only \n line breaks: one regex split reads it as the line loop does, several times faster.
-    parts = _re("heading").split(body)
-    kept: dict[str, str] = {}
-    seen: set[str] = set()
-    for i in range(-1, len(parts) - 1, 2):
-        name = "" if i < 0 else parts[i].strip().rstrip(":")
-        if name in seen:
-            continue
-        seen.add(name)
-        text = parts[i + 1].strip()
-        if text:
-            kept[name] = text
-    return kept
+def _read_body(body: str) -> tuple[dict[str, str], str]:
+    """(`markdown.sections(body)`, the text outside every `## ` section: before the first, under `# `)."""
+    lines = body.splitlines()
+    every: dict[str, str] = {}
+    loose: list[str] = []
+    done = 0
+    for section in markdown.find_sections(lines):
+        every.setdefault(section.key, markdown.section_text(lines, section))
+        loose.extend(lines[done:section.start])
+        done = section.end
+    loose.extend(lines[done:])
+    return every, "\n".join(loose).strip()
 
 
-def _sections_line_by_line(body: str) -> dict[str, str]:
-    found: dict[str, list[str]] = {}
-    current: list[str] | None = found.setdefault("", [])
-    fence = False
-    for line in body.splitlines():
-        if line.startswith(("```", "~~~")):
-            fence = not fence
-        elif not fence and line.startswith("## "):
-            name = line[3:].strip().rstrip(":")
-            current = found.setdefault(name, []) if name not in found else None
-            continue
-        if current is not None:
-            current.append(line)
-    out = {}
-    for name, lines in found.items():
-        text = "\n".join(lines).strip()
-        if text:
-            out[name] = text
-    return out
-
-
-def _kept_sections(every: dict[str, str], kind: str) -> dict[str, str]:
+def _kept_sections(found: dict[str, str], kind: str) -> dict[str, str]:
+    """The sections the dashboard and the SessionStart hook read (SECTIONS), by their canonical names."""
     wanted = SECTIONS.get(kind)
     if not wanted:
         return {}
-    kept: dict[str, str] = {}
-    for name, text in every.items():
-        for canonical in wanted:
-            if name.lower() == canonical.lower() and canonical not in kept:
-                kept[canonical] = text[:SECTION_LIMIT]
-    return kept
+    out: dict[str, str] = {}
+    for name in wanted:
+        text = found.get(markdown.heading_key(name))
+        if text:
+            out[name] = text[:SECTION_LIMIT]
+    return out
 
 
-def _text_row(title: str, summary: str | None, tags: Any, names: tuple[Any, ...],
-              every: dict[str, str]) -> tuple[str, ...]:
-    """The note's full-text row (TEXT_COLUMNS): its tags column holds the tags, its id and its
-    workstream (so an id finds its note); decisions, open questions and the Resume Prompt get
-    columns of their own (weighted, and queried alone by the decisions lookup); the rest is body."""
+def _text_row(title: str, summary: str | None, tags: Any, names: tuple[Any, ...], every: dict[str, str],
+              loose: str) -> tuple[str, ...]:
+    """The note's full-text row (TEXT_COLUMNS) from its sections (`markdown.sections`: keys in lower
+    case): the tags column holds the tags, its id and its workstream (so an id finds its note);
+    decisions, open questions and the Resume Prompt get columns of their own (weighted, and queried
+    alone by the decisions lookup); the rest is body."""
     own: dict[str, list[str]] = {column: [] for column, _ in _TEXT_SECTIONS}
-    rest: list[str] = []
-    for name, text in every.items():
-        lowered = name.lower()
-        if lowered == "summary" and text == summary:
+    rest: list[str] = [loose] if loose else []
+    for key, text in every.items():
+        if key == "summary" and text == summary:
             continue  # the summary column has it already
         for column, prefix in _TEXT_SECTIONS:
-            if lowered.startswith(prefix):
+            if key.startswith(prefix):
                 own[column].append(text)
                 break
         else:
-            rest.append(f"{name}\n{text}" if name else text)
+            rest.append(f"{key}\n{text}")
     words = [str(t) for t in tags] if isinstance(tags, list) else [str(tags)] if tags else []
     tag_text = " ".join([*words, *(str(n) for n in names if isinstance(n, str) and n)])
     return (title, summary or "", tag_text, "\n\n".join(own["decisions"]), "\n\n".join(own["questions"]),
