@@ -89,10 +89,15 @@ def build_server(root: Path) -> MCPServer:
     return server
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mcp_server.py", description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcp_server.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, help="repository root (default: $CLAUDE_PROJECT_DIR or git's top level)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     root = (args.root or find_root()).resolve()
     if not root.is_dir():
         print(f"mcp_server.py: error: no such folder: {root}", file=sys.stderr)
