@@ -138,3 +138,14 @@ def test_column_text_marks_the_matches_of_one_column(store: Path) -> None:
         assert f"{fulltext.MARK_START}opt{fulltext.MARK_END}-in" in text
         assert fulltext.column_text(index, "docs/sessions/RT-261120-01.md", "title") == \
             "Datum conversion for chart datum"
+
+
+def test_a_symlinked_note_is_reported_and_its_target_never_searched(store: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "credentials.md"
+    secret.write_text("---\ntitle: keys\n---\n## Key\n\nhunter2 wombat\n", encoding="utf-8")
+    (store / "docs/sessions/RT-261122-09.md").symlink_to(secret)
+    with Index(store) as index:
+        index.refresh()
+        assert fulltext.search(index, "hunter2") == []
+        problems = index.select("SELECT problems FROM docs WHERE path = 'docs/sessions/RT-261122-09.md'")
+        assert "cannot read" in problems[0][0]

@@ -61,6 +61,8 @@ class Row(NamedTuple):
     text: tuple[str, ...]
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
 # A scanned file: (relative path, folder kind, size, mtime_ns, ctime_ns).
 Item = tuple[str, str, int, int, int]
 
@@ -113,7 +115,10 @@ def parse_file(root: str, item: Item, validate: bool) -> Row | None:
     rel, folder_kind = item[0], item[1]
     verified = time.time_ns()
     try:
-        with open(os.path.join(root, rel), "rb") as fh:
+        # Never through a symlink: a link planted in a store folder could expose any file of this
+        # machine to search and to the model; it is reported as a problem instead.
+        fd = os.open(os.path.join(root, rel), os.O_RDONLY | _NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
             raw = fh.read()
     except FileNotFoundError:
         return None
