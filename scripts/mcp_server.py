@@ -4,7 +4,8 @@ Tools: search_notes (compact ranked hits), get_note (chosen sections or all),
 recent_sessions (an operator's or the team's), list_workstreams, decisions (the
 decisions sections matching a query). Every answer fits a token budget and says
 what it cut. The store index is brought up to date by stat before each answer, so
-what Claude sees is the working tree; nothing leaves the machine.
+what Claude sees is the working tree. Answers pass through lib.security.redact before
+they reach the model.
 
 Registered as the `baton` server by this repository's .mcp.json, by the installer
 and by the plugin; telemetry counts its calls under `mcp__baton`.
@@ -18,11 +19,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from lib.core.errors import BatonError
 from lib.core.paths import find_root
 from lib.recall import answers
+from lib.security.redact import redact_text
 from lib.store.index import Index
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -34,19 +35,19 @@ INSTRUCTIONS = ("baton keeps this repository's team notes: sessions (with decisi
                 "done before, then get_note for the sections you need.")
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                             open_world_hint=False)
-T = TypeVar("T")
 
 
 def build_server(root: Path) -> MCPServer:
     server: MCPServer = MCPServer(NAME, instructions=INSTRUCTIONS, log_level="WARNING")
 
-    def with_index(answer: Callable[[Index], T]) -> T:
+    def with_index(answer: Callable[[Index], str]) -> str:
         # A fresh connection per call: tools may run on different threads, and a refresh by stat
         # costs a few milliseconds.
         try:
             with Index(root) as index:
                 index.refresh(validate=False)
-                return answer(index)
+                # What a tool returns goes to the model's API: a secret someone pasted into a note stays here.
+                return redact_text(answer(index)).text
         except BatonError as exc:  # a bad query or an unknown id: the model should read why
             raise ToolError(str(exc)) from None
 

@@ -49,6 +49,16 @@ def test_the_server_offers_five_read_only_tools_and_answers_from_the_working_tre
     assert results[3][1].startswith("1 newest sessions") and results[4][1] == "no workstreams"
 
 
+def test_a_secret_pasted_into_a_note_never_reaches_the_model(repo: Path) -> None:
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    session(repo, "RT-261120-01", "rt", "2026-11-20", title="Deploy token", decisions=f"- Use {token} for deploys.")
+    _, results = talk(repo, [("search_notes", {"query": "deploy*"}), ("get_note", {"id": "RT-261120-01"}),
+                             ("decisions", {"query": "deploys"})])
+    for _error, text in results:
+        assert "RT-261120-01" in text and token not in text
+    assert "[REDACTED:github-token]" in results[1][1]
+
+
 def test_a_bad_query_or_unknown_id_reaches_the_model_as_an_error_it_can_read(repo: Path) -> None:
     _, results = talk(repo, [("search_notes", {"query": '"unclosed'}), ("get_note", {"id": "NOPE"})])
     assert results[0][0] and "not a valid search query" in results[0][1]
