@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import standin as s
-from .claude_cli import Claude, ProjectClone
+from .claude_cli import REPO_ROOT, Claude, ProjectClone
 from .standin import StandIn
 
 PLANTED = """---
@@ -64,3 +64,30 @@ def test_the_model_finds_a_planted_note_through_search_notes(
     state = json.loads((root / ".claude" / "state" / f"session-{run.session_id}.json").read_text())
     assert state["tool_calls_breakdown"]["mcp__baton"] == 1
     assert state["tool_calls_breakdown_methods"]["mcp__baton"] == {"search_notes": 1}
+
+
+def test_the_plugin_registers_the_server_and_its_calls_count_under_the_same_key(
+        claude: Claude, standin: StandIn, scratch_project: Path, tmp_path: Path) -> None:
+    # The plugin as shipped: no .venv in its folder, the Python of BATON_PYTHON (as for its other helpers).
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    for name in (".claude-plugin", ".mcp.json", "bin", "hooks", "scripts", "pyproject.toml"):
+        (plugin / name).symlink_to(REPO_ROOT / name)
+    (scratch_project / "docs/sessions").mkdir(parents=True)
+    (scratch_project / "docs/sessions/AD-261122-01.md").write_text(PLANTED, encoding="utf-8")
+    standin.add(
+        s.tool_call("WaitForMcpServers", {}),
+        s.tool_call("mcp__plugin_baton_baton__search_notes", {"query": "gateway"}),
+        s.text("Found it."),
+    )
+
+    run = claude.run("what happens when the gateway fails?", cwd=scratch_project,
+                     args=["--plugin-dir", str(plugin)], env={"BATON_PYTHON": sys.executable},
+                     allowed_tools="mcp__plugin_baton_baton__search_notes")
+
+    assert run.returncode == 0, run.describe()
+    standin.assert_script_consumed()
+    answer = s.flatten_text(run.tool_results()[-1]["content"])
+    assert "AD-261122-01" in answer, answer
+    state = json.loads((scratch_project / ".claude/state" / f"session-{run.session_id}.json").read_text())
+    assert state["tool_calls_breakdown"]["mcp__baton"] == 1
