@@ -88,6 +88,6 @@ def test_the_plugin_registers_the_server_and_its_calls_count_under_the_same_key(
     assert run.returncode == 0, run.describe()
     standin.assert_script_consumed()
     answer = s.flatten_text(run.tool_results()[-1]["content"])
-    assert "AD-261122-01" in answer, answer
+    assert "AD-261122-01" in answer, (answer, run.init["mcp_servers"], [t for t in run.init["tools"] if "mcp" in t])
     state = json.loads((scratch_project / ".claude/state" / f"session-{run.session_id}.json").read_text())
     assert state["tool_calls_breakdown"]["mcp__baton"] == 1

@@ -3,9 +3,9 @@
 Three places register it: this repository's `.mcp.json`, which is also the plugin's (the
 repository root is the plugin root, and Claude Code reads a plugin's servers from the
 `.mcp.json` there), and the `.mcp.json` the installer merges into an adopting repository.
-The plugin's entry finds the code through `${CLAUDE_PLUGIN_ROOT}` and, in a project, falls
-back to the current folder (`${CLAUDE_PLUGIN_ROOT:-.}`); `scripts/py` runs the project's
-`.venv` or, in the plugin, the one the SessionStart hook makes under `${CLAUDE_PLUGIN_DATA}`.
+The plugin's entry finds the code through `$CLAUDE_PLUGIN_ROOT` and, in a project, the current
+folder (see `plugin_mcp_json`); `scripts/py` runs the project's `.venv` or, in the plugin,
+`$BATON_PYTHON` or the venv its SessionStart hook makes under `$CLAUDE_PLUGIN_DATA`.
 
 An entry is ours when it is exactly the one we write: a `baton` server someone configured
 differently is theirs and left alone, and uninstalling removes only ours.
@@ -22,20 +22,25 @@ from lib.core.errors import BatonError
 
 MCP_JSON = ".mcp.json"
 SERVER = "baton"
-PLUGIN_SCRIPTS = "${CLAUDE_PLUGIN_ROOT:-.}/scripts"
+PLUGIN_LAUNCH = ('root=$CLAUDE_PLUGIN_ROOT; [ -n "$root" ] || root=.; '
+                 'exec "$root/scripts/py" "$root/scripts/mcp_server.py"')
 
 
 def server_entry(scripts: str) -> dict[str, Any]:
-    """The `baton` entry for baton's code in the folder `scripts` (relative to the project, or the plugin's)."""
-    entry: dict[str, Any] = {"command": f"{_relative(scripts)}/py", "args": [f"{_relative(scripts)}/mcp_server.py"]}
-    if scripts == PLUGIN_SCRIPTS:
-        entry["env"] = {"CLAUDE_PLUGIN_DATA": "${CLAUDE_PLUGIN_DATA:-}"}
-    return entry
+    """The `baton` entry for baton's code in the folder `scripts`, relative to the project."""
+    return {"command": f"{_relative(scripts)}/py", "args": [f"{_relative(scripts)}/mcp_server.py"]}
 
 
 def plugin_mcp_json() -> dict[str, Any]:
-    """This repository's (and the plugin's) `.mcp.json`."""
-    return {"mcpServers": {SERVER: server_entry(PLUGIN_SCRIPTS)}}
+    """This repository's (and the plugin's) `.mcp.json`.
+
+    Claude Code substitutes `${CLAUDE_PLUGIN_ROOT}` in a plugin's file but would leave a project
+    without the variable, and expands `${VAR:-default}` from its own environment, where the plugin
+    root is not. So the shell finds the folder when the server starts: the plugin root from the
+    server's environment, else the project (the current folder). No `${` in it, so Claude Code
+    passes it through untouched.
+    """
+    return {"mcpServers": {SERVER: {"command": "sh", "args": ["-c", PLUGIN_LAUNCH]}}}
 
 
 def register(target: Path, scripts: str, *, dry_run: bool = False) -> str:
