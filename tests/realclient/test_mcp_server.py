@@ -47,6 +47,8 @@ def test_the_model_finds_a_planted_note_through_search_notes(
     # Written just now, not committed: the working tree is what is searched.
     (root / "docs/sessions/AD-261122-01.md").write_text(PLANTED, encoding="utf-8")
     standin.add(
+        # A Python MCP server takes a moment to start; on a busy machine one wait may not be enough.
+        s.tool_call("WaitForMcpServers", {}),
         s.tool_call("WaitForMcpServers", {}),
         s.tool_call("mcp__baton__search_notes", {"query": '"alerts fallback" gateway'}),
         s.text("Found it."),
