@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,12 +50,20 @@ for folder in ("docs/sessions", "workstreams", "plans", "docs/adr", "docs/learni
 '''
 
 
-def run(cmd: list[str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> float:
+CPU: dict[str, list[float]] = {}
+
+
+def run(cmd: list[str], cwd: Path | None = None, ok: tuple[int, ...] = (0,), label: str = "") -> float:
+    """Wall time of a whole process; its CPU time (user + system, workers included) goes to CPU[label]."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode not in ok:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{result.stderr}")
+    if label:
+        CPU.setdefault(label, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return elapsed
 
 
@@ -122,13 +132,13 @@ def main() -> int:
             for contender in (("cold", "cold baseline") if r % 2 == 0 else ("cold baseline", "cold")):
                 shutil.rmtree(state, ignore_errors=True)
                 scripts = ROOT / "scripts" if contender == "cold" else old_scripts
-                times[contender].append(run(dashboard(scripts)))
+                times[contender].append(run(dashboard(scripts), label=contender))
             shutil.rmtree(state, ignore_errors=True)
             run(dashboard(ROOT / "scripts"))  # the index as this code keeps it
             run(search)
             for _ in range(args.warm):
                 for name, cmd in warm.items():
-                    times[name].append(run(cmd, cwd=root, ok=(0, 1)))
+                    times[name].append(run(cmd, cwd=root, ok=(0, 1), label=name))
             print(f"  round {r + 1}: cold {times['cold'][-1]:.2f} s (baseline {times['cold baseline'][-1]:.2f} s), "
                   f"warm search {statistics.median(times['search'][-args.warm:]):.3f} s", flush=True)
         hits = subprocess.run([*search, "--json", "--limit", "500"], capture_output=True, text=True).stdout
@@ -148,6 +158,12 @@ def main() -> int:
     print(f"  cold index build (dashboard), now    {med['cold']:7.3f} s   "
           f"{med['cold'] / med['cold baseline']:.2f}x the baseline's (target <= 1.3x)")
     print(f"  cold index build, baseline           {med['cold baseline']:7.3f} s")
+    cpu = {k: statistics.median(v) for k, v in CPU.items()}
+    print(f"CPU time (user + system, all processes), medians: cold build {cpu['cold']:.2f} s vs baseline "
+          f"{cpu['cold baseline']:.2f} s ({cpu['cold'] / cpu['cold baseline']:.2f}x); warm search "
+          f"{cpu['search'] * 1000:.0f} ms, git grep {cpu['git grep'] * 1000:.0f} ms, dashboard "
+          f"{cpu['dashboard'] * 1000:.0f} ms, floor {cpu['floor'] * 1000:.0f} ms")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     ok = (med["search"] <= 1.5 * med["dashboard"] and med["search"] <= med["git grep"]
           and med["cold"] <= 1.3 * med["cold baseline"])
     print("targets met" if ok else "targets NOT met on this run (machine load?)")
