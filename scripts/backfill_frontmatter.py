@@ -7,6 +7,8 @@ makes the whole backfill one commit.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import subprocess
 import sys

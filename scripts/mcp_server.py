@@ -15,6 +15,8 @@ and by the plugin; telemetry counts its calls under `mcp__baton`.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import sys
 from collections.abc import Callable, Sequence

@@ -10,6 +10,8 @@ needs it, and with --allow-remote every request does. See docs/console.md.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import contextlib
 import ipaddress

@@ -11,7 +11,8 @@ from typing import Any
 import anyio
 import pytest
 from conftest import REPO_ROOT
-from lib.adopt import install, mcp
+from lib.adopt import install, mcp, uninstall
+from lib.adopt.report import Options
 from lib.core.errors import BatonError
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -81,9 +82,9 @@ def _tool_names(command: str, args: list[str], cwd: Path) -> set[str]:
 
 
 def test_the_installed_entry_starts_a_working_server_and_uninstall_removes_it(repo: Path) -> None:
-    report = install.install(REPO_ROOT, repo, install.Options(venv=Path(sys.prefix)))
+    report = install.install(REPO_ROOT, repo, Options(venv=Path(sys.prefix)))
     assert {"what": "mcp", "path": ".mcp.json", "action": "created"} in report.as_dict()["steps"]
     entry = read(repo)["mcpServers"]["baton"]  # type: ignore[index]
     assert "search_notes" in _tool_names(str(repo / entry["command"]), entry["args"], repo)
-    install.uninstall(repo, install.Options(uninstall=True))
+    uninstall.uninstall(repo, Options(uninstall=True))
     assert not (repo / ".mcp.json").exists()

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lib.adopt.report import KEPT_YOURS, SKIPPED_THEIRS
 from lib.core import atomic
 from lib.core.errors import BatonError
 
@@ -55,7 +56,7 @@ def register(target: Path, scripts: str, *, dry_run: bool = False) -> str:
     if existing == entry:
         return "unchanged"
     if existing is not None:
-        return "skipped (exists and is not baton's)"  # the installer's SKIPPED_THEIRS
+        return SKIPPED_THEIRS
     servers[SERVER] = entry
     existed = path.exists()
     if not dry_run:
@@ -71,7 +72,7 @@ def unregister(target: Path, scripts: str, *, dry_run: bool = False) -> str:
     data = _load(path)
     servers = data.get("mcpServers")
     if not isinstance(servers, dict) or servers.get(SERVER) != server_entry(scripts):
-        return "not installed" if not isinstance(servers, dict) or SERVER not in servers else "kept (yours)"
+        return "not installed" if not isinstance(servers, dict) or SERVER not in servers else KEPT_YOURS
     del servers[SERVER]
     if not dry_run:
         if not servers and set(data) == {"mcpServers"}:
