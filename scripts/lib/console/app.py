@@ -530,6 +530,15 @@ def create_app(console: Console, security: Security) -> Guard:
         return "workstreams.html", {"groups": groups, "status": params.get("status") or "",
                                     "statuses": WORKSTREAM_STATUSES}
 
+    def search_page(request: Request) -> tuple[str, dict[str, Any]]:
+        from lib.console import search
+        from lib.core.paths import KINDS
+
+        params = request.query_params
+        kind = params.get("kind") or None
+        result = search.search(console, params.get("q") or "", project=params.get("project") or None, kind=kind)
+        return "search.html", {"result": result, "kinds": KINDS, "search_q": result["query"]}
+
     def insights_page(request: Request) -> tuple[str, dict[str, Any]]:
         args = _insight_args(request.query_params)
         figures = console.insights(**args)
@@ -560,6 +569,7 @@ def create_app(console: Console, security: Security) -> Guard:
         Route("/sessions/{session_id}/raw", session_raw, name="session_raw"),
         Route("/workstreams", html_page(workstreams_page), name="workstreams"),
         Route("/insights", html_page(insights_page), name="insights"),
+        Route("/search", html_page(search_page), name="search"),
         Route("/openapi.json", api_openapi, name="openapi"),
         Route("/api/health", _api(api_health)),
         Route("/api/operators", _api(api_operators)),

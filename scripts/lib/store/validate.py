@@ -251,16 +251,6 @@ def check_paths(paths: Sequence[Path], root: Path, jobs: int | None = None) -> R
     return report
 
 
-def check_store(root: Path) -> Report:
-    """Every note of the store, checked through the store index: only files changed since the last
-    check are read again; the cross-file checks run over the indexed ids."""
-    from lib.store.index import Index
-
-    with Index(root) as index:
-        index.refresh()
-        return index.report()
-
-
 def _relative(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()

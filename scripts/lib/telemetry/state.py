@@ -138,6 +138,10 @@ FAILURE_HEAD_CHARS = 12 * 1024
 FAILURE_TAIL_CHARS = 4 * 1024
 
 SUBAGENT_TOOLS = ("Agent", "Task")
+# baton's read-only MCP server (scripts/mcp_server.py): its canonical key, and the name its tools
+# get when the plugin registers it (`mcp__plugin_<plugin>_<server>__<tool>`).
+BATON_MCP_KEY = "mcp__baton"
+MCP_KEY_ALIASES = {"mcp__plugin_baton_baton": BATON_MCP_KEY}
 TOOL_EVENTS = ("PostToolUse", "PostToolUseFailure")
 # Cheap, regex-free hints that a successful-looking Bash call actually failed (lower case).
 STDERR_FAILURE_SIGNS = (
@@ -157,12 +161,14 @@ def canonical_tool(name: str) -> Tuple[str, Optional[str]]:
     """`mcp__<server>__<method>` -> (`mcp__<server>`, method); other tools -> (name, None).
 
     Server names may contain single underscores (`mcp__notion_offplan__search`), so the
-    split is on the first double underscore after the prefix.
+    split is on the first double underscore after the prefix. baton's own server counts
+    under `mcp__baton` whether the project's .mcp.json or the plugin registered it.
     """
     if name.startswith("mcp__"):
         cut = name.find("__", 5)
         if cut > 5 and cut + 2 < len(name):
-            return name[:cut], name[cut + 2:]
+            key = name[:cut]
+            return MCP_KEY_ALIASES.get(key, key), name[cut + 2:]
     return name, None
 
 
