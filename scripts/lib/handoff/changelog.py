@@ -32,6 +32,7 @@ from lib.core import atomic
 from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR, Store
 from lib.store import frontmatter, schema
+from lib.vault import merge
 
 FILENAME = "CHANGELOG.md"
 HEADER = (
@@ -197,7 +198,15 @@ def insert_entry(text: str, entry: Entry) -> str:
     if match is None:
         head = text if text.endswith(nl) else text + nl
         return head + nl + block
-    head, rest = text[: match.start()], text[match.start():]
+    # Newest first by date, then id: the order the merge driver keeps when teammates' entries meet.
+    key = (entry.date, entry.session_id)
+    headings = [(m.start(), merge.changelog_key(m.group(0).rstrip("\r")))
+                for m in re.finditer(r"^## .*$", text, flags=re.M)]
+    older = next((at for at, found in headings if found is not None and found < key), None)
+    if older is None and any(found is not None for _, found in headings):
+        return text.rstrip("\r\n") + nl + nl + block  # the oldest entry: last
+    at = older if older is not None else match.start()
+    head, rest = text[:at], text[at:]
     if not head.endswith(nl + nl):
         head = head + nl if head.endswith(nl) else head + nl + nl
     return head + block + nl + rest

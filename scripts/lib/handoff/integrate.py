@@ -340,14 +340,18 @@ def carry_renames(path: str, text: str, renamed: dict[str, str]) -> str:
     if pattern is None or not pattern.search(text):
         return text
     text = pattern.sub(lambda m: renamed[m.group(0)], text)
-    if path.endswith(".md") and re.search(r"^content_hash:", text, flags=re.M):
+    if path.endswith(".md") and _HASH_LINE.search(text):
         try:
-            doc = frontmatter.loads_document(text, path)
+            metadata, body = frontmatter.loads(text, path)
         except frontmatter.FrontmatterError:
             return text
-        doc.stamp_content_hash()
-        text = doc.render()
+        digest = frontmatter.content_hash(metadata, body)
+        # Only the value changes: the rest of the frontmatter stays byte for byte.
+        text = _HASH_LINE.sub(lambda m: f"{m.group(1)}{digest}{m.group(2)}", text, count=1)
     return text
+
+
+_HASH_LINE = re.compile(r"^(content_hash:[ \t]*['\"]?)sha256:[0-9a-f]*(['\"]?[ \t]*\r?)$", re.M)
 
 
 def _renamed_path(path: str, renamed: dict[str, str]) -> str:
@@ -359,11 +363,19 @@ def _renamed_path(path: str, renamed: dict[str, str]) -> str:
 
 
 class _Tree:
-    """Reads and writes blobs, and builds trees in a private index file."""
+    """Reads blobs through one `git cat-file --batch`, writes blobs, builds trees in a private index file."""
 
     def __init__(self, root: Path, folder: Path) -> None:
         self.root = root
         self.env_index = str(folder / "index")
+        self._reader: subprocess.Popen[bytes] | None = None
+
+    def close(self) -> None:
+        if self._reader is not None:
+            assert self._reader.stdin is not None
+            self._reader.stdin.close()
+            self._reader.wait()
+            self._reader = None
 
     def git(self, *args: str, input: str | None = None) -> str:
         env = {**gitcmd.git_env(), "GIT_INDEX_FILE": self.env_index}
@@ -374,15 +386,32 @@ class _Tree:
             raise BatonError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
         return proc.stdout.decode("utf-8", "surrogateescape")
 
-    def blob(self, rev: str, path: str) -> tuple[str, str] | None:
-        """(mode, text) of a file at a commit (bytes that are not UTF-8 kept as surrogates); None when absent."""
-        entry = self.git("ls-tree", rev, "--", path).split("\t", 1)[0].split()
-        if len(entry) != 3 or entry[1] != "blob":
-            return None
-        return entry[0], self.git("cat-file", "blob", entry[2])
+    def read(self, spec: str) -> str | None:
+        """A blob's text (bytes that are not UTF-8 kept as surrogates) by sha or `rev:path`; None when absent."""
+        if self._reader is None:
+            self._reader = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root, env=gitcmd.git_env(),
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self._reader.stdin is not None and self._reader.stdout is not None
+        self._reader.stdin.write(spec.encode("utf-8", "surrogateescape") + b"\n")
+        self._reader.stdin.flush()
+        header = self._reader.stdout.readline().split()
+        if len(header) != 3:
+            return None  # "<spec> missing"
+        data = self._reader.stdout.read(int(header[2]) + 1)[:-1]
+        return data.decode("utf-8", "surrogateescape") if header[1] == b"blob" else None
 
-    def write_blob(self, text: str) -> str:
-        return self.git("hash-object", "-w", "--stdin", input=text).strip()
+    def write_blobs(self, texts: list[str]) -> list[str]:
+        """Blob ids of `texts`, written to the object database in one git call."""
+        if not texts:
+            return []
+        folder = Path(self.env_index).parent
+        paths = []
+        for n, text in enumerate(texts):
+            path = folder / f"blob-{n}"
+            path.write_bytes(text.encode("utf-8", "surrogateescape"))
+            paths.append(str(path))
+        out = self.git("hash-object", "-w", "--no-filters", "--stdin-paths", input="\n".join(paths) + "\n")
+        return out.split()
 
 
 def replay_commits(root: Path, base: str, commits: list[str], renamed: dict[str, str]) -> tuple[str, dict[str, str]]:
@@ -391,46 +420,68 @@ def replay_commits(root: Path, base: str, commits: list[str], renamed: dict[str,
     tip = base
     with tempfile.TemporaryDirectory(prefix="baton-replay-") as folder:
         tree = _Tree(root, Path(folder))
-        for sha in commits:
-            tip = _replay_one(tree, tip, sha, renamed)
-            mapping[sha] = tip
-        if commits:
-            regenerated = _regenerate(tree, tip)
-            if regenerated is not None:
-                tip = _recommit(tree, tip, regenerated)
-                mapping[commits[-1]] = tip
+        try:
+            for sha in commits:
+                tip = _replay_one(tree, tip, sha, renamed)
+                mapping[sha] = tip
+            if commits:
+                regenerated = _regenerate(tree, tip)
+                if regenerated is not None:
+                    tip = _recommit(tree, tip, regenerated)
+                    mapping[commits[-1]] = tip
+        finally:
+            tree.close()
     return tip, mapping
 
 
-def _changes(root: Path, sha: str) -> list[tuple[str, str]]:
-    out = gitcmd.run(root, "diff-tree", "-r", "--no-commit-id", "--no-renames", "--name-status", "-z", f"{sha}^", sha)
-    parts = [p for p in out.stdout.split("\0") if p]
-    return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+@dataclass
+class _Change:
+    path: str
+    mode: str
+    base: str | None  # blob ids; None when absent on that side
+    theirs: str | None
+
+
+def _changes(root: Path, sha: str) -> list[_Change]:
+    out = gitcmd.run(root, "diff-tree", "-r", "--no-commit-id", "--no-renames", "--raw", "-z", f"{sha}^", sha)
+    parts = out.stdout.split("\0")
+    changes = []
+    for i in range(0, len(parts) - 1, 2):
+        fields = parts[i].lstrip(":").split()
+        if len(fields) < 5:
+            continue
+        old_mode, new_mode, old_sha, new_sha = fields[:4]
+        changes.append(_Change(parts[i + 1], new_mode if new_sha != _ZERO else old_mode,
+                               None if old_sha == _ZERO else old_sha, None if new_sha == _ZERO else new_sha))
+    return changes
 
 
 def _replay_one(tree: _Tree, tip: str, sha: str, renamed: dict[str, str]) -> str:
     updates: list[str] = []
-    for _status, path in _changes(tree.root, sha):
+    written: list[tuple[str, str, str]] = []  # mode, path, text
+    for change in _changes(tree.root, sha):
+        path = change.path
         target = _renamed_path(path, renamed)
-        base = tree.blob(f"{sha}^", path)
-        theirs = tree.blob(sha, path)
-        ours = tree.blob(tip, target)
-        base_text = carry_renames(path, base[1], renamed) if base else None
-        if theirs is None:  # the handoff removed the file
-            if ours is not None and ours[1] == base_text:
+        base = tree.read(change.base) if change.base else None
+        ours = tree.read(f"{tip}:{target}")
+        base_text = carry_renames(path, base, renamed) if base is not None else None
+        if change.theirs is None:  # the handoff removed the file
+            if ours is not None and ours == base_text:
                 updates.append(f"0 {_ZERO}\t{target}")
             continue
-        mode, their_text = theirs[0], carry_renames(path, theirs[1], renamed)
-        if ours is None:
+        their_text = carry_renames(path, tree.read(change.theirs) or "", renamed)
+        if ours is None or ours == base_text:
             text = their_text
         else:
-            result = merge.merge(target, base_text, ours[1], their_text)
+            result = merge.merge(target, base_text, ours, their_text)
             if not result.clean:
                 raise _Stop(MERGE_CONFLICT, f"{target}: your handoff and the remote both changed it in the same "
                                             f"place (outside the Session Log); run `git pull --rebase`, resolve it, "
                                             f"and push again; your commits are kept as they are")
             text = result.text
-        updates.append(f"{mode} {tree.write_blob(text)}\t{target}")
+        written.append((change.mode, target, text))
+    blobs = tree.write_blobs([text for _, _, text in written])
+    updates += [f"{mode} {blob}\t{target}" for (mode, target, _), blob in zip(written, blobs, strict=True)]
     return _commit_on(tree, tip, sha, updates, renamed)
 
 
@@ -459,7 +510,9 @@ def _commit_tree(tree: _Tree, new_tree: str, parent: str, message: str, author: 
 
 def _recommit(tree: _Tree, tip: str, files: dict[str, str]) -> str:
     """`tip` again (same parent, message and author) with `files` replaced."""
-    updates = [f"100644 {tree.write_blob(text)}\t{rel}" for rel, text in sorted(files.items())]
+    ordered = sorted(files.items())
+    blobs = tree.write_blobs([text for _, text in ordered])
+    updates = [f"100644 {blob}\t{rel}" for (rel, _), blob in zip(ordered, blobs, strict=True)]
     parent = _rev(tree.root, f"{tip}^")
     assert parent is not None
     tree.git("read-tree", tip)
@@ -497,8 +550,7 @@ def _regenerate(tree: _Tree, tip: str) -> dict[str, str] | None:
             if not path.is_file():
                 continue
             text = path.read_text(encoding="utf-8")
-            current = tree.blob(tip, rel)
-            if current is None or current[1] != text:
+            if tree.read(f"{tip}:{rel}") != text:
                 changed[rel] = text
     return changed or None
 

@@ -177,6 +177,21 @@ def _log_key(item: tuple[str, str]) -> tuple[str, str]:
     return (date.group(1) if date else "", key)
 
 
+def log_key(line: str) -> tuple[str, str] | None:
+    """(date, id) of a Session Log entry line (date "" when it has none); None for any other line."""
+    match = _LOG_ENTRY.match(line)
+    if match is None:
+        return None
+    date = _LOG_DATE.match(match["rest"])
+    return (date.group(1) if date else "", match["linked"] or match["plain"])
+
+
+def changelog_key(line: str) -> tuple[str, str] | None:
+    """(date, id) of a changelog entry's heading; None for any other line."""
+    match = _CHANGELOG_HEAD.match(line)
+    return ((match["date"] or ""), match["id"]) if match else None
+
+
 def _split_log(text: str) -> tuple[list[str], list[tuple[str, str]], str]:
     """(lines with the entries replaced by one placeholder line, the entries, newline)."""
     nl = _newline(text)

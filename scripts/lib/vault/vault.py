@@ -46,6 +46,7 @@ from lib.core import atomic
 from lib.core.errors import BatonError
 from lib.core.paths import KINDS, STATE_DIR, STORE_FOLDERS, Store
 from lib.store import frontmatter, schema, yamlio
+from lib.vault import conflicts
 
 MAPS_DIR = "docs/maps"
 TEMPLATES_DIR = "docs/templates"
@@ -62,7 +63,9 @@ WIKILINK = "wikilink"
 ORPHAN = "orphan"
 STALE = "stale_generated"
 UNREADABLE = "unreadable"
-PROBLEM_KINDS = (BROKEN_LINK, DANGLING, MISSING_LINK, MISSING_BACKLINK, WIKILINK, ORPHAN, STALE, UNREADABLE)
+MERGE_CONFLICT = "merge_conflict"
+PROBLEM_KINDS = (BROKEN_LINK, DANGLING, MISSING_LINK, MISSING_BACKLINK, WIKILINK, ORPHAN, STALE, UNREADABLE,
+                 MERGE_CONFLICT)
 
 # Labels of the links line, in the order they appear.
 LABELS: dict[str, tuple[str, ...]] = {
@@ -1064,7 +1067,13 @@ def _stale(vault: Vault, plan: Plan) -> None:
 
 def check(root: Path) -> Report:
     plan = plan_vault(load(root))
-    return Report(problems=plan.problems)
+    return Report(problems=_conflict_problems(conflicts.find(root)) + plan.problems)
+
+
+def _conflict_problems(found: list[tuple[str, int]]) -> list[Problem]:
+    return [Problem(rel, line, MERGE_CONFLICT, "git's conflict markers: a merge without baton's merge driver "
+                                               "(run vault.py fix, then `git add` the file)", fixable=True)
+            for rel, line in found]
 
 
 def fix(root: Path, scope: set[str] | None = None, vault: Vault | None = None) -> Report:
@@ -1074,6 +1083,7 @@ def fix(root: Path, scope: set[str] | None = None, vault: Vault | None = None) -
     `vault`: the store as already read (its notes are reused).
     """
     with atomic.locked(root / STATE_DIR / "vault.lock"):
+        repaired = conflicts.repair_store(root) if scope is None else None
         notes = load(root, bodies=scope, keep=vault.by_rel if vault else None)
         plan = plan_vault(notes, only=scope)
         report = Report(problems=[])
@@ -1093,6 +1103,10 @@ def fix(root: Path, scope: set[str] | None = None, vault: Vault | None = None) -
                 written.add(rel)
                 {"created": report.created, "changed": report.changed, "deleted": report.deleted}[outcome].append(rel)
         report.problems = [p for p in after.problems if not (p.kind == STALE and p.path in written)]
+        if repaired is not None:
+            report.changed = sorted({*repaired.fixed, *report.changed})
+            report.problems[:0] = [p for p in _conflict_problems(repaired.left)
+                                   if p.path not in written and p.path not in repaired.fixed]
     return report
 
 
