@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lib.adopt import claude_settings, githooks
+from lib.adopt import claude_settings, githooks, mergedriver
 from lib.core import atomic, pyenv
 from lib.core.errors import BatonError
 from lib.core.paths import STORE_FOLDERS
@@ -275,6 +275,8 @@ if [ ! -L "$venv" ] && ! cmp -s "$base/requirements.txt" "$venv/.baton-requireme
 fi
 if git -C "$base" rev-parse --git-dir >/dev/null 2>&1; then
     "$scripts/py" "$scripts/install_git_hook.py" --root "$(git -C "$base" rev-parse --show-toplevel)"
+    "$scripts/py" "$scripts/merge_driver.py" install --root "$(git -C "$base" rev-parse --show-toplevel)" \
+        --scripts .baton/scripts
 fi
 echo "baton is ready ($venv)"
 """
@@ -405,6 +407,7 @@ def install(source: Path, target: Path, options: Options) -> Report:
         # manifest does not record them (a teammate's install would rewrite it); uninstall
         # recognises them by themselves (githooks' marker, our folder).
         _install_git_hook(target, hook_plan, options, report)
+        report.add("merge-driver", ".gitattributes", *mergedriver.install_step(target, SCRIPTS, options.dry_run))
         _install_venv(target, venv_plan, options, report)
     finally:
         new_manifest["dirs"] = sorted(dirs)

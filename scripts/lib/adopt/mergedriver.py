@@ -91,5 +91,12 @@ def register(repo: Path, scripts: str = "scripts", *, dry_run: bool = False) -> 
     return Registration(attributes, config, command)
 
 
+def install_step(repo: Path, scripts: str, dry_run: bool) -> tuple[str, str]:
+    """(action, note) for the installer's report: the attributes and this clone's driver registered."""
+    result = register(repo, scripts, dry_run=dry_run)
+    action = "unchanged" if (result.attributes, result.config) == ("unchanged", "unchanged") else "installed"
+    return action, f"merge=baton for the Session Logs, CHANGELOG.md and generated indexes ({result.driver})"
+
+
 def is_registered(repo: Path) -> bool:
     return bool(_git(repo, "config", "--get", f"merge.{NAME}.driver").stdout.strip())

@@ -6,7 +6,6 @@ registry, logged or put in an error message; results name only the status.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -58,32 +57,30 @@ class PushResult:
 
 
 def git_push(project_dir: Path, timeout_s: float = 300) -> PushResult:
-    """Push the current branch: to its upstream, else to `origin` (setting the upstream)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k.startswith(("GIT_AUTHOR", "GIT_COMMITTER", "GIT_SSH"))}
-    env["GIT_TERMINAL_PROMPT"] = "0"  # an unattended push must fail, not wait for a password
-
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", *args], cwd=project_dir, env=env, capture_output=True, text=True,
-                              timeout=timeout_s)
+    """Push the current branch the way `/handoff` does: fetch, re-claim any unpushed note whose id another
+    clone took, replay the handoff commits on the upstream when it moved, retry when another clone pushed
+    first (lib.handoff.integrate). The upstream is the branch's, else `origin` with the same name."""
+    from lib.core import config
+    from lib.core.errors import BatonError
+    from lib.handoff import commit as commits
 
     try:
-        branch = git("symbolic-ref", "--quiet", "--short", "HEAD")
-        if branch.returncode != 0:
-            return PushResult(False, "detached HEAD: nothing to push")
-        upstream = git("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
-        if upstream.returncode == 0:
-            proc = git("push", "--quiet")
-        else:
-            remotes = git("remote").stdout.split()
-            if not remotes:
-                return PushResult(False, "no remote to push to")
-            remote = "origin" if "origin" in remotes else remotes[0]
-            proc = git("push", "--quiet", "--set-upstream", remote, branch.stdout.strip())
-    except subprocess.TimeoutExpired:
-        return PushResult(False, f"git push timed out after {timeout_s:g} s")
+        settings = commits.Settings.from_config(config.load(project_dir))
+        settings.network_timeout_s = min(settings.network_timeout_s, timeout_s)
+        result = commits.push_branch(project_dir, settings)
+    except BatonError as exc:
+        return PushResult(False, str(exc))
     except OSError as exc:
         return PushResult(False, f"cannot run git: {exc.strerror}")
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        return PushResult(False, lines[-1].strip() if lines else f"git push failed (exit {proc.returncode})")
-    return PushResult(True, "pushed")
+    if result.push_error is not None:
+        return PushResult(False, result.push_error.message)
+    if result.remote and result.branch and not _has_upstream(project_dir):
+        subprocess.run(["git", "branch", "-q", f"--set-upstream-to={result.remote}/{result.branch}"],
+                       cwd=project_dir, capture_output=True)
+    renamed = ", ".join(f"{old} -> {new}" for old, new in result.renamed.items())
+    return PushResult(True, "pushed" + (f" (ids taken on the remote, renamed: {renamed})" if renamed else ""))
+
+
+def _has_upstream(project_dir: Path) -> bool:
+    return subprocess.run(["git", "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"],
+                          cwd=project_dir, capture_output=True).returncode == 0

@@ -7,16 +7,16 @@ An entry is
     - `0123456789ab` Subject of the first commit of the session
     - `89abcdef0123` Subject of the next one
 
-It goes right after the file's header (everything before the first `## ` heading),
-above the previous entries. A session that already has an entry is left alone, so
+It goes after the file's header (everything before the first `## ` heading), above the
+entries older than it (by date, then id). A session that already has an entry is left alone, so
 running the step twice adds one entry. The commits are the note's `commits` (what
 `git-stats` recorded at handoff, oldest first) with their subjects from git; a note
 without that key falls back to `git log --since <started_at>` (merges and
 `handoff: ` commits left out, like git-stats).
 
-Two clones that both add an entry at the top would conflict on every merge;
-`.gitattributes` gives CHANGELOG.md git's built-in `union` merge driver, which keeps
-both entries.
+Entries stand newest first by date, then id. Two clones that both add an entry would
+conflict on every merge; `.gitattributes` gives CHANGELOG.md baton's merge driver
+(`scripts/merge_driver.py`), which keeps each side's entries once, in that order.
 """
 
 from __future__ import annotations

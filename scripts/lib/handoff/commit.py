@@ -246,6 +246,21 @@ def _commit_locked(root: Path, session_id: str, *, push: bool, settings: Setting
 
 # ----------------------------------------------------------------- push
 
+def push_branch(root: Path, settings: Settings) -> CommitResult:
+    """Push this clone's branch as `commit --push` does (integrate, re-check every unpushed note, replay,
+    retry), under the handoff lock: the chain runner's auto-push."""
+    lock = git_dir(root) / LOCK_NAME
+    result = CommitResult(id="", commit=_head(root))
+    try:
+        with atomic.locked(lock, timeout=settings.lock_timeout_s):
+            _push(root, result, settings)
+    except Timeout:
+        raise BatonError(
+            f"another handoff has held {lock} for over {settings.lock_timeout_s:g} s; try again when it is done"
+        ) from None
+    return result
+
+
 def _current_branch(root: Path) -> str | None:
     result = gitcmd.run(root, "symbolic-ref", "-q", "--short", "HEAD")
     return result.stdout.strip() if result.ok else None
