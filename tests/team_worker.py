@@ -1,9 +1,12 @@
 """One clone's work in the team tests and bench/bench_team.py, run as a process of its own.
 
-    team_worker.py CLONE OPERATOR COUNT (push-each | commit-only) [TAG]
+    team_worker.py CLONE OPERATOR COUNT (push-each | commit-only | plain) [TAG]
 
 Each handoff goes through handoff_helpers.py's steps (start, write-session, append-log, changelog,
 regen-index, link, stage, commit [--push]) in this process, one Claude session id per handoff.
+`plain` commits the same files, then pushes as a user would without baton's checks: `git push`, and
+on a rejection `git pull --rebase` and again (a rebase that stops on a conflict is aborted and the
+handoff counted as stranded).
 Prints one JSON line per handoff: its id, whether it was pushed, the push attempts.
 """
 
@@ -13,6 +16,7 @@ import contextlib
 import io
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,6 +51,25 @@ def content(title: str) -> dict[str, object]:
                                            "resume_prompt": f"{words}\n\nConfidence: medium"}}
 
 
+PLAIN_ATTEMPTS = 30
+
+
+def git(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=clone, capture_output=True, text=True)
+
+
+def plain_push(clone: Path) -> tuple[bool, int, str]:
+    """`git push`, and `git pull --rebase` after each rejection: what a user does without baton."""
+    for attempt in range(1, PLAIN_ATTEMPTS + 1):
+        if git(clone, "push", "-q", "origin", "HEAD:main").returncode == 0:
+            return True, attempt, ""
+        pulled = git(clone, "pull", "-q", "--rebase", "origin", "main")
+        if pulled.returncode != 0:
+            git(clone, "rebase", "--abort")
+            return False, attempt, "git pull --rebase stopped on a conflict"
+    return False, PLAIN_ATTEMPTS, "still rejected"
+
+
 def main() -> int:
     clone, operator, count, mode = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
     tag = sys.argv[5] if len(sys.argv) > 5 else clone.name
@@ -63,6 +86,11 @@ def main() -> int:
         must("stage", "--id", sid)
         args = ["commit", "--id", sid, "--json"] + (["--push"] if mode == "push-each" else [])
         code, out, err = call(*args)
+        if mode == "plain" and code == 0:
+            pushed, attempts, error = plain_push(clone)
+            print(json.dumps({"id": sid, "claimed": sid, "code": 0, "pushed": pushed, "attempts": attempts,
+                              "error": error}), flush=True)
+            continue
         result = json.loads(out) if out.strip() else {}
         print(json.dumps({"id": result.get("id", sid), "claimed": sid, "code": code, "pushed": result.get("pushed"),
                           "attempts": result.get("push_attempts", 0), "error": err.strip()}), flush=True)

@@ -167,3 +167,10 @@ def test_backoff_is_jittered_and_bounded() -> None:
 ])
 def test_carrying_a_rename_replaces_whole_ids_only(text: str, old: str, new: str, expected: str) -> None:
     assert integrate.carry_renames("x.txt", text, {old: new}) == expected
+
+
+def test_the_backoff_base_grows_to_the_length_of_the_attempt_that_lost() -> None:
+    policy = integrate.Policy(attempts=5, base_s=0.01, cap_s=10.0)
+    rng = random.Random(3)
+    assert max(policy.delay(1, rng) for _ in range(200)) <= 0.01
+    assert max(policy.delay(1, rng, took_s=0.5) for _ in range(200)) > 0.25

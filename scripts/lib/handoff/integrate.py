@@ -59,9 +59,10 @@ class Policy:
     cap_s: float = 8.0
     network_timeout_s: float = 120.0
 
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]."""
-        return rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+    def delay(self, attempt: int, rng: random.Random, took_s: float = 0.0) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], the base at least as long as the
+        attempt that lost took (the window other clones need to land theirs)."""
+        return rng.uniform(0, min(self.cap_s, max(self.base_s, took_s) * 2 ** (attempt - 1)))
 
 
 @dataclass
@@ -116,6 +117,7 @@ def integrate(root: Path, remote: str, branch: str, policy: Policy, *,
     out = Outcome()
     for attempt in range(1, max(1, policy.attempts) + 1):
         out.attempts = attempt
+        began = time.monotonic()
         fetched = gitcmd.run(root, "fetch", "-q", remote, timeout=policy.network_timeout_s)
         if not fetched.ok:
             out.error_kind, out.error_detail = gitcmd.classify_remote_failure(fetched), fetched.last_line()
@@ -142,7 +144,7 @@ def integrate(root: Path, remote: str, branch: str, policy: Policy, *,
             out.error_kind, out.error_detail = kind, pushed.last_line()
             return out
         if attempt < policy.attempts:
-            sleep(policy.delay(attempt, rng))
+            sleep(policy.delay(attempt, rng, time.monotonic() - began))
     out.error_kind = gitcmd.NON_FAST_FORWARD
     out.error_detail = f"other clones pushed first {out.attempts} times in a row"
     return out
