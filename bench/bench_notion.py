@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +173,7 @@ def main() -> int:
               f"429s: {sum(1 for r in fake.requests[mark:] if r.status == 429)}")
 
         # 2. updates of six kinds, one group of notes each, one sync per group
-        edits = {
+        edits: dict[str, Callable[[str], str]] = {
             "line appended at the end": lambda t: t + "\nOne more line for the log.\n",
             "paragraph edited mid-note": lambda t: t.replace("## Decisions\n\n", "## Decisions\n\nEdited: ", 1),
             "paragraph removed mid-note": lambda t: _drop_paragraph(t, "## Decisions\n\n"),

@@ -107,7 +107,7 @@ def main() -> int:
         first_fix = timed([py, str(ROOT / "scripts/vault.py"), "fix"], root)
         second_fix = timed([py, str(ROOT / "scripts/vault.py"), "fix"], root)
         session = sorted((root / "docs/sessions").glob("AB-*.md"))[len(list((root / "docs/sessions").glob("AB-*.md"))) // 2]
-        link_step = timed([py, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); from lib.vault import vault; "
+        link_step = timed([py, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); from lib import vault; "
                                      f"from pathlib import Path; vault.fix_session(Path('.'), {session.stem!r})"], root)
         notes = sum(1 for _ in root.rglob("*.md"))
         print(f"store: {args.sessions} sessions, {notes} markdown files")

@@ -15,12 +15,16 @@ PROG = "build_plugin.py"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 and list the generated files that are out of date")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     def body() -> int:
         files = plugin.stale(ROOT) if args.check else plugin.build(ROOT)

@@ -288,7 +288,7 @@ def cmd_changelog(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_link(args: argparse.Namespace, root: Path) -> int:
-    from lib.vault import vault
+    from lib import vault
 
     session_id = _session_id(args)
     store = vault.load(root, bodies=set())  # frontmatter only: the scope's files are read whole by fix

@@ -55,7 +55,7 @@ def render(report: install.Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("target", type=Path, help="the repository to install baton into (its root folder)")
     mode = parser.add_mutually_exclusive_group()
@@ -75,7 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, metavar="EXE",
                         help="the Python >= 3.11 that makes .baton/.venv (default: the one running this)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     def body() -> int:
         options = install.Options(upgrade=args.upgrade, uninstall=args.uninstall, dry_run=args.dry_run,

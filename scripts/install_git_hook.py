@@ -23,7 +23,7 @@ def default_target(root: Path) -> str:
         return "scripts/hooks/pre-commit"
 
 
-def run(argv: Sequence[str] | None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="install_git_hook.py",
         description="Install baton's pre-commit hook; an existing hook is kept as pre-commit.legacy and still run.",
@@ -31,7 +31,11 @@ def run(argv: Sequence[str] | None) -> int:
     parser.add_argument("--uninstall", action="store_true", help="remove baton's hook and restore a kept one")
     parser.add_argument("--root", type=Path, help="repository root (default: found from the current folder)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
     root = (args.root or find_root()).resolve()
     if args.uninstall:
         action = githooks.uninstall(root)

@@ -28,14 +28,18 @@ def location(root: Path) -> claude_settings.HookLocation:
         return claude_settings.REPOSITORY
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None,
                         help="repository root (default: $CLAUDE_PROJECT_DIR, else git's top level, else here)")
     parser.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     parser.add_argument("--uninstall", action="store_true", help="remove baton's hooks instead of adding them")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     def body() -> int:
         root = (args.root or paths.find_root()).resolve()

@@ -35,6 +35,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
     theirs = _read(args.theirs, "other branch's")
     result = merge.merge(args.path, base, ours, theirs)
     atomic.write_text(args.ours, result.text)
+    if args.json:
+        cli.print_json({"path": args.path, "kind": merge.kind_of(args.path), "clean": result.clean,
+                        "conflicts": result.conflicts})
     if not result.clean:
         print(f"merge_driver.py: {args.path}: {result.conflicts} conflict(s) outside the Session Log or entries; "
               "resolve them, then `git add` it", file=sys.stderr)
@@ -52,22 +55,29 @@ def cmd_install(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(argv: Sequence[str] | None) -> int:
-    parser = argparse.ArgumentParser(prog="merge_driver.py", description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="merge_driver.py", description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("merge", help="what git runs: merge %%B into %%A (common ancestor %%O) for the file %%P")
-    p.add_argument("base", type=Path, help="the common ancestor's version (%%O)")
-    p.add_argument("ours", type=Path, help="the current version, replaced by the result (%%A)")
-    p.add_argument("theirs", type=Path, help="the other branch's version (%%B)")
-    p.add_argument("path", help="the file's path in the repository (%%P)")
+    text = "what git runs for a file with merge=baton: merge THEIRS into OURS (common ancestor BASE) for PATH"
+    p = sub.add_parser("merge", help="what git runs for a file with merge=baton", description=text)
+    p.add_argument("base", type=Path, help="the common ancestor's version (git's %%O)")
+    p.add_argument("ours", type=Path, help="the current version, replaced by the result (git's %%A)")
+    p.add_argument("theirs", type=Path, help="the other branch's version (git's %%B)")
+    p.add_argument("path", help="the file's path in the repository (git's %%P)")
+    p.add_argument("--json", action="store_true", help="print whether the merge is clean as JSON")
     p.set_defaults(func=cmd_merge)
-    p = sub.add_parser("install", help="register the driver: .gitattributes lines and this clone's git config")
+    text = "register the driver: the .gitattributes lines and this clone's git config (safe to run again)"
+    p = sub.add_parser("install", help=text, description=text)
     p.add_argument("--root", type=Path, help="repository root (default: found from the current folder)")
     p.add_argument("--scripts", default="scripts", help="where baton's scripts are, from the root (default: scripts)")
     p.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_install)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code
 

@@ -44,25 +44,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("scan-sessions", parents=[common, who],
-                       help="written sessions, newest first (both naming schemes; claim stubs skipped)")
+    def add(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common, who], help=text, description=text[:1].upper() + text[1:] + ".")
+
+    p = add("scan-sessions", "written sessions, newest first (both naming schemes; claim stubs skipped)")
     p.add_argument("--limit", type=int, metavar="N", help="at most N sessions")
 
-    sub.add_parser("partition-workstreams", parents=[common, who],
-                   help="live workstreams split into mine / peers' / unowned, with last activity")
+    add("partition-workstreams", "live workstreams split into mine / peers' / unowned, with last activity")
 
-    p = sub.add_parser("peers", parents=[common, who], help="other operators' recent sessions")
+    p = add("peers", "other operators' recent sessions")
     p.add_argument("--days", type=int, default=resume.DEFAULT_PEER_DAYS, metavar="N",
                    help=f"how far back counts as recent (default {resume.DEFAULT_PEER_DAYS})")
 
     for name, text in (("write-resume-cache", "store the dashboard in .claude/state/resume-cache.json"),
                        ("read-resume-cache", "print the cached dashboard if the store has not changed since "
                                              "(exit 1 when it is stale or missing)")):
-        p = sub.add_parser(name, parents=[common, who], help=text)
+        p = add(name, text)
         _dashboard_options(p)
 
-    p = sub.add_parser("dashboard", parents=[common, who],
-                       help="last session, resume prompt, my workstreams, peers, stale claims, problems")
+    p = add("dashboard", "last session, resume prompt, my workstreams, peers, stale claims, problems")
     _dashboard_options(p)
     p.add_argument("--plain", action="store_true", help="plain text even on a terminal")
     p.add_argument("--setup-banner", action="store_true",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: ruff, mypy on scripts/, pytest. Extra arguments go to pytest.
+# The whole test suite: ruff, mypy (strict, on scripts/, tests/ and bench/), pytest. Extra arguments go to pytest.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -11,8 +11,8 @@ py=.venv/bin/python
 status=0
 echo "==> ruff"
 $py -m ruff check scripts tests bench || status=1
-echo "==> mypy scripts"
-$py -m mypy scripts || status=1
+echo "==> mypy (strict: scripts, tests, bench)"
+$py -m mypy || status=1
 echo "==> pytest"
 # One worker per core unless the caller chose (-n N, or -p no:xdist to run in one process).
 parallel=(-n auto)

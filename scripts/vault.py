@@ -12,9 +12,9 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from lib import vault
 from lib.core import cli
 from lib.core.paths import find_root
-from lib.vault import vault
 
 
 def build_parser() -> argparse.ArgumentParser:

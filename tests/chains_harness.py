@@ -179,10 +179,11 @@ class Harness:
         return [runs[n] for n in sorted(runs)]
 
     def registry(self) -> dict[str, Any]:
-        return json.loads((self.state / "registry.json").read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads((self.state / "registry.json").read_text(encoding="utf-8"))
+        return data
 
     def chain(self, chain_id: str | None = None) -> dict[str, Any]:
-        chains = self.registry()["chains"]
+        chains: list[dict[str, Any]] = self.registry()["chains"]
         if chain_id is None:
             return chains[-1]
         return next(c for c in chains if c["id"] == chain_id)

@@ -35,7 +35,8 @@ def h(repo: Path, tmp_path: Path) -> Harness:
 
 
 def _sessions(chain: dict[str, Any]) -> list[dict[str, Any]]:
-    return chain["sessions"]
+    sessions: list[dict[str, Any]] = chain["sessions"]
+    return sessions
 
 
 def _decisions(chain: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -735,10 +736,10 @@ def test_the_registry_keeps_fifty_chains_and_archives_the_oldest(h: Harness) -> 
                                  status="done", created_at=f"2020-01-01T00:00:{i:02d}+00:00"))
     h.scenario(session("done"))
     chain = json.loads(h.run().stdout)
-    data = h.registry()
-    assert len(data["chains"]) == 50
-    assert data["schema_version"] == 1
-    assert chain["id"] in [c["id"] for c in data["chains"]]
+    kept = h.registry()
+    assert len(kept["chains"]) == 50
+    assert kept["schema_version"] == 1
+    assert chain["id"] in [c["id"] for c in kept["chains"]]
     archive = json.loads((h.state / "registry-archive.json").read_text())
     assert [c["id"] for c in archive["chains"]] == ["20200101-000000-abcd"]
     listed = json.loads(h.chains("list", "--all", "--json").stdout)

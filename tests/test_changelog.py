@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git
+from lib.core.errors import BatonError
 from lib.handoff import changelog
 
 
@@ -96,7 +97,7 @@ def test_a_recorded_commit_git_does_not_know_is_listed_as_such(repo: Path) -> No
 
 
 def test_missing_note_is_an_error(repo: Path) -> None:
-    with pytest.raises(changelog.BatonError, match="no such file"):
+    with pytest.raises(BatonError, match="no such file"):
         changelog.record_session(repo, "AB-260101-01")
 
 

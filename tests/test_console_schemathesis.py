@@ -40,7 +40,7 @@ for name in ("status_code_conformance", "content_type_conformance", "response_sc
         CHECKS.append(check)
 
 
-@schema.parametrize()
+@schema.parametrize()  # type: ignore[untyped-decorator,unused-ignore]
 @settings(max_examples=4, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 def test_api_has_no_server_error(case: Any) -> None:

@@ -252,7 +252,7 @@ def test_huge_output_is_cut_to_head_and_tail_and_still_classified() -> None:
 def test_odd_input_never_raises() -> None:
     assert classify(None).failure_class == "unknown"
     assert classify("").failure_class == "unknown"
-    assert classify(b"bytes".decode()).failure_class == "unknown"  # type: ignore[arg-type]
+    assert classify(b"bytes".decode()).failure_class == "unknown"
     assert classify("\x00\x1b[\x1b]" * 10).failure_class in FAILURE_CLASSES
     assert classify("Exit code 124", exit_code="124").error_context["exit_code"] == 124  # type: ignore[arg-type]
     assert classify(12345).failure_class == "unknown"  # type: ignore[arg-type]
@@ -271,12 +271,12 @@ def test_any_text_gets_one_of_the_nine_classes(text: str, exit_code: int | None)
 def test_failure_is_frozen() -> None:
     got = classify("boom")
     with pytest.raises(AttributeError):
-        got.failure_class = "timeout"  # type: ignore[misc]
+        got.failure_class = "timeout"  # type: ignore[misc,unused-ignore]
 
 
 def test_classify_takes_tool_and_exit_code_by_keyword_only() -> None:
     with pytest.raises(TypeError):
-        classify("x", "Bash")  # type: ignore[misc]
+        classify("x", "Bash")  # type: ignore[call-arg,misc,unused-ignore]
 
 
 # --- the hook's constraints: standard library only, Python 3.8 syntax ---

@@ -6,6 +6,7 @@ import importlib
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO_ROOT
@@ -39,7 +40,7 @@ def bash_calls(body: str) -> list[str]:
     return calls
 
 
-def allowed_patterns(metadata: dict) -> list[str]:
+def allowed_patterns(metadata: dict[str, Any]) -> list[str]:
     raw = metadata.get("allowed-tools", "")
     items = raw if isinstance(raw, list) else [t.strip() for t in re.split(r",\s*(?=[A-Z])", str(raw)) if t.strip()]
     return items

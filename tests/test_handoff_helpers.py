@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from handoff_support import (
@@ -21,7 +22,7 @@ from handoff_support import (
     write,
     write_state,
 )
-from lib.handoff import gitcmd
+from lib.core import git as gitcmd
 from lib.store import frontmatter, validate
 
 NO_OPERATOR = {"OPERATOR": ""}
@@ -32,7 +33,7 @@ def store(repo: Path) -> Path:
     return make_store(repo)
 
 
-def note_of(store: Path, session_id: str) -> tuple[dict, str]:
+def note_of(store: Path, session_id: str) -> tuple[dict[str, Any], str]:
     return frontmatter.read(store / "docs" / "sessions" / f"{session_id}.md")
 
 
@@ -441,7 +442,8 @@ def test_every_subcommand_has_help(store: Path) -> None:
 
     parser = handoff_helpers.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    for name, subparser in sub.choices.items():  # type: ignore[attr-defined]
+    assert isinstance(sub.choices, dict)
+    for name, subparser in sub.choices.items():
         assert subparser.description, name
         for action in subparser._actions:
             assert action.help, (name, action.dest)

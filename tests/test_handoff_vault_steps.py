@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from handoff_support import (
@@ -22,8 +23,8 @@ from handoff_support import (
     start,
     write,
 )
+from lib import vault
 from lib.store import frontmatter
-from lib.vault import vault
 
 SECRET = "gh" + "p_" + "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGaAbcd"
 
@@ -41,7 +42,7 @@ def transcript(store: Path) -> Path:
     return path
 
 
-def handoff_with_vault_steps(store: Path, push: bool = True) -> tuple[str, dict]:
+def handoff_with_vault_steps(store: Path, push: bool = True) -> tuple[str, dict[str, Any]]:
     (store / "app.py").write_text("print('hi')\n")
     git(store, "add", "app.py")
     git(store, "commit", "-q", "-m", "feat: greet")

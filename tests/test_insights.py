@@ -106,7 +106,8 @@ def test_garbage_values_do_not_break_the_figures() -> None:
     sessions = [note("X", cost_usd="a lot", tool_calls_count=-3, failure_summary="many",
                      failures_breakdown={"test_fail": "two"}, date="not a date"),
                 note("Y", cost_usd=float("nan"), failures_breakdown=[1, 2], date=None)]
-    out = insights.compute(sessions, chains=[{"sessions": "none"}, "junk"], decisions=["junk", {"kind": "retry"}])
+    out = insights.compute(sessions, chains=[{"sessions": "none"}, "junk"],  # type: ignore[list-item]
+                           decisions=["junk", {"kind": "retry"}])  # type: ignore[list-item]
     assert out["totals"]["sessions"] == 2
     assert out["totals"]["cost_usd"] == 0.0 and out["totals"]["tool_failures"] == 0
     assert out["cost_per_day"] == []

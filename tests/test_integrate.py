@@ -7,13 +7,15 @@ import json
 import random
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import PYTHON, SCRIPTS, git
+from lib import vault
 from lib.adopt import mergedriver
 from lib.handoff import integrate
 from lib.store import frontmatter
-from lib.vault import merge, vault
+from lib.vault import merge
 
 WORKER = Path(__file__).resolve().parent / "team_worker.py"
 OPERATORS = [("rita", "RT"), ("sam", "SK"), ("ana", "AN"), ("ben", "BN"), ("cyd", "CY"), ("dee", "DE"),
@@ -67,7 +69,7 @@ def make_team(tmp_path: Path, clones: list[str] = CLONES) -> tuple[Path, list[Pa
     return remote, paths
 
 
-def run_workers(clones: list[Path], operators: list[str], mode: str) -> list[list[dict]]:
+def run_workers(clones: list[Path], operators: list[str], mode: str) -> list[list[dict[str, Any]]]:
     procs = [subprocess.Popen([PYTHON, str(WORKER), str(clone), operator, str(PER_CLONE), mode],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for clone, operator in zip(clones, operators, strict=True)]

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import PYTHON, SCRIPTS, git
 from handoff_support import content, helper, helper_json, start, write
+from lib import vault
 from lib.adopt import mergedriver
 from lib.store import frontmatter
-from lib.vault import merge, vault
+from lib.vault import merge
 
 LOG = """\
 ---
@@ -158,7 +159,7 @@ def _handoff(clone: Path, operator: str) -> str:
                  ("stage",)):
         helper(clone, step[0], "--id", sid, *step[1:], env=env)
     assert not helper_json(clone, "commit", "--id", sid, env=env).get("push_error")
-    return sid
+    return str(sid)
 
 
 def _register(clone: Path) -> None:

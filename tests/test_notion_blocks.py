@@ -135,7 +135,7 @@ def test_only_blocks_needing_no_follow_up_ride_in_the_create_request() -> None:
 
 def test_fingerprints_match_between_request_and_response_shapes() -> None:
     (block,) = markdown_to_blocks("Hello **big** [w](https://x.y)")
-    response = {"type": "paragraph", "paragraph": {"rich_text": [
+    response: dict[str, Any] = {"type": "paragraph", "paragraph": {"rich_text": [
         {"type": "text", "text": {"content": "Hello ", "link": None},
          "annotations": {"bold": False, "italic": False, "strikethrough": False, "underline": False,
                          "code": False, "color": "default"}, "plain_text": "Hello ", "href": None},

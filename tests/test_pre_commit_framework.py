@@ -31,7 +31,7 @@ BAD = "---\nkind: learning\nexternal_id: {slug}\nsummary: 42\ntags: []\n---\nbod
 
 def _pre_commit() -> list[str]:
     try:
-        import pre_commit  # noqa: F401
+        import pre_commit  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
     except ImportError:
         pytest.skip("pre-commit is not installed (pip install pre-commit, or ./scripts/setup.sh)")
     return [sys.executable, "-m", "pre_commit"]

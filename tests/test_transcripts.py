@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_script
+from lib.core.errors import BatonError
 from lib.handoff import transcripts
 from lib.security import redact
 from lib.store import frontmatter
@@ -234,13 +235,13 @@ def test_archive_folder_from_settings(repo: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "ab-260101-01", "AB-260101-01/..", ""])
 def test_bad_session_id_is_refused(repo: Path, bad: str) -> None:
-    with pytest.raises(transcripts.BatonError, match="session id"):
+    with pytest.raises(BatonError, match="session id"):
         transcripts.archive_transcript(repo, bad)
 
 
 def test_bad_claude_session_id_in_the_note_is_refused(repo: Path) -> None:
     make_note(repo)
-    with pytest.raises(transcripts.BatonError, match="claude session id"):
+    with pytest.raises(BatonError, match="claude session id"):
         transcripts.archive_transcript(repo, SID, claude_session_id="../x")
 
 

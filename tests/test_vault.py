@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import run_script
+from lib import vault
 from lib.store import frontmatter
-from lib.vault import vault
 
 SESSION_KEYS = "operator: ab\ntags: []\nkind: session\nstatus: written\noutcome: done\n"
 

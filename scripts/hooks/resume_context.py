@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def _settings(root: Path) -> dict[str, Any]:
     section = data.get("session_start") if isinstance(data, dict) else None
     if not isinstance(section, dict):
         return settings
-    checks = {
+    checks: dict[str, Callable[[Any], bool]] = {
         "enabled": lambda v: isinstance(v, bool),
         "max_tokens": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 100,
         "time_budget_s": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,

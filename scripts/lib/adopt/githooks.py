@@ -7,11 +7,10 @@ re-install recognises it and changes nothing.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.core import atomic
+from lib.core import atomic, git
 from lib.core.errors import BatonError
 
 MARKER = "# baton-managed-hook v1"
@@ -26,12 +25,10 @@ class HookInstall:
 
 def hooks_dir(repo: Path) -> Path:
     """The hooks folder git uses for this repository (honours core.hooksPath and worktrees)."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--git-path", "hooks"], cwd=repo, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        raise BatonError(f"{repo}: not a git repository") from None
+    result = git.run(repo, "rev-parse", "--git-path", "hooks", env=git.ELSEWHERE)
+    out = result.stdout.strip()
+    if not result.ok or not out:
+        raise BatonError(f"{repo}: not a git repository")
     path = Path(out)
     return path if path.is_absolute() else (repo / path)
 

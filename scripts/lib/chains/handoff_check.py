@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,12 @@ from lib.core import config
 from lib.core.errors import BatonError
 from lib.handoff import commit as handoff_commit
 from lib.handoff import note as handoff_note
-from lib.store import frontmatter, ids, operators, validate
+from lib.store import frontmatter, ids, markdown, operators, validate
 from lib.store.operators import Operator
 
 SUMMARY_MIN_CHARS = 20
 FED_MAX_CHARS = 10_000
 
-_SECTION = re.compile(r"^##[ \t]+(.+?)[ \t]*#*[ \t]*$")
 
 
 # ------------------------------------------------------------------ operator and id
@@ -70,29 +68,8 @@ class HandoffCheck:
 
 
 def sections(body: str) -> dict[str, str]:
-    """`## Heading` -> text, headings lower-cased; text inside code fences is not split."""
-    out: dict[str, str] = {}
-    current: str | None = None
-    lines: list[str] = []
-    fence: str | None = None
-    for line in body.splitlines():
-        stripped = line.strip()
-        if fence is None and stripped.startswith(("```", "~~~")):
-            fence = stripped[:3]
-        elif fence is not None and stripped.startswith(fence):
-            fence = None
-        elif fence is None:
-            match = _SECTION.match(line)
-            if match:
-                if current is not None:
-                    out[current] = "\n".join(lines).strip()
-                current, lines = match.group(1).strip().lower(), []
-                continue
-        if current is not None:
-            lines.append(line)
-    if current is not None:
-        out[current] = "\n".join(lines).strip()
-    return out
+    """`## Heading` -> text, keyed by `markdown.heading_key` (lower-cased)."""
+    return markdown.sections(body)
 
 
 def validate_handoff(note_path: Path, expected_id: str | None = None) -> HandoffCheck:

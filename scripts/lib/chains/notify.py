@@ -6,12 +6,14 @@ registry, logged or put in an error message; results name only the status.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lib.core import git
+from lib.core.errors import BatonError
 
 # Chains that finished as planned: the only ones whose work is pushed.
 PUSH_STATUSES = ("done", "max_sessions")
@@ -57,30 +59,30 @@ class PushResult:
 
 
 def git_push(project_dir: Path, timeout_s: float = 300) -> PushResult:
-    """Push the current branch the way `/handoff` does: fetch, re-claim any unpushed note whose id another
-    clone took, replay the handoff commits on the upstream when it moved, retry when another clone pushed
-    first (lib.handoff.integrate). The upstream is the branch's, else `origin` with the same name."""
+    """Push the current branch where every push of baton goes (lib.core.git.push_target), the way `/handoff`
+    does: fetch, re-claim any unpushed note whose id another clone took, replay the handoff commits on the
+    upstream when it moved, retry when another clone pushed first (lib.handoff.integrate)."""
     from lib.core import config
-    from lib.core.errors import BatonError
     from lib.handoff import commit as commits
 
     try:
+        branch = git.current_branch(project_dir)
+        if branch is None:
+            return PushResult(False, "detached HEAD: nothing to push")
+        target = git.push_target(project_dir, branch)
+        if target is None:
+            return PushResult(False, "no remote to push to: set the branch's upstream (`git push -u REMOTE "
+                                     f"{branch}`) or `git config remote.pushDefault REMOTE`")
+        remote, remote_branch = target
+        upstream = git.config(project_dir, f"branch.{branch}.remote")
         settings = commits.Settings.from_config(config.load(project_dir))
         settings.network_timeout_s = min(settings.network_timeout_s, timeout_s)
         result = commits.push_branch(project_dir, settings)
     except BatonError as exc:
         return PushResult(False, str(exc))
-    except OSError as exc:
-        return PushResult(False, f"cannot run git: {exc.strerror}")
     if result.push_error is not None:
         return PushResult(False, result.push_error.message)
-    if result.remote and result.branch and not _has_upstream(project_dir):
-        subprocess.run(["git", "branch", "-q", f"--set-upstream-to={result.remote}/{result.branch}"],
-                       cwd=project_dir, capture_output=True)
+    if not upstream:
+        git.run(project_dir, "branch", "-q", f"--set-upstream-to={remote}/{remote_branch}", branch)
     renamed = ", ".join(f"{old} -> {new}" for old, new in result.renamed.items())
     return PushResult(True, "pushed" + (f" (ids taken on the remote, renamed: {renamed})" if renamed else ""))
-
-
-def _has_upstream(project_dir: Path) -> bool:
-    return subprocess.run(["git", "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"],
-                          cwd=project_dir, capture_output=True).returncode == 0

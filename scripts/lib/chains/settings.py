@@ -62,7 +62,7 @@ class ChainSettings:
 
     def backoff_delay(self, retry: int) -> float:
         """Delay before retry number `retry` (1-based): base, 4 x base, 16 x base."""
-        return float(self.backoff_base_s) * 4 ** (retry - 1)
+        return float(self.backoff_base_s) * float(4 ** (retry - 1))
 
     def session_budget(self, spent: float) -> float:
         """What one session may spend: the smaller of what is left and the per-session cap."""

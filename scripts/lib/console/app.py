@@ -52,6 +52,7 @@ from lib.console.data import (
 )
 from lib.console.events import HEARTBEAT_S, EventHub, Watcher
 from lib.core.errors import BatonError
+from lib.store import markdown as note_markdown
 
 HERE = Path(__file__).resolve().parent
 TOKEN_HEADER = "x-baton-token"
@@ -110,7 +111,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers") or []:
         if key == name:
             try:
-                return value.decode("latin-1")
+                return str(value.decode("latin-1"))
             except UnicodeDecodeError:
                 return None
     return None
@@ -532,12 +533,4 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def _sections(markdown: str, names: tuple[str, ...]) -> str:
     """The named `## ` sections of a note, in the note's order."""
-    wanted = {n.lower() for n in names}
-    out: list[str] = []
-    keep = False
-    for line in markdown.splitlines():
-        if line.startswith("## "):
-            keep = line[3:].strip().lower() in wanted
-        if keep:
-            out.append(line)
-    return "\n".join(out).strip()
+    return note_markdown.select(markdown, names)

@@ -8,13 +8,10 @@ of DEFAULTS and of scripts/schemas/baton-config.schema.json.
 from __future__ import annotations
 
 import copy
-import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lib.core.errors import ConfigError
-from lib.store import yamlio
+from lib.core import settings
 
 CONFIG_PATH = ".claude/baton.yaml"
 
@@ -58,15 +55,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+SCHEMA = "baton-config.schema.json"
+
+
 def schema_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "schemas" / "baton-config.schema.json"
-
-
-@lru_cache(maxsize=1)
-def _schema() -> dict[str, Any]:
-    with open(schema_path(), encoding="utf-8") as fh:
-        schema: dict[str, Any] = json.load(fh)
-    return schema
+    return settings.schema_path(SCHEMA)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -81,35 +74,15 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def parse(text: str, source: str = CONFIG_PATH) -> dict[str, Any]:
     """Validate a baton.yaml text and return it merged over the defaults."""
-    import jsonschema
-
-    try:
-        data = yamlio.load(text)
-    except yamlio.YAMLLoadError as exc:
-        where = f":{exc.line}" if exc.line else ""
-        raise ConfigError(f"{source}{where}: invalid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}:1: must be a mapping of settings")
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        path = list(err.absolute_path)
-        line = yamlio.key_line(text, path) or 1
-        pointer = "/" + "/".join(str(p) for p in path)
-        raise ConfigError(f"{source}:{line}: {pointer}: {err.message}")
+    data = settings.parse_document(text, source, SCHEMA, shape="a mapping of settings", empty={},
+                                   message=lambda err: str(err.message))
     return _merge(DEFAULTS, data)
 
 
 def load(root: Path) -> dict[str, Any]:
     """The settings of the repository at `root` (defaults when the file is absent)."""
     path = root / CONFIG_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = settings.read_text(path)
+    if text is None:
         return copy.deepcopy(DEFAULTS)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     return parse(text, str(path))

@@ -7,19 +7,16 @@ hook runs, git sets GIT_INDEX_FILE (e.g. to a temporary index during
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from lib.core import git
 from lib.core.errors import BatonError
 from lib.core.paths import kind_for_relpath
 
 
 def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:
-    try:
-        result = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True, check=False)
-    except FileNotFoundError:
-        raise BatonError("git is not installed or not on PATH") from None
-    if result.returncode != 0:
+    result = git.run_bytes(root, *args, input=input, env=git.HOOK)
+    if not result.ok:
         err = result.stderr.decode("utf-8", "replace").strip().splitlines()
         raise BatonError(f"git {args[0]} failed: {err[0] if err else 'exit ' + str(result.returncode)}")
     return result.stdout

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
@@ -88,16 +87,9 @@ def find_root(start: Path | None = None) -> Path:
     if env:
         return Path(env).resolve()
     here = (start or Path.cwd()).resolve()
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=here, capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        if out:
-            return Path(out)
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return here
+    from lib.core import git  # paths is imported by hooks that never need git
+
+    return git.toplevel(here) or here
 
 
 def is_safe_slug(value: str) -> bool:

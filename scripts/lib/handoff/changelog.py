@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lib.core import atomic
+from lib.core import atomic, git
 from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR, Store
 from lib.store import frontmatter, schema
@@ -92,18 +91,14 @@ def _one_line(text: str) -> str:
 
 
 def _git(root: Path, *args: str, stdin: str | None = None) -> str:
-    try:
-        result = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True, text=True)
-    except OSError as exc:
-        raise BatonError(f"cannot run git: {exc.strerror or exc}") from None
-    if result.returncode != 0:
+    result = git.run(root, *args, input=stdin)
+    if not result.ok:
         raise BatonError(f"git {args[0]} failed: {result.stderr.strip()}")
     return result.stdout
 
 
 def _has_head(root: Path) -> bool:
-    return subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root,
-                          capture_output=True).returncode == 0
+    return git.run(root, "rev-parse", "--verify", "-q", "HEAD").ok
 
 
 def commits_by_sha(root: Path, shas: list[str]) -> tuple[list[Commit], list[str]]:

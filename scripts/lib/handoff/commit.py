@@ -21,11 +21,12 @@ from typing import Any
 from filelock import Timeout
 
 from lib.core import atomic
+from lib.core import git as gitcmd
 from lib.core.errors import BatonError
+from lib.core.git import GitResult
 from lib.core.paths import STATE_DIR
-from lib.handoff import gitcmd, identity, indexes, integrate
+from lib.handoff import identity, indexes, integrate
 from lib.handoff import manifest as manifests
-from lib.handoff.gitcmd import GitResult
 
 LOCK_NAME = "baton-handoff.lock"
 
@@ -266,23 +267,7 @@ def _current_branch(root: Path) -> str | None:
     return result.stdout.strip() if result.ok else None
 
 
-def _config(root: Path, key: str) -> str | None:
-    result = gitcmd.run(root, "config", "--get", key)
-    return result.stdout.strip() if result.ok and result.stdout.strip() else None
-
-
-def push_target(root: Path, branch: str) -> tuple[str, str] | None:
-    """(remote, remote branch): the branch's upstream, else origin (or the only remote), same name."""
-    remote = _config(root, f"branch.{branch}.remote")
-    merge = _config(root, f"branch.{branch}.merge")
-    if remote and remote != ".":
-        return remote, (merge or branch).removeprefix("refs/heads/")
-    remotes = gitcmd.run(root, "remote").stdout.split()
-    if "origin" in remotes:
-        return "origin", branch
-    if len(remotes) == 1:
-        return remotes[0], branch
-    return None
+push_target = gitcmd.push_target
 
 
 def _failure(kind: str, remote: str, branch: str, sha: str | None, detail: str) -> PushError:

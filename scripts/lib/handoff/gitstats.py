@@ -143,7 +143,7 @@ def git_stats(root: Path, since: dt.datetime | None, since_source: str) -> GitSt
 
 def last_handoff_time(root: Path) -> dt.datetime | None:
     """When the latest `handoff: ` commit on HEAD was made (a fallback start of the session)."""
-    from lib.handoff import gitcmd
+    from lib.core import git as gitcmd
 
     result = gitcmd.run(root, "log", "-1", "--format=%cI", f"--grep=^{HANDOFF_SUBJECT}", "HEAD")
     if not result.ok or not result.stdout.strip():

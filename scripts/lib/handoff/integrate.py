@@ -33,9 +33,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lib.core import git as gitcmd
 from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR, STORE_FOLDERS
-from lib.handoff import gitcmd, identity
+from lib.handoff import identity
 from lib.handoff import manifest as manifests
 from lib.store import frontmatter
 from lib.vault import merge
@@ -527,8 +528,8 @@ def _recommit(tree: _Tree, tip: str, files: dict[str, str]) -> str:
 
 def _regenerate(tree: _Tree, tip: str) -> dict[str, str] | None:
     """The generated files of `tip` (those it has) as regenerated from its notes; None when all are right."""
+    from lib import vault
     from lib.handoff import indexes
-    from lib.vault import vault
 
     present = set(_lines(tree.root, "ls-tree", "-r", "--name-only", tip, "--", *_GENERATOR_INPUTS))
     generated = {rel for rel in present if merge.kind_of(rel) == merge.GENERATED}

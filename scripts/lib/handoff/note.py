@@ -19,7 +19,7 @@ from lib.core.paths import STORE_FOLDERS
 from lib.handoff import manifest as manifests
 from lib.handoff.gitstats import GitStats
 from lib.handoff.state import Telemetry
-from lib.store import frontmatter, schema, validate
+from lib.store import frontmatter, schema, sessionid, validate
 
 MODES = ("full", "quick", "trivial", "auto")
 SHORT_MODES = ("quick", "trivial")
@@ -288,13 +288,7 @@ def _as_datetime(value: Any) -> dt.datetime | None:
 
 def note_date(session_id: str, now: dt.datetime) -> dt.date:
     """The day in the id (`XX-YYMMDD-NN`), else today."""
-    match = re.match(r"^[A-Z]{2,4}-(\d{2})(\d{2})(\d{2})-\d{2}$", session_id)
-    if match:
-        try:
-            return dt.date(2000 + int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        except ValueError:
-            pass
-    return now.astimezone().date()
+    return sessionid.day_of(session_id) or now.astimezone().date()
 
 
 def _dominant_model(state: Mapping[str, Any]) -> str | None:

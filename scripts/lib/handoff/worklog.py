@@ -9,21 +9,20 @@ a re-run replaces the session's line instead of adding a second one.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lib import vault
+from lib.core import git as gitcmd
 from lib.core.errors import BatonError
 from lib.core.paths import STORE_FOLDERS
-from lib.handoff import gitcmd
 from lib.handoff import manifest as manifests
-from lib.store import frontmatter
+from lib.store import frontmatter, markdown
 from lib.store.schema import SLUG
-from lib.vault import merge, vault
+from lib.vault import merge
 
 HEADING = "Session Log"
-_HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
 
 
 @dataclass
@@ -55,27 +54,13 @@ def insert_entry(body: str, session_id: str, entry: str) -> tuple[str, bool]:
     ended = lines[-1] == ""
     if ended:
         lines.pop()
-    fence: str | None = None
-    start = end = None
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith(("```", "~~~")):
-            fence = None if fence and stripped.startswith(fence) else (fence or stripped[:3])
-            continue
-        if fence:
-            continue
-        match = _HEADING.match(line)
-        if match and start is None and match.group(1) == HEADING:
-            start = i
-        elif match and start is not None:
-            end = i
-            break
-    if start is None:
+    found = markdown.find_section(lines, HEADING)
+    if found is None:
         while lines and not lines[-1].strip():
             lines.pop()
         out = [*lines, ""] if lines else []
         return newline.join([*out, f"## {HEADING}", "", entry]) + newline, False
-    end = len(lines) if end is None else end
+    start, end = found.start, found.end
     section = lines[start + 1:end]
     kept = [ln for ln in section if not _is_entry_of(ln, session_id)]
     replaced = len(kept) != len(section)

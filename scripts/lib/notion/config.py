@@ -17,14 +17,12 @@ file and the line. Example (docs/notion-sync.md has the full reference):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from lib.core import settings
 from lib.core.errors import ConfigError
-from lib.store import yamlio
 
 CONFIG_PATH = ".claude/notion.yaml"
 ROLES = ("title", "external_id", "status", "operator", "owner", "date", "tags", "summary", "workstream")
@@ -70,41 +68,23 @@ class NotionConfig:
     file_attempts: int = 3
 
 
+SCHEMA = "notion-config.schema.json"
+
+
 def schema_path() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "schemas" / "notion-config.schema.json"
+    return settings.schema_path(SCHEMA)
 
 
-@lru_cache(maxsize=1)
-def _schema() -> dict[str, Any]:
-    with open(schema_path(), encoding="utf-8") as fh:
-        schema: dict[str, Any] = json.load(fh)
-    return schema
+def _message(error: Any) -> str:
+    if error.validator == "oneOf":
+        return "must be a property name or {property: NAME, from: FRONTMATTER_KEY}"
+    return str(error.message)
 
 
 def parse(text: str, path: Path) -> NotionConfig:
-    import jsonschema
-    from jsonschema.exceptions import best_match
-
     source = str(path)
-    try:
-        data = yamlio.load(text)
-    except yamlio.YAMLLoadError as exc:
-        where = f":{exc.line}" if exc.line else ""
-        raise ConfigError(f"{source}{where}: invalid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}:1: must be a mapping with a `kinds` section")
-    validator = jsonschema.Draft202012Validator(_schema())
-    error = best_match(validator.iter_errors(data))
-    if error is not None:
-        pointer = list(error.absolute_path)
-        line = yamlio.key_line(text, pointer) or 1
-        if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
-            line = yamlio.key_line(text, [*pointer, error.instance]) or line  # the offending key's own line
-        where = "/" + "/".join(str(p) for p in pointer)
-        message = error.message
-        if error.validator == "oneOf":
-            message = "must be a property name or {property: NAME, from: FRONTMATTER_KEY}"
-        raise ConfigError(f"{source}:{line}: {where}: {message}")
+    data = settings.parse_document(text, source, SCHEMA, shape="a mapping with a `kinds` section", best=True,
+                                   message=_message)
 
     kinds: dict[str, KindConfig] = {}
     for kind, spec in data["kinds"].items():
@@ -116,9 +96,8 @@ def parse(text: str, path: Path) -> NotionConfig:
             else:
                 mapping = PropertyMap(role, value["property"], value.get("from", role))
             if mapping.property in seen:
-                line = yamlio.key_line(text, ["kinds", kind, "properties", role]) or 1
-                raise ConfigError(f"{source}:{line}: /kinds/{kind}/properties/{role}: Notion property "
-                                  f"{mapping.property!r} is already mapped by {seen[mapping.property]!r}")
+                raise settings.fail_at(text, source, ["kinds", kind, "properties", role], f"Notion property "
+                                       f"{mapping.property!r} is already mapped by {seen[mapping.property]!r}")
             seen[mapping.property] = role
             maps.append(mapping)
         kinds[kind] = KindConfig(kind, str(spec["database_id"]), spec.get("data_source"), tuple(maps))
@@ -138,11 +117,8 @@ def parse(text: str, path: Path) -> NotionConfig:
 
 def load(root: Path) -> NotionConfig:
     path = root / CONFIG_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = settings.read_text(path)
+    if text is None:
         raise ConfigError(f"{path}: missing; create it to say which Notion database mirrors each kind "
-                          "(see docs/notion-sync.md)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+                          "(see docs/notion-sync.md)")
     return parse(text, path)

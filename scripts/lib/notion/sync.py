@@ -24,14 +24,13 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lib.core import atomic
+from lib.core import atomic, git
 from lib.core.errors import BatonError, ConfigError
 from lib.core.paths import KINDS, Store
 from lib.notion import blocks as nblocks
@@ -150,11 +149,7 @@ def who_runs(root: Path) -> str:
     name = os.environ.get("OPERATOR", "").strip()
     if name:
         return name
-    try:
-        out = subprocess.run(["git", "config", "user.name"], cwd=root, capture_output=True, text=True,
-                             timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        out = ""
+    out = git.config(root, "user.name") or ""
     if out:
         return out
     try:

@@ -16,20 +16,21 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from lib.core import git
 from lib.core.atomic import fsync_dir
 from lib.core.errors import BatonError
 from lib.core.paths import STORE_FOLDERS
+from lib.store import sessionid
 from lib.store.operators import Operator, is_initials, is_slug
 
 SESSIONS_DIR = STORE_FOLDERS["session"]
 FIRST_NUMBER = 1
 LAST_NUMBER = 99
-SESSION_ID = re.compile(r"^(?P<initials>[A-Z]{2,4})-(?P<date>\d{6})-(?P<number>\d{2})$")
+SESSION_ID = sessionid.SESSION_ID
 
 # Folders synced by a file provider (iCloud Drive, Dropbox/OneDrive/Google Drive on
 # macOS): they can report a create as exclusive on two machines at once.
@@ -92,10 +93,10 @@ def worktree_names(root: Path) -> list[str]:
         return []
 
 
-def _git(root: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
+def _git(root: Path, *args: str, input: bytes | None = None) -> git.GitBytes | None:
     try:
-        return subprocess.run(["git", *args], cwd=root, input=input, capture_output=True, check=False)
-    except OSError:
+        return git.run_bytes(root, *args, input=input)
+    except (BatonError, OSError):
         return None
 
 

@@ -40,6 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lib.core.paths import KINDS, SKIPPED_NAMES, STATE_DIR, STORE_FOLDERS
+from lib.store import markdown, sessionid
 
 if TYPE_CHECKING:
     from lib.store.validate import Problem, Report
@@ -75,7 +76,6 @@ _CODE_FILES = (
 
 # Compiled on first use (only files being parsed need them): a warm refresh compiles none.
 _PATTERNS = {
-    "new_id": r"^[A-Z]{2,4}-(\d{2})(\d{2})(\d{2})-(\d{2})$",
     "iso_date": r"(\d{4})-(\d{2})-(\d{2})",
     "trailing_int": r"(\d+)(?!.*\d)",
     "timestampish": r"^\d{4}-\d{1,2}-\d{1,2}",
@@ -923,10 +923,10 @@ def _date_and_seq(kind: str, ident: str, meta: dict[str, Any]) -> tuple[str | No
     """
     seq = 0
     id_date: str | None = None
-    match = _re("new_id").match(ident)
-    if match:
-        yy, mm, dd, nn = match.groups()
-        id_date, seq = f"20{yy}-{mm}-{dd}", int(nn)
+    parsed = sessionid.parse(ident)
+    if parsed:
+        yymmdd = parsed.yymmdd
+        id_date, seq = f"20{yymmdd[:2]}-{yymmdd[2:4]}-{yymmdd[4:]}", parsed.number
     else:
         iso = _re("iso_date").search(ident)
         if iso:
@@ -955,21 +955,13 @@ def _sections(body: str, kind: str) -> dict[str, str]:
     wanted = SECTIONS.get(kind)
     if not wanted:
         return {}
-    names = {w.lower(): w for w in wanted}
-    found: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    fence = False
-    for line in body.splitlines():
-        if line.startswith(("```", "~~~")):
-            fence = not fence
-        elif not fence and line.startswith("## "):
-            name = names.get(line[3:].strip().rstrip(":").lower())
-            current = found.setdefault(name, []) if name and name not in found else None
-            continue
-        if current is not None:
-            current.append(line)
-    return {name: "\n".join(lines).strip()[:SECTION_LIMIT] for name, lines in found.items()
-            if "\n".join(lines).strip()}
+    found = markdown.sections(body)
+    out: dict[str, str] = {}
+    for name in wanted:
+        text = found.get(markdown.heading_key(name))
+        if text:
+            out[name] = text[:SECTION_LIMIT]
+    return out
 
 
 def _parse_chunk(root: str, items: list[tuple[str, str, int, int, int]], validate: bool) -> list[Row]:

@@ -23,12 +23,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from lib.core import git, settings
 from lib.core.errors import BatonError, ConfigError
 
 OPERATORS_PATH = ".claude/operators.yaml"
@@ -115,28 +115,11 @@ class UnknownOperator(BatonError):
 
 def parse(text: str, source: str = OPERATORS_PATH) -> Roster:
     """Validate an operators.yaml text; every error names `source` and the line."""
-    from lib.store import yamlio
-
-    try:
-        data = yamlio.load(text)
-    except yamlio.YAMLLoadError as exc:
-        where = f":{exc.line}" if exc.line else ""
-        raise ConfigError(f"{source}{where}: invalid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}:1: must be a mapping with an `operators:` list")
+    data = settings.parse_document(text, source, SCHEMA, shape="a mapping with an `operators:` list",
+                                   message=_schema_message)
 
     def fail(pointer: list[str | int], message: str) -> ConfigError:
-        line = yamlio.key_line(text, pointer) or 1
-        path = "/" + "/".join(str(p) for p in pointer)
-        return ConfigError(f"{source}:{line}: {path}: {message}")
-
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
-    if errors:
-        err = errors[0]
-        raise fail(list(err.absolute_path), _schema_message(err))
+        return settings.fail_at(text, source, pointer, message)
 
     operators: list[Operator] = []
     seen: dict[str, dict[str, int]] = {"slug": {}, "initials": {}, "email": {}}
@@ -165,14 +148,11 @@ def parse(text: str, source: str = OPERATORS_PATH) -> Roster:
     return Roster(tuple(operators))
 
 
+SCHEMA = "operators.schema.json"
+
+
 def schema_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "schemas" / "operators.schema.json"
-
-
-def _schema() -> dict[str, Any]:
-    with open(schema_path(), encoding="utf-8") as fh:
-        schema: dict[str, Any] = json.load(fh)
-    return schema
+    return settings.schema_path(SCHEMA)
 
 
 _FIELD_HINTS = {
@@ -291,12 +271,7 @@ def load(root: Path) -> Roster:
 # ------------------------------------------------------------------ git identity
 
 def _git_config(root: Path, key: str) -> str | None:
-    try:
-        result = subprocess.run(["git", "config", "--get", key], cwd=root, capture_output=True, text=True)
-    except OSError:
-        return None
-    value = result.stdout.strip()
-    return value if result.returncode == 0 and value else None
+    return git.config(root, key)
 
 
 def git_email(root: Path) -> str | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.core.paths import KINDS
+from lib.store import sessionid
 from lib.store.yamlio import jsonable
 
 __all__ = ["ID_PATTERNS", "KINDS", "SESSION_SECTIONS", "jsonable", "key_order", "load", "validator"]
@@ -31,8 +32,8 @@ SESSION_SECTIONS: tuple[str, ...] = (
 QUICK_SESSION_SECTIONS: tuple[str, ...] = ("Summary", "Resume Prompt")
 WORKSTREAM_SECTIONS: tuple[str, ...] = ("Goal", "Tasks", "What's Next", "Key Context", "Session Log")
 
-SESSION_ID = re.compile(r"^[A-Z]{2,4}-\d{6}-\d{2}$")
-LEGACY_SESSION_ID = re.compile(r"^(?:CONV|LOCAL)-[A-Za-z0-9][A-Za-z0-9._-]*$")
+SESSION_ID = sessionid.SESSION_ID
+LEGACY_SESSION_ID = sessionid.LEGACY_SESSION_ID
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ADR_ID = re.compile(r"^ADR-\d{4}$")
 

@@ -132,10 +132,11 @@ def load_pricing(overrides: Optional[Mapping[str, Any]] = None, path: Optional[s
 def rates_for(model: str, pricing: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     key = normalise_model(model)
     models = pricing["models"]
-    if key in models:
-        return models[key]
-    alias = pricing["aliases"].get(key)
-    return models.get(alias) if alias else None
+    found = models.get(key)
+    if found is None:
+        alias = pricing["aliases"].get(key)
+        found = models.get(alias) if alias else None
+    return found if isinstance(found, dict) else None
 
 
 def _cost(fields: Mapping[str, Any], rates: Mapping[str, float]) -> float:
