@@ -816,6 +816,7 @@ def uninstall(target: Path, options: Options) -> Report:
     hook = githooks.hooks_dir(target) / GIT_HOOK
     if githooks.is_ours(hook) and GIT_HOOK_TARGET in hook.read_text(encoding="utf-8"):
         report.add("git-hook", _shown(target, hook), "removed" if dry else githooks.uninstall(target, GIT_HOOK))
+    report.add("merge-driver", ".gitattributes", mergedriver.unregister(target, dry_run=dry))
     operators = manifest.get("operators")
     if operators:
         if same(observe(target / OPERATORS), {"sha256": operators.get("sha256", "")}):

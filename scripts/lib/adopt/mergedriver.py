@@ -98,5 +98,41 @@ def install_step(repo: Path, scripts: str, dry_run: bool) -> tuple[str, str]:
     return action, f"merge=baton for the Session Logs, CHANGELOG.md and generated indexes ({result.driver})"
 
 
+def without_attributes(text: str) -> str:
+    """`.gitattributes` text with baton's block taken out."""
+    lines = text.splitlines()
+    if BEGIN not in lines or END not in lines[lines.index(BEGIN):]:
+        return text
+    start = lines.index(BEGIN)
+    end = lines.index(END, start)
+    del lines[start:end + 1]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def unregister(repo: Path, *, dry_run: bool = False) -> str:
+    """Take baton's block out of `.gitattributes` (the file goes when nothing else is left in it) and the
+    driver out of this clone's git config: 'removed' or 'not installed'."""
+    path = repo / ".gitattributes"
+    try:
+        current: str | None = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = None
+    configured = bool(_git(repo, "config", "--get", f"merge.{NAME}.driver").stdout.strip())
+    if (current is None or BEGIN not in current) and not configured:
+        return "not installed"
+    if not dry_run:
+        if current is not None and BEGIN in current:
+            remaining = without_attributes(current)
+            if remaining.strip():
+                atomic.write_text(path, remaining)
+            else:
+                path.unlink()
+        if configured:
+            _git(repo, "config", "--remove-section", f"merge.{NAME}")
+    return "removed"
+
+
 def is_registered(repo: Path) -> bool:
     return bool(_git(repo, "config", "--get", f"merge.{NAME}.driver").stdout.strip())
