@@ -14,12 +14,19 @@ from pathlib import Path
 
 from lib.core import atomic
 from lib.core.errors import BatonError
-from lib.vault.merge import ATTRIBUTE_PATTERNS
 
 NAME = "baton"
 BEGIN = "# baton: generated files and logs merge without a hand merge (scripts/merge_driver.py)"
 END = "# end of baton's merge attributes"
 _LEGACY = "CHANGELOG.md merge=union"
+# The files lib.vault.merge knows how to merge (docs/conventions/handoff.md, "Merging teammates' handoffs").
+ATTRIBUTE_PATTERNS = (
+    "/INDEX.md",
+    "/CHANGELOG.md",
+    "/docs/sessions/INDEX.md",
+    "/docs/maps/*.md",
+    "/workstreams/*.md",
+)
 
 
 @dataclass(frozen=True)

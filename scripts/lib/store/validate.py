@@ -137,7 +137,7 @@ def conflict_problems(path: str, text: str) -> list[Problem]:
     """A problem at the first conflict marker git left in the file (a clone merged without baton's driver)."""
     if "<<<<<<<" not in text and ">>>>>>>" not in text:
         return []
-    from lib.vault.merge import conflict_lines
+    from lib.store.conflictmarkers import conflict_lines
 
     lines = conflict_lines(text)
     return [Problem(path, lines[0], "", CONFLICT_MESSAGE)] if lines else []

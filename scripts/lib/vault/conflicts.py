@@ -63,15 +63,8 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def repair_store(root: Path) -> Repair:
-    """`repair`, then the session and workstream indexes regenerated from the notes if either had markers."""
-    from lib.handoff import indexes
 
-    report = repair(root)
-    tables = {indexes.SESSIONS_INDEX, indexes.WORKSTREAMS_INDEX}
-    touched = tables & {*report.fixed, *(rel for rel, _ in report.left)}
-    if touched:
-        indexes.regen_indexes(root)
-        report.left = [(rel, line) for rel, line in report.left if rel not in tables]
-        report.fixed = sorted({*report.fixed, *touched})
-    return report
+def repair_store(root: Path) -> Repair:
+    """`repair` over the store: the indexes' rows merge in the order the generator writes them, so a merged
+    index is the one `regen-index` would write from the merged notes."""
+    return repair(root)

@@ -24,20 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lib.core.errors import BatonError
+from lib.store.conflictmarkers import MARKER_BASE, MARKER_OURS, MARKER_SPLIT, MARKER_THEIRS
+from lib.store.conflictmarkers import conflict_lines as conflict_lines
 
 SESSION_LOG = "session_log"
 CHANGELOG = "changelog"
 GENERATED = "generated"
 TEXT = "text"
 
-# The files the driver is registered for (.gitattributes patterns, docs/conventions/handoff.md).
-ATTRIBUTE_PATTERNS = (
-    "/INDEX.md",
-    "/CHANGELOG.md",
-    "/docs/sessions/INDEX.md",
-    "/docs/maps/*.md",
-    "/workstreams/*.md",
-)
 
 _ID = r"(?:[A-Z]{2,4}-\d{6}-\d{2}|(?:CONV|LOCAL)-[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
 _LOG_HEADING = re.compile(r"^ {0,3}##[ \t]+session log[ \t#]*$", re.I)
@@ -50,7 +44,6 @@ _ROW = re.compile(r"^(?:\| |- )\[(?P<text>[^\]\n]*)\]\((?P<target>[^)\s]*)\)")
 _HEADING = re.compile(r"^#{1,6} ")
 _COUNT = re.compile(r"^(?P<head>#{1,6} .*?)\((?P<n>\d+)\)\s*$")
 _PLACEHOLDER = ("None.", "None yet.")
-MARKER_OURS, MARKER_BASE, MARKER_SPLIT, MARKER_THEIRS = "<<<<<<<", "|||||||", "=======", ">>>>>>>"
 _PLACE = "\x1ebaton-session-log\x1e"
 
 
@@ -362,16 +355,6 @@ def merge_generated(path: str, base: str | None, ours: str, theirs: str) -> Merg
 
 
 # ----------------------------------------------------------------- conflict markers
-
-def conflict_lines(text: str) -> list[int]:
-    """1-based line numbers of conflict markers git leaves in a file it could not merge."""
-    found = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith((MARKER_OURS + " ", MARKER_THEIRS + " ", MARKER_BASE)) \
-                or line.rstrip() in (MARKER_SPLIT, MARKER_OURS, MARKER_THEIRS):
-            found.append(number)
-    return found
-
 
 def split_conflicts(text: str) -> tuple[str | None, str, str] | None:
     """(base, ours, theirs) texts of a file with conflict markers; None when they do not pair up.
