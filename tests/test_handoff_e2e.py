@@ -378,3 +378,23 @@ def test_a_recorded_file_the_user_removed_is_left_out_of_the_commit(store: Path)
     helper(store, "stage", "--id", session_id)
     helper(store, "commit", "--id", session_id)
     assert commit_files(store) == [f"docs/sessions/{session_id}.md"]
+
+
+def test_uncommitted_edits_in_a_file_the_remote_changed_stop_the_push_and_stay_untouched(
+        store: Path, remote: Path, tmp_path: Path) -> None:
+    _other_clone_claims(remote, tmp_path, "main")  # the remote's Session Log gained a line
+    remote_head = git(remote, "rev-parse", "main")
+    session_id = start(store)["id"]
+    write(store, session_id, content(workstream=None))
+    helper(store, "commit", "--id", session_id)
+    head = git(store, "rev-parse", "HEAD")
+    edited = (store / "workstreams" / "auth.md").read_text() + "\nMy own notes, not committed.\n"
+    (store / "workstreams" / "auth.md").write_text(edited)
+    result = helper(store, "commit", "--id", session_id, "--push", "--json", ok=False)
+    payload = json.loads(result.stdout)
+    assert payload["push_error"]["kind"] == "local_changes" and not payload["pushed"]
+    assert "workstreams/auth.md" in result.stderr and "commit or stash" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert git(store, "rev-parse", "HEAD") == head
+    assert (store / "workstreams" / "auth.md").read_text() == edited
+    assert git(remote, "rev-parse", "main") == remote_head  # nothing was pushed
