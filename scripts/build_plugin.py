@@ -3,6 +3,8 @@ hooks/hooks.json, commands/) from its sources; --check fails when one is out of 
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import sys
 from collections.abc import Sequence

@@ -13,6 +13,8 @@ or stopped; 1 when it ends failed or circuit_open; 2 for bad settings.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import os
 import signal

@@ -5,6 +5,8 @@ Each step of the command calls one subcommand; every subcommand takes --json.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import datetime as dt
 import os
@@ -106,20 +108,21 @@ def cmd_start(args: argparse.Namespace, root: Path) -> int:
 
 def cmd_telemetry_read(args: argparse.Namespace, root: Path) -> int:
     settings = config.load(root)
-    telemetry = context.read(root, settings, context.claude_session_id(args.session_id, args.id, root),
-                             refresh=True)
+    claude_id, source = context.locate_session(args.session_id, args.id or os.environ.get("BATON_SESSION_ID"), root)
+    telemetry = context.read(root, settings, claude_id, refresh=True)
     _warn(telemetry.warnings)
     _loud(telemetry.violations)
 
     def text() -> None:
         st = telemetry.state
-        print(f"session: {telemetry.session_id or '(unknown)'}{'' if telemetry.found else ' (no state file)'}")
+        found = "" if telemetry.found else " (no state file)"
+        print(f"session: {telemetry.session_id or '(unknown)'}{found} [from {source}]")
         for key in state.COUNTERS:
             print(f"{key}: {st.get(key)}")
         for dotted, value in telemetry.invariants.items():
             print(f"invariant {dotted}: {value}")
 
-    _emit(args, telemetry.as_dict(), text)
+    _emit(args, {**telemetry.as_dict(), "session_id_source": source}, text)
     return 0
 
 

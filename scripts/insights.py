@@ -8,6 +8,8 @@ Definitions: scripts/lib/failures/insights.py.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import datetime as dt
 import sys

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import os
 from collections.abc import Sequence

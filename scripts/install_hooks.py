@@ -6,6 +6,8 @@ a malformed settings.json is reported and left untouched.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import os
 import sys

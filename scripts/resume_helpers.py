@@ -7,9 +7,12 @@ is a terminal) or `--json`.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -220,11 +223,38 @@ def _who(payload: dict[str, Any]) -> str:
     return f"{op['name']}, {label}" if op.get("name") else label
 
 
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+
+
+def unwrap(text: str) -> list[str]:
+    """The text's paragraphs and list items, each on one line: a hard-wrapped note (lines broken at ~100
+    characters by its writer) is joined back, so wrapping it again for the terminal is not ragged.
+    Blank lines, list items, headings, tables and fenced code keep their own lines."""
+    out: list[str] = []
+    fenced = False
+    joinable = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            fenced = not fenced
+            out.append(line)
+            joinable = False
+            continue
+        starts_block = (not stripped or fenced or _LIST_ITEM.match(line) is not None
+                        or stripped.startswith(("#", "|", ">")))
+        if joinable and not starts_block:
+            out[-1] = out[-1].rstrip() + " " + stripped
+            continue
+        out.append(line)
+        joinable = bool(stripped) and not fenced and not stripped.startswith(("#", "|"))
+    return out
+
+
 def _indent(text: str, prefix: str = "    ") -> list[str]:
     import textwrap
 
     lines: list[str] = []
-    for para in text.splitlines():
+    for para in unwrap(text):
         if not para.strip():
             lines.append("")
             continue

@@ -10,6 +10,8 @@ Contracts: docs/conventions/operators.md and docs/conventions/ids.md.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import datetime as dt
 import sys

@@ -11,6 +11,8 @@ $NOTION_TOKEN only; $NOTION_BASE_URL overrides https://api.notion.com.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import os
 import sys
@@ -20,8 +22,8 @@ from pathlib import Path
 from lib.core import cli, paths
 from lib.core.errors import BatonError, ConfigError
 from lib.notion import config as notion_config
-from lib.notion import sync
-from lib.notion.client import DEFAULT_BASE_URL, NotionClient, RetryPolicy
+from lib.notion import prune, sync
+from lib.notion.client import DEFAULT_BASE_URL, NotionClient, RetryPolicy, check_token
 from lib.notion.limiter import TokenBucket
 
 PROG = "sync_to_notion_oneshot.py"
@@ -45,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"only notes of this kind ({', '.join(paths.KINDS)})")
     parser.add_argument("--limit", metavar="N", type=int,
                         help="push at most N notes (the rest are reported as deferred)")
+    parser.add_argument("--prune", action="store_true",
+                        help="also retire (move to Notion's trash) the pages of notes no longer in the repository; "
+                             "a dry run lists them, only --apply archives them")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--root", type=Path, help="repository root (default: found from the current folder)")
     return parser
@@ -81,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not token:
             raise ConfigError("$NOTION_TOKEN is not set: export the Notion integration token "
                               "(it is read from the environment only)")
+        check_token(token)  # before anything else: a mistyped token is one line, and never echoed
         root = args.root.resolve() if args.root else paths.find_root()
         config = notion_config.load(root)
         base_url = os.environ.get("NOTION_BASE_URL", "").strip() or DEFAULT_BASE_URL
@@ -101,12 +107,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                                backoff_max_s=config.backoff_max_s, timeout_s=config.timeout_s),
         )
         redact = client.redact
+        orphans: list[prune.Orphan] = []
         try:
             with client:
                 if args.apply:
                     _apply(root, config, client, plans, report, args.json)
                 else:
                     _dry_run(root, config, client, plans, report)
+                if args.prune and not report.failed:
+                    orphans = _prune(root, config, client, args, report)
+                elif args.prune:
+                    print("prune skipped: the sync had errors (fix them, then run --prune again)", file=sys.stderr)
         except BatonError as exc:
             report.aborted = str(exc)
             raise
@@ -118,16 +129,56 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.apply:
                 sync.write_audit(root, report, redact)
 
+        pruning_failed = any(o.outcome == "error" for o in orphans)
         if args.json:
-            cli.print_json(report.as_json())
+            payload = report.as_json()
+            if args.prune:
+                payload["pruned"] = [o.as_json() for o in orphans]
+            cli.print_json(payload)
         else:
             if not args.apply:
                 for outcome in report.outcomes:
                     print(redact(_line(outcome, applied=False)))
+                for orphan in orphans:
+                    print(redact(_orphan_line(orphan)))
             print(redact(_totals(report, applied=args.apply)))
-        return 1 if report.failed else 0
+            if args.prune:
+                print(redact(_prune_totals(orphans, applied=args.apply)))
+        return 1 if report.failed or pruning_failed else 0
 
     return cli.run(body, PROG)
+
+
+def _orphan_line(orphan: prune.Orphan) -> str:
+    word = {"planned": "archive", "archived": "archived", "error": "error"}[orphan.outcome]
+    title = f" {orphan.title!r}" if orphan.title else ""
+    detail = f"  ({orphan.detail})" if orphan.detail else ""
+    return f"{word:<10} {orphan.kind} {orphan.external_id}{title} -> {orphan.page_id} (note deleted){detail}"
+
+
+def _prune_totals(orphans: Sequence[prune.Orphan], applied: bool) -> str:
+    if not orphans:
+        return "prune: every page's note is still in the repository"
+    if not applied:
+        return (f"prune: {len(orphans)} page{'s' if len(orphans) != 1 else ''} of deleted notes would be moved to "
+                "Notion's trash (run with --apply)")
+    done = sum(1 for o in orphans if o.outcome == "archived")
+    failed = len(orphans) - done
+    return f"prune: {done} moved to Notion's trash" + (f", {failed} failed" if failed else "")
+
+
+def _prune(root: Path, config: notion_config.NotionConfig, client: NotionClient, args: argparse.Namespace,
+           report: sync.SyncReport) -> list[prune.Orphan]:
+    syncer = sync.Syncer(root, config, client)
+    kinds = [k for k in paths.KINDS if k in config.kinds and (args.only is None or k == args.only)]
+    orphans = prune.find(syncer, kinds, sync.plan_files(root, config, only=args.only))
+    if args.apply:
+        def say(orphan: prune.Orphan) -> None:
+            if not args.json:
+                print(client.redact(_orphan_line(orphan)), flush=True)
+
+        prune.archive(client, orphans, on_done=say)
+    return orphans
 
 
 def _dry_run(root: Path, config: notion_config.NotionConfig, client: NotionClient,

@@ -7,6 +7,8 @@ With no paths: every note of the five kinds in the store. One line per problem,
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import os
 import sys
@@ -41,17 +43,19 @@ def collect(args: argparse.Namespace, root: Path) -> validate.Report:
     return validate.check_paths([Path(p) for p in args.paths], root)
 
 
-def _strict_for_hook(root: Path) -> bool:
-    if os.environ.get("BATON_STRICT") == "1":
-        return True
-    return bool(config.load(root).get("pre_commit") == "strict")
+def _hook_settings(root: Path) -> tuple[bool, str | None]:
+    """Whether the pre-commit hook blocks, and the day it starts to when that is still ahead."""
+    settings = config.load(root)
+    strict = os.environ.get("BATON_STRICT") == "1" or settings.get("pre_commit") == "strict"
+    return strict, None if strict else settings.get("strict_from")
 
 
 def run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     root = (args.root or find_root()).resolve()
     report = collect(args, root)
-    strict = args.strict or (args.staged and _strict_for_hook(root))
+    hook_strict, strict_from = _hook_settings(root) if args.staged else (False, None)
+    strict = args.strict or hook_strict
     problems = report.problems
 
     if args.json:
@@ -69,7 +73,9 @@ def run(argv: Sequence[str] | None) -> int:
         for problem in problems:
             print(problem)
         if args.staged and problems:
-            mode = "blocking the commit" if strict else "warning only (BATON_STRICT=1 or pre_commit: strict blocks)"
+            later = f"; commits like this are blocked from {strict_from}" if strict_from else ""
+            mode = ("blocking the commit" if strict
+                    else f"warning only{later} (BATON_STRICT=1 or pre_commit: strict blocks now)")
             print(f"baton pre-commit: {len(problems)} frontmatter problems; {mode}", file=sys.stderr)
     if problems and strict:
         return 1

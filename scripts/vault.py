@@ -8,6 +8,8 @@ Exit 0, or 1 with --strict when problems remain.
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 from collections.abc import Sequence
 from pathlib import Path

@@ -22,6 +22,34 @@ GIT_IDENTITY = {
 }
 
 
+_CHECKOUT_KEY = pytest.StashKey[dict[str, tuple[str, int, int]]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Once per run (the xdist controller, or the only process): what the checkout looks like now.
+    if not hasattr(session.config, "workerinput"):
+        from checkout import checkout_state
+
+        session.config.stash[_CHECKOUT_KEY] = checkout_state(REPO_ROOT)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No test writes into this checkout: a run that changed it fails, naming what changed."""
+    before = session.config.stash.get(_CHECKOUT_KEY, None)
+    if before is None:
+        return
+    from checkout import changes, checkout_state
+
+    changed = changes(before, checkout_state(REPO_ROOT))
+    if changed:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("tests changed the checkout (they must work in tmp_path):", red=True)
+            for line in changed:
+                reporter.write_line(f"  {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep tests off the user's home, git config and Claude Code variables."""

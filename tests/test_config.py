@@ -41,3 +41,29 @@ def test_bad_settings_name_file_line_and_key(tmp_path: Path, text: str, message:
         config.load(tmp_path)
     assert str(tmp_path / ".claude/baton.yaml") in str(info.value)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("written", ["strict_from: 2026-05-25\n", "strict_from: '2026-05-25'\n"])
+def test_strict_from_makes_an_unset_pre_commit_strict_from_that_day(written: str) -> None:
+    import datetime as dt
+
+    day = dt.date(2026, 5, 25)
+    assert config.parse(written, today=day - dt.timedelta(days=1))["pre_commit"] == "warn"
+    assert config.parse(written, today=day)["pre_commit"] == "strict"
+    assert config.parse(written, today=day)["strict_from"] == "2026-05-25"
+    assert config.parse("pre_commit: warn\n" + written, today=day + dt.timedelta(days=30))["pre_commit"] == "warn"
+
+
+def test_a_strict_from_that_is_not_a_date_names_the_line() -> None:
+    with pytest.raises(ConfigError, match=r"baton.yaml:2: /strict_from: 'soon' is not a date \(YYYY-MM-DD\)"):
+        config.parse("pre_commit: warn\nstrict_from: soon\n")
+
+
+def test_the_installer_grace_text_is_valid_settings_fourteen_days_ahead() -> None:
+    import datetime as dt
+
+    today = dt.date(2026, 12, 6)
+    text = config.grace_text(today)
+    assert "strict_from: 2026-12-20" in text
+    assert config.parse(text, today=today)["pre_commit"] == "warn"
+    assert config.parse(text, today=dt.date(2026, 12, 20))["pre_commit"] == "strict"

@@ -85,6 +85,20 @@ def test_first_handoff_hint_until_the_operator_has_a_written_note(store: Path) -
     assert start(store, env={"OPERATOR": "sam", "CLAUDE_CODE_SESSION_ID": "third"})["first_handoff"]
 
 
+def test_first_handoff_hint_names_per_operator_commands_only_once_they_exist(store: Path) -> None:
+    before = start(store)["hint"]
+    assert "Next time, start with /resume to pick up" in before
+    assert "run `./scripts/py scripts/session.py wrappers` once" in before
+    assert "start with /resume (or /resume-rt)" not in before
+    commands = store / ".claude" / "commands"
+    commands.mkdir(parents=True, exist_ok=True)
+    for name in ("resume-rt.md", "handoff-rt.md"):
+        (commands / name).write_text("wrapper\n", encoding="utf-8")
+    after = start(store)["hint"]
+    assert "start with /resume (or /resume-rt)" in after and "/handoff-rt hands off as rita" in after
+    assert "session.py wrappers" not in after
+
+
 def test_a_stub_claimed_earlier_by_the_same_claude_session_is_reused(store: Path) -> None:
     first = start(store)
     again = start(store)
@@ -183,6 +197,25 @@ def test_telemetry_read_normalises_the_hook_state(store: Path) -> None:
     assert payload["state"]["tool_calls_breakdown"] == {"mcp__plugin_asana_asana": 2, "mcp__notion_offplan": 0}
 
 
+def test_telemetry_read_without_the_environment_finds_the_newest_live_state_and_says_so(store: Path) -> None:
+    tool_calls(store, "Bash", 3)
+    write_state(store, "ended-earlier", tool_calls_count=9, ended_at="2020-01-01T01:00:00Z")
+    result = helper(store, "telemetry-read", env={"CLAUDE_CODE_SESSION_ID": ""})
+    assert f"session: {CLAUDE_ID} [from the newest live telemetry state in .claude/state]" in result.stdout
+    assert "tool_calls_count: 3" in result.stdout
+    payload = helper_json(store, "telemetry-read", env={"CLAUDE_CODE_SESSION_ID": ""})
+    assert payload["found"] and payload["session_id_source"] == "the newest live telemetry state in .claude/state"
+
+
+def test_telemetry_read_prefers_what_start_recorded_over_the_newest_state(store: Path) -> None:
+    started = start(store)  # records CLAUDE_ID for the note
+    tool_calls(store, "Bash", 2)
+    write_state(store, "a-later-terminal", tool_calls_count=7)
+    payload = helper_json(store, "telemetry-read", "--id", started["id"], env={"CLAUDE_CODE_SESSION_ID": ""})
+    assert payload["session_id"] == CLAUDE_ID and payload["state"]["tool_calls_count"] == 2
+    assert payload["session_id_source"] == f"recorded by start for {started['id']}"
+
+
 def test_a_broken_invariant_is_written_into_the_note_with_a_loud_warning(store: Path) -> None:
     tool_calls(store, "mcp__notion_offplan__search", 2)
     tool_calls(store, "mcp__notion_offplan__create_page", 1)
@@ -255,6 +288,30 @@ def test_git_stats_counts_the_session_commits_and_the_notes_they_touched(store: 
     assert stats["workstreams_touched"] == ["auth"] and stats["plans_touched"] == ["rollout"]
     assert stats["adrs_touched"] == ["ADR-0007"]
     assert stats["since_source"] == "--since" and stats["first_commit_at"] == stats["last_commit_at"]
+
+
+def test_git_stats_leaves_out_installing_baton_and_commits_only_under_dot_baton(store: Path) -> None:
+    from conftest import REPO_ROOT
+    from lib.adopt import install
+    from lib.adopt.report import Options
+
+    git(store, "add", "-A")
+    git(store, "commit", "-q", "--allow-empty", "-m", "the team's store")
+    before = helper_json(store, "git-stats", "--since", "2000-01-01T00:00:00Z")
+    install.install(REPO_ROOT, store, Options(no_venv=True))
+    git(store, "add", "-A")
+    git(store, "commit", "-q", "-m", "Install baton")
+    (store / ".baton" / "README.md").write_text("ours, edited\n", encoding="utf-8")
+    git(store, "commit", "-q", "-am", "Touch baton's folder only")
+    (store / "src").mkdir()
+    (store / "src" / "app.py").write_text("print('work')\n", encoding="utf-8")
+    git(store, "add", "-A")
+    git(store, "commit", "-q", "-m", "the session's work")
+    stats = helper_json(store, "git-stats", "--since", "2000-01-01T00:00:00Z")
+    subjects = [c["subject"] for c in stats["commits"]]
+    assert subjects == [*(c["subject"] for c in before["commits"]), "the session's work"]
+    assert stats["lines_added"] == before["lines_added"] + 1
+    assert stats["files_changed"] == before["files_changed"] + 1
 
 
 def test_git_stats_defaults_to_the_telemetry_start(store: Path) -> None:

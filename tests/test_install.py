@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 from conftest import REPO_ROOT, git, run_script
-from lib.adopt import claude_settings, install
+from lib.adopt import claude_settings, install, layout, payload, roster, uninstall
+from lib.adopt.report import Options
 from lib.core import pyenv
 from lib.core.errors import BatonError
 
@@ -94,12 +95,12 @@ def run_install(target: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def installed(target: Path, *, link: bool = False, dry_run: bool = False) -> dict[str, Any]:
     """Install in this process (fast); the CLI itself is run where its output matters."""
-    options = install.Options(venv=VENV, link=link, dry_run=dry_run)
+    options = Options(venv=VENV, link=link, dry_run=dry_run)
     return install.install(REPO_ROOT, target, options).as_dict()
 
 
 def uninstalled(target: Path) -> dict[str, Any]:
-    return install.uninstall(target, install.Options(uninstall=True)).as_dict()
+    return uninstall.uninstall(target, Options(uninstall=True)).as_dict()
 
 
 def fire(target: Path, event: str, payload: dict[str, Any]) -> None:
@@ -132,7 +133,7 @@ def test_install_keeps_everything_of_theirs_byte_for_byte(theirs: Path) -> None:
     assert after[".git/hooks/pre-commit.legacy"] == before[".git/hooks/pre-commit"]
     assert (theirs / ".gitignore").read_bytes().startswith(THEIR_GITIGNORE.encode())
     settings = json.loads((theirs / ".claude/settings.json").read_text(encoding="utf-8"))
-    markers = [e.marker for e in claude_settings.baton_hook_entries(install.LOCATION)]
+    markers = [e.marker for e in claude_settings.baton_hook_entries(layout.LOCATION)]
     assert claude_settings.remove_hooks(settings, markers) == json.loads(THEIR_SETTINGS)
     # Nothing of ours landed in their scripts/ or .venv.
     assert {rel for rel in after if rel.startswith(("scripts/", ".venv/"))} == {
@@ -148,12 +149,14 @@ def test_installed_layout_commands_and_hooks_point_into_dot_baton(theirs: Path) 
     assert not (theirs / ".baton/scripts/install.py").exists()
     for folder in ("docs/sessions", "workstreams", "plans", "docs/adr", "docs/learnings"):
         assert any((theirs / folder).iterdir())
-    assert (theirs / "docs/conventions/frontmatter.md").read_bytes() == (
-        REPO_ROOT / "docs/conventions/frontmatter.md").read_bytes()
+    installed_doc = (theirs / "docs/conventions/frontmatter.md").read_text(encoding="utf-8")
+    assert installed_doc == payload.installed_doc((REPO_ROOT / "docs/conventions/frontmatter.md").read_text(
+        encoding="utf-8"))
+    assert "`.baton/scripts/vault.py fix`" in installed_doc
     commands = sorted((REPO_ROOT / ".claude/commands").glob("*.md")) if (REPO_ROOT / ".claude/commands").is_dir() else []
     for source in commands:
         text = source.read_text(encoding="utf-8")
-        if install.is_generated_wrapper(text):
+        if payload.is_generated_wrapper(text):
             assert not (theirs / ".claude/commands" / source.name).exists()
             continue
         shipped = (theirs / ".claude/commands" / source.name).read_text(encoding="utf-8")
@@ -164,7 +167,7 @@ def test_installed_layout_commands_and_hooks_point_into_dot_baton(theirs: Path) 
     assert ours.startswith('"$CLAUDE_PROJECT_DIR"/.baton/scripts/py -I -S "$CLAUDE_PROJECT_DIR"/.baton/scripts/hooks/')
     manifest = json.loads((theirs / ".baton/manifest.json").read_text(encoding="utf-8"))
     for rel, record in manifest["files"].items():
-        assert install.sha256((theirs / rel).read_bytes()) == record["sha256"], rel
+        assert payload.sha256((theirs / rel).read_bytes()) == record["sha256"], rel
 
 
 def test_installed_telemetry_hook_counts_a_tool_call(theirs: Path) -> None:
@@ -189,6 +192,28 @@ def test_bad_note_commit_shows_our_warning_and_their_hook_still_runs(theirs: Pat
     assert "their pre-commit ran" in result.stdout
     assert "docs/learnings/oops.md:4: /summary: must be string, not integer" in result.stdout
     assert "warning only" in result.stdout
+
+
+def test_install_records_a_grace_period_after_which_bad_notes_are_blocked(theirs: Path) -> None:
+    import datetime as dt
+
+    installed_on = dt.date.today() - dt.timedelta(days=30)
+    install.install(REPO_ROOT, theirs, Options(venv=VENV, today=installed_on))
+    baton_yaml = theirs / ".claude/baton.yaml"
+    ends = (installed_on + dt.timedelta(days=14)).isoformat()
+    assert f"strict_from: {ends}" in baton_yaml.read_text(encoding="utf-8")
+    (theirs / "docs/learnings/oops.md").write_text(BAD.format(slug="oops"), encoding="utf-8")
+    git(theirs, "add", "docs/learnings/oops.md")
+    # Installed 30 days ago: the 14-day grace period is over, the hook blocks.
+    blocked = commit(theirs, "-m", "a bad note")
+    assert blocked.returncode != 0 and "blocking the commit" in blocked.stdout
+    # Moving the date (the documented way to extend it) lets the commit through with a dated warning.
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    baton_yaml.write_text(f"strict_from: {future}\n", encoding="utf-8")
+    warned = commit(theirs, "-m", "a bad note")
+    assert warned.returncode == 0 and f"commits like this are blocked from {future}" in warned.stdout
+    assert uninstall.uninstall(theirs, Options(uninstall=True)).as_dict()
+    assert baton_yaml.exists()  # edited by the team: kept
 
 
 def test_second_install_changes_nothing(theirs: Path) -> None:
@@ -387,14 +412,14 @@ def test_setup_script_installs_the_git_hook_in_a_fresh_clone(theirs: Path, tmp_p
 
 
 def test_launcher_names_the_setup_script_beside_it_when_the_venv_is_missing(theirs: Path) -> None:
-    install.install(REPO_ROOT, theirs, install.Options(no_venv=True))
+    install.install(REPO_ROOT, theirs, Options(no_venv=True))
     result = subprocess.run([".baton/scripts/py", "-c", "pass"], cwd=theirs, capture_output=True, text=True)
     assert result.returncode == 127
     assert "run .baton/scripts/setup.sh first" in result.stderr
 
 
 def test_operators_draft_groups_emails_skips_bots_and_keeps_initials_unique() -> None:
-    text = install.operators_draft([
+    text = roster.operators_draft([
         ("Ada Lovelace", "ada@example.com", 9),
         ("Alan Lee", "alan@example.com", 5),
         ("Ada Lovelace", "ada@work.example", 3),
@@ -415,7 +440,7 @@ def test_operators_draft_groups_emails_skips_bots_and_keeps_initials_unique() ->
         import jsonschema
 
         jsonschema.validate(data, json.loads(schema.read_text(encoding="utf-8")))
-    assert install.operators_draft([("renovate[bot]", "bot@renovateapp.com", 1)]) is None
+    assert roster.operators_draft([("renovate[bot]", "bot@renovateapp.com", 1)]) is None
 
 
 def test_manifest_with_a_path_outside_the_repository_is_refused(theirs: Path) -> None:
@@ -425,7 +450,7 @@ def test_manifest_with_a_path_outside_the_repository_is_refused(theirs: Path) ->
     manifest["files"]["../outside.txt"] = {"sha256": "0" * 64}
     path.write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(BatonError, match="not a plain path inside the repository"):
-        install.uninstall(theirs, install.Options(uninstall=True))
+        uninstall.uninstall(theirs, Options(uninstall=True))
 
 
 def test_drafted_operators_work_with_session_py_in_the_installed_layout(theirs: Path) -> None:
@@ -486,7 +511,7 @@ def test_the_installed_hook_installer_registers_the_installed_paths(theirs: Path
     assert path.read_bytes() == before
 
 
-@pytest.mark.parametrize("location", [install.LOCATION, claude_settings.PLUGIN], ids=["installed", "plugin"])
+@pytest.mark.parametrize("location", [layout.LOCATION, claude_settings.PLUGIN], ids=["installed", "plugin"])
 def test_every_registered_hook_follows_its_location(location: claude_settings.HookLocation) -> None:
     # A hook added to baton_hook_entries without passing the location on would point an adopting
     # repository (or the plugin) at scripts/ of the project, which is not ours there.

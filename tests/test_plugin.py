@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from conftest import REPO_ROOT, run_script
-from lib.adopt import claude_settings, install, plugin
+from lib.adopt import claude_settings, payload, plugin
+from lib.adopt.manifest import baton_version
 from lib.core import pyenv
 
 BIN = REPO_ROOT / "bin" / "baton"
@@ -41,7 +42,7 @@ def test_plugin_manifest_shape() -> None:
     manifest = _load(plugin.PLUGIN_JSON)
     assert manifest["name"] == "baton" and re.fullmatch(r"[a-z0-9-]+", manifest["name"])
     assert SEMVER.match(manifest["version"])
-    assert manifest["version"] == install.baton_version(REPO_ROOT)
+    assert manifest["version"] == baton_version(REPO_ROOT)
     assert isinstance(manifest["description"], str) and manifest["description"]
     assert isinstance(manifest["author"], dict) and manifest["author"]["name"]
     # Components live at the default places, so the manifest names none of them.
@@ -90,7 +91,7 @@ def test_hooks_file_shape_and_every_command_addresses_the_plugin_root() -> None:
 
 
 def test_plugin_commands_reach_helpers_through_the_bin_launcher() -> None:
-    sources = install.source_commands(REPO_ROOT)
+    sources = payload.source_commands(REPO_ROOT)
     shipped = sorted(p.name for p in (REPO_ROOT / plugin.COMMANDS_DIR).glob("*.md")) \
         if (REPO_ROOT / plugin.COMMANDS_DIR).is_dir() else []
     assert shipped == sorted(sources)
@@ -100,7 +101,7 @@ def test_plugin_commands_reach_helpers_through_the_bin_launcher() -> None:
         for helper in re.findall(r"\bbaton ([A-Za-z0-9_]+\.py)", text):
             assert (REPO_ROOT / "scripts" / helper).is_file(), f"{name}: {helper}"
     sample = "allowed-tools: Bash(./scripts/py scripts/handoff_helpers.py:*)\n\n./scripts/py scripts/handoff_helpers.py start\n"
-    assert install.rewrite_helper_calls(sample, plugin.HELPER_PREFIX) == (
+    assert payload.rewrite_helper_calls(sample, plugin.HELPER_PREFIX) == (
         "allowed-tools: Bash(baton handoff_helpers.py:*)\n\nbaton handoff_helpers.py start\n")
 
 

@@ -303,3 +303,18 @@ def test_the_resume_command_runs_only_the_helpers_it_allows() -> None:
     for command in used:
         assert any(command.startswith(prefix) for prefix in prefixes), command
         assert (REPO_ROOT / command.split()[1]).exists()
+
+
+def test_a_hard_wrapped_resume_prompt_is_rewrapped_evenly() -> None:
+    import resume_helpers
+
+    words = [f"word{i:03d}" for i in range(60)]
+    # Written the way notes are: broken at about 70 characters, one list and a code block kept as they are.
+    hard = "\n".join(" ".join(words[i:i + 9]) for i in range(0, 60, 9))
+    text = f"{hard}\n\n- first item that goes on\n  and continues here\n- second\n\n```\nkeep   this\nas is\n```"
+    lines = resume_helpers._indent(text)
+    body = lines[: lines.index("")]
+    assert " ".join(line.strip() for line in body) == " ".join(words)
+    assert all(len(line) > resume_helpers.WRAP - 12 for line in body[:-1])  # no ragged short lines
+    assert "    - first item that goes on and continues here" in lines
+    assert "    keep   this" in lines and "    as is" in lines

@@ -249,3 +249,49 @@ class Claude:
         run = CliRun(argv, proc.returncode, events, noise, stderr, time.monotonic() - started, self.home, cwd)
         self.runs.append(run)
         return run
+
+
+def _git_out(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed in {cwd}: {result.stderr}")
+    return result.stdout
+
+
+def working_tree_files(root: Path) -> list[str]:
+    """The files of `root`'s working tree that git would commit: tracked ones still on disk, untracked ones
+    not ignored (so an uncommitted change is what the tests run)."""
+    out = _git_out(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    return sorted({name for name in out.split("\0") if name and (root / name).is_file()})
+
+
+def clone_working_tree(source: Path, tmp_path: Path) -> ProjectClone:
+    """A clone of `source` whose HEAD is `source`'s working tree as it is now, with a bare `origin` holding it.
+
+    Nothing is written into `source`: the clone is made from its committed history, then its files are
+    replaced by the working tree's and committed in the clone.
+    """
+    remote = tmp_path / "remote.git"
+    path = tmp_path / "project"
+    _git_out(tmp_path, "clone", "--quiet", "--no-hardlinks", str(source), str(path))
+    _git_out(path, "config", "user.name", "Test Author")
+    _git_out(path, "config", "user.email", "author@example.com")
+    _git_out(path, "config", "commit.gpgsign", "false")
+    wanted = set(working_tree_files(source))
+    for name in set(working_tree_files(path)) - wanted:
+        (path / name).unlink()
+    for name in sorted(wanted):
+        src, dst = source / name, path / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if dst.is_symlink() or dst.exists():
+            dst.unlink()
+        shutil.copy2(src, dst, follow_symlinks=False)
+    _git_out(path, "add", "-A")
+    if _git_out(path, "status", "--porcelain").strip():
+        _git_out(path, "commit", "--quiet", "--no-verify", "-m", "the working tree under test")
+    _git_out(tmp_path, "clone", "--quiet", "--bare", str(path), str(remote))
+    _git_out(path, "remote", "set-url", "origin", str(remote))
+    _git_out(path, "fetch", "--quiet", "origin")
+    branch = _git_out(path, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    _git_out(path, "branch", "--quiet", f"--set-upstream-to=origin/{branch}")
+    return ProjectClone(path, remote)

@@ -23,6 +23,7 @@ from .claude_cli import (
     ProjectClone,
     cache_root,
     claude_version,
+    clone_working_tree,
     install_claude_code,
     missing_tools,
 )
@@ -124,18 +125,11 @@ def _git(cwd: Path, *args: str) -> str:
 
 @pytest.fixture
 def project_clone(tmp_path: Path) -> ProjectClone:
-    """A temporary clone of this repository's committed HEAD, whose origin is a local bare repo.
+    """A temporary clone of this repository's working tree (committed or not), whose origin is a local bare repo.
 
-    Only committed files are there: the committed .claude/settings.json is what the CLI loads.
+    The clone's committed .claude/settings.json is the working tree's: it is what the CLI loads.
     """
-    remote = tmp_path / "remote.git"
-    path = tmp_path / "project"
-    _git(tmp_path, "clone", "--quiet", "--bare", str(REPO_ROOT), str(remote))
-    _git(tmp_path, "clone", "--quiet", str(remote), str(path))
-    _git(path, "config", "user.name", "Test Author")
-    _git(path, "config", "user.email", "author@example.com")
-    _git(path, "config", "commit.gpgsign", "false")
-    return ProjectClone(path, remote)
+    return clone_working_tree(REPO_ROOT, tmp_path)
 
 
 @pytest.fixture

@@ -33,10 +33,11 @@ def _state(project: Path, session_id: str) -> dict[str, Any]:
     return state
 
 
-def _claude_cmd(claude: Claude, *args: str) -> subprocess.CompletedProcess[str]:
-    """A `claude` subcommand (plugin management) with the run's HOME and environment."""
-    return subprocess.run([str(claude.binary), *args], env=claude.environment(), capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+def _claude_cmd(claude: Claude, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A `claude` subcommand (plugin management) with the run's HOME and environment, run in `cwd` (a
+    temporary project: the CLI writes project state where it runs, never into this checkout)."""
+    return subprocess.run([str(claude.binary), *args], cwd=cwd, env=claude.environment(), capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
 def test_installed_repo_counts_tool_calls_and_keeps_their_own_hook_running(
@@ -115,13 +116,13 @@ def test_marketplace_validates_installs_and_the_installed_plugin_works(
         claude: Claude, standin: StandIn, project_clone: ProjectClone, scratch_project: Path) -> None:
     source = str(project_clone.path)
     for target in (source, os.path.join(source, ".claude-plugin/marketplace.json")):
-        checked = _claude_cmd(claude, "plugin", "validate", "--strict", target)
+        checked = _claude_cmd(claude, scratch_project, "plugin", "validate", "--strict", target)
         assert checked.returncode == 0, checked.stdout + checked.stderr
-    added = _claude_cmd(claude, "plugin", "marketplace", "add", source)
+    added = _claude_cmd(claude, scratch_project, "plugin", "marketplace", "add", source)
     assert added.returncode == 0, added.stdout + added.stderr
-    installed = _claude_cmd(claude, "plugin", "install", "baton@baton")
+    installed = _claude_cmd(claude, scratch_project, "plugin", "install", "baton@baton")
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    listed = _claude_cmd(claude, "plugin", "list")
+    listed = _claude_cmd(claude, scratch_project, "plugin", "list")
     assert "baton@baton" in listed.stdout
 
     standin.add(s.bash("baton validate_frontmatter.py --summary", "run a baton helper"), s.text("Done."))

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from lib.adopt import claude_settings
-from lib.adopt.install import baton_version, rewrite_helper_calls, source_commands
+from lib.adopt.manifest import baton_version
+from lib.adopt.payload import rewrite_helper_calls, source_commands
 from lib.core import atomic
 
 NAME = "baton"

@@ -8,8 +8,15 @@ Security model (docs/console.md):
 - The one mutation, `POST /api/chains/{id}/stop`, needs the token in `X-Baton-Token` or
   `Authorization: Bearer` whatever the bind: credentials a browser attaches by itself (cookies,
   Basic) are not accepted for it, so another site cannot make a browser stop a chain.
-- Pages send a strict Content-Security-Policy (scripts and styles from this server only), and
-  notes are rendered with raw HTML disabled.
+- Every response (pages, JSON, errors, static files, the event stream, refusals) carries a strict
+  Content-Security-Policy with `frame-ancestors 'none'`, `X-Content-Type-Options: nosniff` and
+  `Cache-Control: no-store`; notes are rendered with raw HTML disabled, and only their first
+  `max_body_bytes` (the rest is behind a link to the note as plain text).
+- Another site cannot make a browser fetch anything from the console: a request whose
+  `Sec-Fetch-Site` is not `same-origin` or `none` (or, from a browser without fetch metadata, whose
+  `Origin` is not the console's) is refused, except a top-level navigation to a page that the user
+  clicked (a link to the console from a chat or a wiki keeps working; it cannot read what it opens).
+- Error text quotes at most 100 characters of the input it complains about.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,6 +56,8 @@ from lib.console.data import (
     _choice,
     _parse_date,
     _parse_int,
+    clip_input,
+    quote_input,
 )
 from lib.console.events import HEARTBEAT_S, EventHub, Watcher
 from lib.core.errors import BatonError
@@ -65,6 +74,12 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+# Added to every response that does not set its own value.
+_SECURITY_HEADERS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in PAGE_HEADERS.items()]
+# The note as plain text: nothing in it may run or load, whatever a browser makes of it.
+RAW_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
+# Sec-Fetch-Dest values of a top-level page load.
+_PAGE_DESTS = ("document", "")
 WORKSTREAM_STATUSES = ("active", "paused", "blocked", "done", "superseded", "archived")
 _SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -148,10 +163,28 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+
+        async def guarded_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in _SECURITY_HEADERS if h[0] not in present)
+                # Server-Timing: what the console spent before answering (the benchmark reads it).
+                spent = (time.perf_counter() - started) * 1000
+                headers.append((b"server-timing", f"app;dur={spent:.2f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
         host = (_header(scope, b"host") or "").lower()
         allowed = self.security.allowed_hosts
         if allowed is not None and host not in allowed:
-            await _json_error(400, f"Host {host or '(none)'!r} is not this console's address")(scope, receive, send)
+            await _json_error(400, f"Host {quote_input(host or '(none)')} is not this console's address")(
+                scope, receive, guarded_send)
+            return
+        foreign = cross_site(scope, host)
+        if foreign is not None:
+            await _json_error(403, f"refused: a request from another site ({foreign})")(scope, receive, guarded_send)
             return
         if self.security.remote:
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
@@ -159,22 +192,41 @@ class Guard:
             if token is None:
                 response = _json_error(401, "this console needs its token (X-Baton-Token, Bearer, or Basic)")
                 response.headers["WWW-Authenticate"] = 'Basic realm="baton console", charset="UTF-8"'
-                await response(scope, receive, send)
+                await response(scope, receive, guarded_send)
                 return
             if not self.security.token_ok(token):
-                await _json_error(403, "wrong token")(scope, receive, send)
+                await _json_error(403, "wrong token")(scope, receive, guarded_send)
                 return
-        started = time.perf_counter()
+        await self.app(scope, receive, guarded_send)
 
-        async def timed_send(message: Message) -> None:
-            # Server-Timing: what the console spent before answering (the benchmark reads it).
-            if message["type"] == "http.response.start":
-                spent = (time.perf_counter() - started) * 1000
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"server-timing", f"app;dur={spent:.2f}".encode())]}
-            await send(message)
 
-        await self.app(scope, receive, timed_send)
+def cross_site(scope: Scope, host: str) -> str | None:
+    """Why a request looks sent by another site's page, or None.
+
+    Fetch metadata first: `same-origin` and `none` (typed, bookmarked) pass; any other site (other
+    ports of localhost are `same-site`, and refused too) passes only for a page the user clicked
+    through to. Browsers without fetch metadata still send `Origin` on cross-origin fetches and
+    forms. Clients that are not browsers send neither and pass (the Host check and the token
+    guard them).
+    """
+    site = (_header(scope, b"sec-fetch-site") or "").strip().lower()
+    if site:
+        if site in ("same-origin", "none"):
+            return None
+        path = scope.get("path") or ""
+        if (scope.get("method") in ("GET", "HEAD")
+                and (_header(scope, b"sec-fetch-mode") or "").lower() == "navigate"
+                and (_header(scope, b"sec-fetch-dest") or "").lower() in _PAGE_DESTS
+                and (_header(scope, b"sec-fetch-user") or "") == "?1"
+                and not path.startswith(("/api/", "/static/", "/openapi")) and not path.endswith("/raw")):
+            return None
+        return f"Sec-Fetch-Site: {quote_input(site, 20)}"
+    origin = _header(scope, b"origin")
+    if origin is not None:
+        _scheme, sep, rest = origin.strip().lower().partition("://")
+        if not sep or rest.rstrip("/") != host:
+            return f"Origin: {quote_input(origin)}"
+    return None
 
 
 def _json_error(status: int, message: str) -> JSONResponse:
@@ -215,21 +267,21 @@ def _bool(value: str | None, name: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise BadRequest(f"{name}: {value!r} is not true or false")
+    raise BadRequest(f"{name}: {quote_input(value)} is not true or false")
 
 
 def _slug(value: str | None, name: str) -> str | None:
     if value is None or value == "":
         return None
     if not set(value) <= _SLUG_CHARS or value[0] in "-_":
-        raise BadRequest(f"{name}: {value!r} is not a slug (lowercase letters, digits, - and _)")
+        raise BadRequest(f"{name}: {quote_input(value)} is not a slug (lowercase letters, digits, - and _)")
     return value
 
 
 def _known(params: Mapping[str, str], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise BadRequest(f"unknown parameter {unknown[0]!r} (known: {', '.join(allowed) or 'none'})")
+        raise BadRequest(f"unknown parameter {quote_input(unknown[0])} (known: {', '.join(allowed) or 'none'})")
 
 
 SESSION_PARAMS = ("project", "operator", "workstream", "since", "until", "status", "outcome", "chain", "limit",
@@ -458,6 +510,16 @@ def create_app(console: Console, security: Security) -> Guard:
         detail["body_html"] = Markup(detail["body_html"])
         return "session.html", {"s": detail}
 
+    async def session_raw(request: Request) -> Response:
+        project = request.query_params.get("project") or None
+        try:
+            _known(request.query_params, ("project",))
+            path = await asyncio.to_thread(console.session_file, request.path_params["session_id"], project)
+        except BatonError as exc:
+            return _json_error(_error_status(exc), str(exc))
+        return FileResponse(path, media_type="text/plain; charset=utf-8",
+                            headers={"Content-Security-Policy": RAW_CSP, "Content-Disposition": "inline"})
+
     def workstreams_page(request: Request) -> tuple[str, dict[str, Any]]:
         params = request.query_params
         data = console.workstreams(project=params.get("project") or None,
@@ -495,6 +557,7 @@ def create_app(console: Console, security: Security) -> Guard:
         Route("/chains/{chain_id}", html_page(chain_page), name="chain"),
         Route("/sessions", html_page(sessions_page), name="sessions"),
         Route("/sessions/{session_id}", html_page(session_page), name="session"),
+        Route("/sessions/{session_id}/raw", session_raw, name="session_raw"),
         Route("/workstreams", html_page(workstreams_page), name="workstreams"),
         Route("/insights", html_page(insights_page), name="insights"),
         Route("/openapi.json", api_openapi, name="openapi"),
@@ -520,11 +583,11 @@ def create_app(console: Console, security: Security) -> Guard:
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return _json_error(404, f"no such page: {request.url.path}")
+    return _json_error(404, f"no such page: {clip_input(request.url.path)}")
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
-    return _json_error(405, f"{request.method} is not allowed here")
+    return _json_error(405, f"{quote_input(request.method, 20)} is not allowed here")
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from lib.console.storeview import Note, StoreView
 from lib.core.errors import BatonError
@@ -61,6 +62,41 @@ class Settings:
     stop_timeout_s: float = 20.0
     # Where the chain registry lives (None: $BATON_STATE_HOME, as chains.py).
     registry_home: Path | None = None
+    # A note body larger than this (UTF-8 bytes) is shown cut, with a link to the whole note as text:
+    # rendering markdown costs ~2 s and ~80 MB per MB of note.
+    max_body_bytes: int = 256 * 1024
+
+
+# Bad input is quoted in error text up to this many characters; the rest is counted, not echoed.
+QUOTE_LIMIT = 100
+
+
+def quote_input(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """repr() of untrusted input for an error message, at most `limit` characters of it."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def clip_input(value: str, limit: int = QUOTE_LIMIT) -> str:
+    """Untrusted input shown as is (an id in a path), at most `limit` characters of it."""
+    return value if len(value) <= limit else f"{value[:limit]}... ({len(value)} characters)"
+
+
+def cut_body(body: str, limit: int) -> tuple[str, bool]:
+    """The body's first `limit` UTF-8 bytes, ended at a paragraph or line break when one is near."""
+    if len(body) <= limit // 4:  # at most 4 bytes a character: certainly short enough
+        return body, False
+    raw = body.encode("utf-8")
+    if len(raw) <= limit:
+        return body, False
+    head = raw[:limit].decode("utf-8", "ignore")
+    for mark in ("\n\n", "\n"):
+        cut = head.rfind(mark)
+        if cut >= len(head) // 2:
+            return head[: cut + 1], True
+    return head, True
 
 
 @dataclass
@@ -92,7 +128,7 @@ def _parse_date(value: str | None, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise BadRequest(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+        raise BadRequest(f"{name}: {quote_input(value)} is not a date (YYYY-MM-DD)") from None
 
 
 def _parse_int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
@@ -101,9 +137,9 @@ def _parse_int(value: str | None, name: str, default: int, lo: int, hi: int) -> 
     try:
         number = int(value)
     except ValueError:
-        raise BadRequest(f"{name}: {value!r} is not a whole number") from None
+        raise BadRequest(f"{name}: {quote_input(value)} is not a whole number") from None
     if not lo <= number <= hi:
-        raise BadRequest(f"{name}: {number} is out of range ({lo}-{hi})")
+        raise BadRequest(f"{name}: {clip_input(value)} is out of range ({lo}-{hi})")
     return number
 
 
@@ -112,7 +148,7 @@ def _choice(value: str | None, name: str, allowed: Iterable[str]) -> str | None:
         return None
     options = tuple(allowed)
     if value not in options:
-        raise BadRequest(f"{name}: {value!r} is not one of {', '.join(options)}")
+        raise BadRequest(f"{name}: {quote_input(value)} is not one of {', '.join(options)}")
     return value
 
 
@@ -254,7 +290,7 @@ class Console:
             return self.projects[0]
         found = self._by_name.get(name)
         if found is None:
-            raise NotFound(f"no project {name!r} (served: {', '.join(self._by_name)})")
+            raise NotFound(f"no project {quote_input(name)} (served: {', '.join(self._by_name)})")
         return found
 
     def selected(self, name: str | None) -> list[Project]:
@@ -310,7 +346,7 @@ class Console:
             note = proj.view.get("session", session_id)
             if note is not None:
                 return proj, note
-        raise NotFound(f"no session {session_id}")
+        raise NotFound(f"no session {clip_input(session_id)}")
 
     def session(self, session_id: str, project: str | None = None,
                 render: Callable[[str], str] | None = None) -> dict[str, Any]:
@@ -322,9 +358,21 @@ class Console:
             note = dataclasses.replace(note, error=note.error or str(exc))
         out = session_row(proj, note)
         out["frontmatter"] = note.meta
-        out["body_markdown"] = body
-        out["body_html"] = render(body) if render else None
+        shown, cut = cut_body(body, self.settings.max_body_bytes)
+        out["body_markdown"] = shown
+        out["body_html"] = render(shown) if render else None
+        out["body_truncated"] = cut
+        out["body_bytes"] = len(body.encode("utf-8")) if cut else len(shown.encode("utf-8"))
+        out["raw_url"] = f"/sessions/{quote(note.external_id, safe='')}/raw?project={quote(proj.name, safe='')}"
         return out
+
+    def session_file(self, session_id: str, project: str | None = None) -> Path:
+        """The note's file, for the raw view: inside its project, and not a symlink."""
+        proj, note = self.find_session(session_id, project)
+        path = proj.root / note.relpath
+        if path.is_symlink() or not path.resolve().is_relative_to(proj.root.resolve()):
+            raise NotFound(f"no session {clip_input(session_id)} (its file is a symlink)")
+        return path
 
     # -- workstreams and operators -----------------------------------------------
 
@@ -405,11 +453,11 @@ class Console:
 
     def _chain_record(self, chain_id: str) -> tuple[Project, Any]:
         if not chains_available():
-            raise NotFound(f"no chain {chain_id} (the chain runner is not installed)")
+            raise NotFound(f"no chain {clip_input(chain_id)} (the chain runner is not installed)")
         from lib.chains import registry as reg
 
         if not reg.is_chain_id(chain_id):
-            raise BadRequest(f"{chain_id!r} is not a chain id (YYYYMMDD-HHMMSS-xxxx)")
+            raise BadRequest(f"{quote_input(chain_id)} is not a chain id (YYYYMMDD-HHMMSS-xxxx)")
         chain = open_registry(self.settings.registry_home).get(chain_id)
         proj = self.project_of_dir(chain.project_dir) if chain is not None else None
         if chain is None or proj is None:

@@ -8,16 +8,20 @@ of DEFAULTS and of scripts/schemas/baton-config.schema.json.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from lib.core import settings
 
 CONFIG_PATH = ".claude/baton.yaml"
+STRICT_GRACE_DAYS = 14
 
 DEFAULTS: dict[str, Any] = {
-    # warn: report problems and let the commit through; strict: block it.
+    # warn: report problems and let the commit through; strict: block it. Unset, it is warn until
+    # `strict_from` (an ISO date the installer records: install day + STRICT_GRACE_DAYS), strict after.
     "pre_commit": "warn",
+    "strict_from": None,
     # Counters that must stay zero in a session (dotted paths into the telemetry state).
     "invariants": ["tool_calls_breakdown.mcp__notion_offplan"],
     # Per-model prices in USD per million tokens, merged over scripts/lib/telemetry/pricing.json.
@@ -72,17 +76,45 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse(text: str, source: str = CONFIG_PATH) -> dict[str, Any]:
-    """Validate a baton.yaml text and return it merged over the defaults."""
+def parse(text: str, source: str = CONFIG_PATH, today: dt.date | None = None) -> dict[str, Any]:
+    """Validate a baton.yaml text and return it merged over the defaults (`pre_commit` resolved for `today`)."""
     data = settings.parse_document(text, source, SCHEMA, shape="a mapping of settings", empty={},
                                    message=lambda err: str(err.message))
-    return _merge(DEFAULTS, data)
+    start = _strict_from(data.get("strict_from"), text, source)
+    data["strict_from"] = start.isoformat() if start else None
+    merged = _merge(DEFAULTS, data)
+    if start is not None and "pre_commit" not in data and (today or dt.date.today()) >= start:
+        merged["pre_commit"] = "strict"
+    return merged
 
 
-def load(root: Path) -> dict[str, Any]:
+def _strict_from(value: Any, text: str, source: str) -> dt.date | None:
+    """`strict_from` as a date: YAML reads `2026-05-25` as one; quoted, it is a string."""
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise settings.fail_at(text, source, ["strict_from"], f"{value!r} is not a date (YYYY-MM-DD)")
+
+
+def grace_text(today: dt.date) -> str:
+    """The baton.yaml the installer writes: the pre-commit hook warns for STRICT_GRACE_DAYS, then blocks."""
+    start = today + dt.timedelta(days=STRICT_GRACE_DAYS)
+    return (
+        "# baton settings (README: Settings). Written by baton's installer; yours to edit.\n"
+        "# The pre-commit hook warns about notes whose frontmatter breaks the contract until strict_from,\n"
+        "# then blocks such commits. Move the date, or set `pre_commit: warn` (or strict) to decide now.\n"
+        f"strict_from: {start.isoformat()}\n"
+    )
+
+
+def load(root: Path, today: dt.date | None = None) -> dict[str, Any]:
     """The settings of the repository at `root` (defaults when the file is absent)."""
     path = root / CONFIG_PATH
     text = settings.read_text(path)
     if text is None:
         return copy.deepcopy(DEFAULTS)
-    return parse(text, str(path))
+    return parse(text, str(path), today)

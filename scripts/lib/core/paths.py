@@ -26,6 +26,11 @@ SKIPPED_NAMES = frozenset({"TEMPLATE.md", "INDEX.md", "README.md", "MAP.md"})
 
 STATE_DIR = ".claude/state"
 
+# How a repository's command files and messages call baton's helpers: baton's own checkout, and a
+# repository baton was installed into (its scripts under .baton/).
+LAUNCHER = "./scripts/py scripts/"
+INSTALLED_LAUNCHER = "./.baton/scripts/py .baton/scripts/"
+
 _SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -95,3 +100,12 @@ def find_root(start: Path | None = None) -> Path:
 def is_safe_slug(value: str) -> bool:
     """A slug that can be a file name: lowercase, no separators, no leading dot."""
     return bool(_SAFE_SLUG.match(value)) and ".." not in value
+
+
+def launcher_in(root: Path) -> str:
+    """How a person runs a baton helper in the repository at `root`: what the launcher that started us
+    says ($BATON_HELPER_PREFIX, e.g. `baton ` from the plugin), else the launcher that exists there."""
+    told = os.environ.get("BATON_HELPER_PREFIX")
+    if told:
+        return told
+    return INSTALLED_LAUNCHER if (root / ".baton" / "scripts" / "py").is_file() else LAUNCHER

@@ -1,13 +1,16 @@
 """What git says a session did: its commits, lines changed, and the notes it touched.
 
 Commits are those reachable from HEAD committed since the session started, without
-merges (a pull brings in other people's work) and without the handoff's own
-`handoff: ` commits (bookkeeping, not work).
+merges (a pull brings in other people's work), without the handoff's own `handoff: `
+commits (bookkeeping, not work), and without baton's own upkeep: a commit that touches only
+`.baton/`, or that commits baton's installer manifest with nothing but files baton installed
+(installing or upgrading baton is not the session's work, however many lines it adds).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +22,31 @@ from lib.core.paths import SKIPPED_NAMES, STORE_FOLDERS
 HANDOFF_SUBJECT = "handoff: "
 _ADR = re.compile(r"^(?:ADR-)?(\d{4})(?:-.*)?\.md$")
 _RECORD, _UNIT = "\x1e", "\x1f"
+
+BATON_HOME = ".baton/"
+BATON_MANIFEST = ".baton/manifest.json"
+# Files of the repository's own that the installer edits or writes once (its manifest does not list them).
+INSTALLER_SHARED = frozenset({".claude/settings.json", ".gitignore", ".claude/operators.yaml", ".claude/baton.yaml"})
+
+
+def installed_files(root: Path) -> frozenset[str]:
+    """The files baton's installer put in this repository (from `.baton/manifest.json`; none without one)."""
+    try:
+        data = json.loads((root / BATON_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return frozenset()
+    files = data.get("files") if isinstance(data, dict) else None
+    return frozenset(str(k) for k in files) if isinstance(files, dict) else frozenset()
+
+
+def is_baton_upkeep(paths: set[str], installed: frozenset[str]) -> bool:
+    """Whether a commit changing `paths` is baton's install, upgrade or own files rather than work."""
+    if not paths:
+        return False
+    if all(p.startswith(BATON_HOME) for p in paths):
+        return True
+    return BATON_MANIFEST in paths and all(
+        p.startswith(BATON_HOME) or p in installed or p in INSTALLER_SHARED for p in paths)
 
 
 @dataclass
@@ -116,6 +144,7 @@ def git_stats(root: Path, since: dt.datetime | None, since_source: str) -> GitSt
     except git.GitCommandError as exc:
         raise BatonError(f"git log failed: {str(exc.stderr).strip() or exc}") from None
     files: set[str] = set()
+    installed = installed_files(root)
     for record in out.split(_RECORD):
         if not record.strip():
             continue
@@ -123,12 +152,11 @@ def git_stats(root: Path, since: dt.datetime | None, since_source: str) -> GitSt
         sha, committed, email, subject = ([*header.split(_UNIT), "", "", "", ""])[:4]
         if subject.startswith(HANDOFF_SUBJECT):
             continue
+        changes = [parts for parts in (line.split("\t", 2) for line in numstat.splitlines()) if len(parts) == 3]
+        if is_baton_upkeep({path for _, _, path in changes}, installed):
+            continue
         stats.commits.append(CommitInfo(sha, sha[:12], subject, email, _utc(committed)))
-        for line in numstat.splitlines():
-            parts = line.split("\t", 2)
-            if len(parts) != 3:
-                continue
-            added, removed, path = parts
+        for added, removed, path in changes:
             stats.lines_added += int(added) if added.isdigit() else 0
             stats.lines_removed += int(removed) if removed.isdigit() else 0
             files.add(path)

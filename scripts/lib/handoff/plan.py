@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lib.core import paths
 from lib.core.paths import SKIPPED_NAMES
 from lib.handoff import context, identity
 from lib.handoff import manifest as manifests
@@ -105,13 +106,16 @@ def is_first_handoff(root: Path, slug: str, initials: str, current: str) -> bool
     return True
 
 
-def first_handoff_hint(slug: str, initials: str, session_id: str) -> str:
+def first_handoff_hint(slug: str, initials: str, session_id: str, root: Path | None = None) -> str:
+    """What to do next time; the per-operator commands are named only once they exist in `root`."""
     short = initials.lower()
-    return (
-        f"First handoff as {slug}: this note goes to docs/sessions/{session_id}.md and is committed with your "
-        f"code. Next time, start with /resume (or /resume-{short}) to pick up from its Resume Prompt; "
-        f"/handoff-{short} hands off as {slug} without asking."
-    )
+    lead = f"First handoff as {slug}: this note goes to docs/sessions/{session_id}.md and is committed with your code."
+    commands = Path(root or ".") / ".claude" / "commands"
+    if (commands / f"resume-{short}.md").is_file() and (commands / f"handoff-{short}.md").is_file():
+        return (f"{lead} Next time, start with /resume (or /resume-{short}) to pick up from its Resume Prompt; "
+                f"/handoff-{short} hands off as {slug} without asking.")
+    return (f"{lead} Next time, start with /resume to pick up from its Resume Prompt. For /resume-{short} and "
+            f"/handoff-{short} (no operator question), run `{paths.launcher_in(Path(root or '.'))}session.py wrappers` once.")
 
 
 def start(root: Path, *, quick: bool, auto: bool, operator_confirmed: bool, claude_id: str | None,
@@ -160,7 +164,7 @@ def start(root: Path, *, quick: bool, auto: bool, operator_confirmed: bool, clau
     result.note_written = meta.get("status") not in (None, "claimed")
     result.first_handoff = is_first_handoff(root, operator.slug, initials, claim.id)
     if result.first_handoff:
-        result.hint = first_handoff_hint(operator.slug, initials, claim.id)
+        result.hint = first_handoff_hint(operator.slug, initials, claim.id, root)
     with manifests.editing(root, claim.id) as record:
         record.operator, record.initials = operator.slug, initials
         record.claude_session_id = claude_id or record.claude_session_id
