@@ -90,8 +90,10 @@ def run(folder: Path, mode: str, clones: int, per_clone: int) -> dict[str, objec
              for n, (clone, slug) in enumerate(zip(paths, slugs, strict=True))]
     lines = []
     for proc in procs:
-        out, _ = proc.communicate()
+        out, err = proc.communicate()
         lines += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        if proc.returncode != 0 and mode != "plain":
+            raise SystemExit(f"bench_team.py: a {mode} worker failed: {err.strip()[-500:]}")
     wall = time.perf_counter() - started
     tree = git(remote, "ls-tree", "--name-only", "main", "docs/sessions/").split()
     landed = len([t for t in tree if not t.endswith(("INDEX.md", "TEMPLATE.md"))])
