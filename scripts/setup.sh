@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-command set-up for baton. Safe to run again: every step checks before it acts.
 #   1. a .venv with the project and its dev dependencies
-#   2. the git pre-commit hook (a foreign hook is kept and still run)
+#   2. the git pre-commit hook (a foreign hook is kept and still run) and the merge driver
 #   3. the store folders
 #   4. validate the store, then show the resume dashboard
 set -euo pipefail
@@ -53,6 +53,13 @@ fi
 step "Git pre-commit hook"
 if git rev-parse --git-dir >/dev/null 2>&1; then
     ./scripts/py scripts/install_git_hook.py
+else
+    echo "not a git checkout: skipped"
+fi
+
+step "Git merge driver (Session Logs, changelog, generated indexes)"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+    ./scripts/py scripts/merge_driver.py install
 else
     echo "not a git checkout: skipped"
 fi

@@ -148,20 +148,47 @@ def test_push_from_a_detached_head_names_it_and_keeps_the_commit(store: Path, re
     _assert_kept(store, session_id)
 
 
-def test_push_rejected_as_non_fast_forward_names_it_and_keeps_the_commit(store: Path, remote: Path,
-                                                                          tmp_path: Path) -> None:
+def _peer_pushes(remote: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(remote), str(other))
     (other / "peer.txt").write_text("peer\n")
     git(other, "add", "peer.txt")
     git(other, "-c", "user.email=p@example.com", "-c", "user.name=P", "commit", "-q", "-m", "peer work")
     git(other, "push", "-q")
+
+
+def test_a_handoff_behind_the_remote_is_replayed_on_it_and_pushed_keeping_uncommitted_work(
+        store: Path, remote: Path, tmp_path: Path) -> None:
+    _peer_pushes(remote, tmp_path)
+    (store / "wip.txt").write_text("not ready\n")
+    (store / "workstreams" / "notes.txt").write_text("scratch\n")
+    session_id, result = handoff(store, push=True)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["pushed"] and payload["push_attempts"] == 1
+    assert git(remote, "log", "--format=%s", "main").splitlines()[:2] == [
+        f"handoff: {session_id} {content()['title']}", "peer work"]
+    assert git(store, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")  # the local branch followed
+    assert (store / "peer.txt").read_text() == "peer\n"
+    assert (store / "wip.txt").read_text() == "not ready\n" and (store / "workstreams/notes.txt").is_file()
+    assert payload["commit"] == git(store, "rev-parse", "HEAD").strip()
+
+
+def test_own_commits_behind_a_moved_remote_stop_the_push_with_one_line_and_are_kept(store: Path, remote: Path,
+                                                                                  tmp_path: Path) -> None:
+    _peer_pushes(remote, tmp_path)
+    (store / "app.py").write_text("print('hi')\n")
+    git(store, "add", "app.py")
+    git(store, "commit", "-q", "-m", "feat: app")
     session_id, result = handoff(store, push=True)
     assert result.returncode == 1
-    assert json.loads(result.stdout)["push_error"]["kind"] == "non_fast_forward"
-    assert "push rejected: origin/main has commits this clone does not have" in result.stderr
-    assert "git pull --rebase" in result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["push_error"]["kind"] == "needs_pull" and not payload["pushed"]
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "git pull --rebase" in result.stderr and "feat: app" in result.stderr
     _assert_kept(store, session_id)
+    assert git(store, "log", "--format=%s", "-2").splitlines()[1] == "feat: app"
+    assert git(remote, "log", "-1", "--format=%s", "main").strip() == "peer work"
 
 
 class _GitOverHttp(BaseHTTPRequestHandler):
@@ -267,18 +294,25 @@ def test_an_id_the_remote_already_holds_is_reclaimed_renamed_and_pushed(store: P
     assert f"[{new_id}]({new_id}.md)" in index and taken not in index
 
 
-def test_a_collision_on_the_same_branch_is_renamed_then_reported_as_non_fast_forward(
+def test_a_collision_on_the_same_branch_is_renamed_replayed_on_the_remote_and_pushed(
         store: Path, remote: Path, tmp_path: Path) -> None:
     taken = _other_clone_claims(remote, tmp_path, "main")
     assert start(store)["id"] == taken
     write(store, taken, content())
-    result = helper(store, "commit", "--id", taken, "--push", "--json", ok=False)
-    payload = json.loads(result.stdout)
-    assert payload["renamed_from"] == [taken] and payload["push_error"]["kind"] == "non_fast_forward"
-    # The renamed note rebases onto the remote without touching the other clone's note.
-    git(store, "pull", "-q", "--rebase")
-    assert (store / f"docs/sessions/{taken}.md").exists() and (store / f"docs/sessions/{payload['id']}.md").exists()
-    assert helper_json(store, "commit", "--id", payload["id"], "--push")["pushed"]
+    helper(store, "append-log", "--id", taken, "--line", "Did it")
+    helper(store, "regen-index", "--id", taken)
+    payload = helper_json(store, "commit", "--id", taken, "--push")
+    new_id = payload["id"]
+    assert payload["renamed_from"] == [taken] and payload["pushed"] and new_id != taken
+    tree = git(remote, "ls-tree", "-r", "--name-only", "main")
+    assert f"docs/sessions/{taken}.md" in tree and f"docs/sessions/{new_id}.md" in tree
+    log = git(remote, "show", "main:workstreams/auth.md")
+    assert log.count(f"[{taken}]") == 1 and log.count(f"[{new_id}]") == 1
+    index = git(remote, "show", "main:docs/sessions/INDEX.md")
+    assert f"[{taken}]({taken}.md)" in index and f"[{new_id}]({new_id}.md)" in index
+    # The local clone follows: the other clone's note is here, this one's under its new id.
+    assert (store / f"docs/sessions/{taken}.md").is_file() and (store / f"docs/sessions/{new_id}.md").is_file()
+    assert git(store, "status", "--porcelain", "--", "docs", "workstreams") == ""
 
 
 def test_a_note_this_clone_pushed_before_is_not_a_collision(store: Path, remote: Path) -> None:
@@ -344,3 +378,23 @@ def test_a_recorded_file_the_user_removed_is_left_out_of_the_commit(store: Path)
     helper(store, "stage", "--id", session_id)
     helper(store, "commit", "--id", session_id)
     assert commit_files(store) == [f"docs/sessions/{session_id}.md"]
+
+
+def test_uncommitted_edits_in_a_file_the_remote_changed_stop_the_push_and_stay_untouched(
+        store: Path, remote: Path, tmp_path: Path) -> None:
+    _other_clone_claims(remote, tmp_path, "main")  # the remote's Session Log gained a line
+    remote_head = git(remote, "rev-parse", "main")
+    session_id = start(store)["id"]
+    write(store, session_id, content(workstream=None))
+    helper(store, "commit", "--id", session_id)
+    head = git(store, "rev-parse", "HEAD")
+    edited = (store / "workstreams" / "auth.md").read_text() + "\nMy own notes, not committed.\n"
+    (store / "workstreams" / "auth.md").write_text(edited)
+    result = helper(store, "commit", "--id", session_id, "--push", "--json", ok=False)
+    payload = json.loads(result.stdout)
+    assert payload["push_error"]["kind"] == "local_changes" and not payload["pushed"]
+    assert "workstreams/auth.md" in result.stderr and "commit or stash" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert git(store, "rev-parse", "HEAD") == head
+    assert (store / "workstreams" / "auth.md").read_text() == edited
+    assert git(remote, "rev-parse", "main") == remote_head  # nothing was pushed

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lib.adopt import ci, claude_settings, githooks, mcp, roster
+from lib.adopt import ci, claude_settings, githooks, mcp, mergedriver, roster
 from lib.adopt.layout import (
     BLOCK,
     GIT_HOOK,
@@ -132,6 +132,7 @@ def install(source: Path, target: Path, options: Options) -> Report:
         # manifest does not record them (a teammate's install would rewrite it); uninstall
         # recognises them by themselves (githooks' marker, our folder).
         _install_git_hook(target, hook_plan, options, report)
+        report.add("merge-driver", ".gitattributes", *mergedriver.install_step(target, SCRIPTS, options.dry_run))
         _install_venv(target, venv_plan, options, report)
     finally:
         new_manifest["dirs"] = sorted(dirs)

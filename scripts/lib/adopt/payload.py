@@ -221,6 +221,8 @@ if [ ! -L "$venv" ] && ! cmp -s "$base/requirements.txt" "$venv/.baton-requireme
 fi
 if git -C "$base" rev-parse --git-dir >/dev/null 2>&1; then
     "$scripts/py" "$scripts/install_git_hook.py" --root "$(git -C "$base" rev-parse --show-toplevel)"
+    "$scripts/py" "$scripts/merge_driver.py" install --root "$(git -C "$base" rev-parse --show-toplevel)" \\
+        --scripts .baton/scripts
 fi
 echo "baton is ready ($venv)"
 """

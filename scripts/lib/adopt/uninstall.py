@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lib.adopt import claude_settings, githooks, mcp
+from lib.adopt import claude_settings, githooks, mcp, mergedriver
 from lib.adopt.layout import (
     BLOCK,
     GIT_HOOK,
@@ -49,6 +49,7 @@ def uninstall(target: Path, options: Options) -> Report:
     hook = githooks.hooks_dir(target) / GIT_HOOK
     if githooks.is_ours(hook) and GIT_HOOK_TARGET in hook.read_text(encoding="utf-8"):
         report.add("git-hook", shown(target, hook), "removed" if dry else githooks.uninstall(target, GIT_HOOK))
+    report.add("merge-driver", ".gitattributes", mergedriver.unregister(target, dry_run=dry))
     for what, rel, why in (("operators", OPERATORS, "the draft was never edited"),
                            ("config", config.CONFIG_PATH, "never edited")):
         record = manifest.get(what)

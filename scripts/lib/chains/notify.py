@@ -60,7 +60,12 @@ class PushResult:
 
 
 def git_push(project_dir: Path, timeout_s: float = 300) -> PushResult:
-    """Push the current branch where every push of baton goes (lib.core.git.push_target)."""
+    """Push the current branch where every push of baton goes (lib.core.git.push_target), the way `/handoff`
+    does: fetch, re-claim any unpushed note whose id another clone took, replay the handoff commits on the
+    upstream when it moved, retry when another clone pushed first (lib.handoff.integrate)."""
+    from lib.core import config
+    from lib.handoff import commit as commits
+
     try:
         branch = git.current_branch(project_dir)
         if branch is None:
@@ -71,13 +76,14 @@ def git_push(project_dir: Path, timeout_s: float = 300) -> PushResult:
                                      f"{branch}`) or `git config remote.pushDefault REMOTE`")
         remote, remote_branch = target
         upstream = git.config(project_dir, f"branch.{branch}.remote")
-        args = ["push", "--quiet"] + ([] if upstream else ["--set-upstream"])
-        proc = git.run(project_dir, *args, remote, f"{branch}:{remote_branch}", timeout=timeout_s, env=git.ELSEWHERE)
+        settings = commits.Settings.from_config(config.load(project_dir))
+        settings.network_timeout_s = min(settings.network_timeout_s, timeout_s)
+        result = commits.push_branch(project_dir, settings)
     except BatonError as exc:
         return PushResult(False, str(exc))
-    if proc.returncode == 124:
-        return PushResult(False, f"git push timed out after {timeout_s:g} s")
-    if not proc.ok:
-        return PushResult(False, proc.last_line() if (proc.stderr or proc.stdout).strip()
-                          else f"git push failed (exit {proc.returncode})")
-    return PushResult(True, "pushed")
+    if result.push_error is not None:
+        return PushResult(False, result.push_error.message)
+    if not upstream:
+        git.run(project_dir, "branch", "-q", f"--set-upstream-to={remote}/{remote_branch}", branch)
+    renamed = ", ".join(f"{old} -> {new}" for old, new in result.renamed.items())
+    return PushResult(True, "pushed" + (f" (ids taken on the remote, renamed: {renamed})" if renamed else ""))

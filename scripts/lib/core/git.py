@@ -192,6 +192,13 @@ _AUTH_SIGNS = (
     "the requested url returned error: 403",
     "support for password authentication was removed",
 )
+# Two pushes reaching the remote at the same moment: the loser's ref update finds the branch moved.
+_LOST_RACE_SIGNS = (
+    "cannot lock ref",
+    "failed to update ref",
+    "but expected",
+    "incorrect old value provided",
+)
 _UNREACHABLE_SIGNS = (
     "could not resolve host",
     "connection refused",
@@ -211,6 +218,8 @@ def classify_remote_failure(result: GitResult) -> str:
     if "[rejected]" in text and ("non-fast-forward" in text or "fetch first" in text):
         return NON_FAST_FORWARD
     if "updates were rejected" in text:
+        return NON_FAST_FORWARD
+    if any(sign in text for sign in _LOST_RACE_SIGNS):
         return NON_FAST_FORWARD
     if any(sign in text for sign in _AUTH_SIGNS):
         return AUTHENTICATION

@@ -7,16 +7,16 @@ An entry is
     - `0123456789ab` Subject of the first commit of the session
     - `89abcdef0123` Subject of the next one
 
-It goes right after the file's header (everything before the first `## ` heading),
-above the previous entries. A session that already has an entry is left alone, so
+It goes after the file's header (everything before the first `## ` heading), above the
+entries older than it (by date, then id). A session that already has an entry is left alone, so
 running the step twice adds one entry. The commits are the note's `commits` (what
 `git-stats` recorded at handoff, oldest first) with their subjects from git; a note
 without that key falls back to `git log --since <started_at>` (merges and
 `handoff: ` commits left out, like git-stats).
 
-Two clones that both add an entry at the top would conflict on every merge;
-`.gitattributes` gives CHANGELOG.md git's built-in `union` merge driver, which keeps
-both entries.
+Entries stand newest first by date, then id. Two clones that both add an entry would
+conflict on every merge; `.gitattributes` gives CHANGELOG.md baton's merge driver
+(`scripts/merge_driver.py`), which keeps each side's entries once, in that order.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from lib.core import atomic, git
 from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR, Store
 from lib.store import frontmatter, schema
+from lib.vault import merge
 
 FILENAME = "CHANGELOG.md"
 HEADER = (
@@ -192,7 +193,15 @@ def insert_entry(text: str, entry: Entry) -> str:
     if match is None:
         head = text if text.endswith(nl) else text + nl
         return head + nl + block
-    head, rest = text[: match.start()], text[match.start():]
+    # Newest first by date, then id: the order the merge driver keeps when teammates' entries meet.
+    key = (entry.date, entry.session_id)
+    headings = [(m.start(), merge.changelog_key(m.group(0).rstrip("\r")))
+                for m in re.finditer(r"^## .*$", text, flags=re.M)]
+    older = next((at for at, found in headings if found is not None and found < key), None)
+    if older is None and any(found is not None for _, found in headings):
+        return text.rstrip("\r\n") + nl + nl + block  # the oldest entry: last
+    at = older if older is not None else match.start()
+    head, rest = text[:at], text[at:]
     if not head.endswith(nl + nl):
         head = head + nl if head.endswith(nl) else head + nl + nl
     return head + block + nl + rest

@@ -5,16 +5,15 @@
 - Two handoffs in one repository take turns on a lock in the git directory instead of
   failing on `index.lock`; a git command that still meets a busy index (an editor's
   `git status`) is retried with backoff.
-- Before pushing, the remote is fetched; if it already holds a note with this id that did
-  not come from this clone's history (another clone of the same operator claimed it
-  offline), a free id is claimed, the note and its references are renamed, and the
-  handoff's commit is amended (or, when it is no longer HEAD, a rename commit is added).
+- Pushing goes through `lib.handoff.integrate`: fetch, re-check every note this clone has
+  not pushed yet against every remote branch (re-claiming colliding ids), replay the handoff
+  commits on the upstream when it moved, push, and start again with a jittered backoff when
+  another clone pushed first.
 - A push that fails says which way it failed, in one line; the local commit is kept.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,11 @@ from lib.core import atomic
 from lib.core import git as gitcmd
 from lib.core.errors import BatonError
 from lib.core.git import GitResult
-from lib.core.paths import STATE_DIR, STORE_FOLDERS
-from lib.handoff import identity, indexes, worklog
+from lib.core.paths import STATE_DIR
+from lib.handoff import identity, indexes, integrate
 from lib.handoff import manifest as manifests
-from lib.store import frontmatter
 
 LOCK_NAME = "baton-handoff.lock"
-MAX_RENAMES = 5
 
 
 @dataclass
@@ -40,6 +37,13 @@ class Settings:
     git_retry_attempts: int = 10
     git_retry_base_s: float = 0.1
     network_timeout_s: float = 120.0
+    push_attempts: int = 8
+    push_retry_base_s: float = 0.5
+    push_retry_cap_s: float = 8.0
+
+    def push_policy(self) -> integrate.Policy:
+        return integrate.Policy(self.push_attempts, self.push_retry_base_s, self.push_retry_cap_s,
+                                self.network_timeout_s)
 
     @classmethod
     def from_config(cls, settings: dict[str, Any]) -> Settings:
@@ -66,6 +70,8 @@ class CommitResult:
     remote: str | None = None
     branch: str | None = None
     renamed_from: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
+    push_attempts: int = 0
     push_error: PushError | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -241,6 +247,21 @@ def _commit_locked(root: Path, session_id: str, *, push: bool, settings: Setting
 
 # ----------------------------------------------------------------- push
 
+def push_branch(root: Path, settings: Settings) -> CommitResult:
+    """Push this clone's branch as `commit --push` does (integrate, re-check every unpushed note, replay,
+    retry), under the handoff lock: the chain runner's auto-push."""
+    lock = git_dir(root) / LOCK_NAME
+    result = CommitResult(id="", commit=_head(root))
+    try:
+        with atomic.locked(lock, timeout=settings.lock_timeout_s):
+            _push(root, result, settings)
+    except Timeout:
+        raise BatonError(
+            f"another handoff has held {lock} for over {settings.lock_timeout_s:g} s; try again when it is done"
+        ) from None
+    return result
+
+
 def _current_branch(root: Path) -> str | None:
     result = gitcmd.run(root, "symbolic-ref", "-q", "--short", "HEAD")
     return result.stdout.strip() if result.ok else None
@@ -253,7 +274,7 @@ def _failure(kind: str, remote: str, branch: str, sha: str | None, detail: str) 
     kept = f"the commit {sha[:12]} is kept locally" if sha else "nothing was committed"
     where = f"{remote}/{branch}"
     messages = {
-        gitcmd.NON_FAST_FORWARD: f"push rejected: {where} has commits this clone does not have; "
+        gitcmd.NON_FAST_FORWARD: f"push rejected: {where} has commits this clone does not have ({detail}); "
                                  f"run `git pull --rebase` and push again; {kept}",
         gitcmd.AUTHENTICATION: f"authentication to {remote} failed ({detail}); fix your git credentials "
                                f"and run `git push`; {kept}",
@@ -282,110 +303,29 @@ def _push(root: Path, result: CommitResult, settings: Settings) -> None:
         return
     remote, remote_branch = target
     result.remote, result.branch = remote, remote_branch
-    timeout = settings.network_timeout_s
-    fetched = gitcmd.run(root, "fetch", "-q", remote, timeout=timeout)
-    if not fetched.ok:
-        kind = gitcmd.classify_remote_failure(fetched)
-        result.push_error = _failure(kind, remote, remote_branch, result.commit, fetched.last_line())
+    outcome = integrate.integrate(root, remote, remote_branch, settings.push_policy())
+    apply_outcome(result, outcome)
+
+
+def apply_outcome(result: CommitResult, outcome: integrate.Outcome) -> None:
+    """What the integration did, told in the handoff's result."""
+    result.push_attempts = outcome.attempts
+    result.warnings += outcome.warnings
+    for old, new in outcome.renamed.items():
+        result.renamed[old] = new
+        if old == result.id:
+            result.renamed_from.append(old)
+            result.id = new
+            result.files = [rel.replace(f"/{old}.md", f"/{new}.md") for rel in result.files]
+        result.warnings.append(f"{old} already exists on the remote (claimed by another clone): renamed to {new}")
+    if result.commit in outcome.commits:
+        result.commit = outcome.commits[result.commit]
+    if outcome.pushed:
+        result.pushed = True
         return
-    for _ in range(MAX_RENAMES):
-        if not remote_collision(root, remote, result.id):
-            break
-        _rename_after_collision(root, result, settings)
+    remote, branch = str(result.remote), str(result.branch)
+    kind, detail = str(outcome.error_kind or gitcmd.OTHER), str(outcome.error_detail or "")
+    if kind in (integrate.NEEDS_PULL, integrate.LOCAL_CHANGES, integrate.MERGE_CONFLICT):
+        result.push_error = PushError(kind, f"not pushed: {detail}")
     else:
-        raise BatonError(f"{result.id}: still colliding with {remote} after {MAX_RENAMES} new ids")
-    pushed = gitcmd.run(root, "push", remote, f"HEAD:refs/heads/{remote_branch}", timeout=timeout)
-    if not pushed.ok:
-        kind = gitcmd.classify_remote_failure(pushed)
-        result.push_error = _failure(kind, remote, remote_branch, result.commit, pushed.last_line())
-        return
-    result.pushed = True
-
-
-# ----------------------------------------------------------------- remote id collision
-
-def remote_collision(root: Path, remote: str, session_id: str) -> bool:
-    """Whether a branch of `remote` holds this note in a version that did not come from our history."""
-    rel = f"{STORE_FOLDERS['session']}/{session_id}.md"
-    refs = gitcmd.run(root, "for-each-ref", "--format=%(refname)", f"refs/remotes/{remote}/").stdout.split()
-    for ref in refs:
-        if ref.endswith("/HEAD") or not gitcmd.run(root, "cat-file", "-e", f"{ref}:{rel}").ok:
-            continue
-        last = gitcmd.run(root, "log", "-1", "--format=%H", ref, "--", rel).stdout.strip()
-        if not last or not gitcmd.run(root, "merge-base", "--is-ancestor", last, "HEAD").ok:
-            return True
-    return False
-
-
-def _restamp(doc: frontmatter.Document) -> None:
-    if "content_hash" in doc:
-        doc.stamp_content_hash()
-
-
-def rename_session(root: Path, old: str, new_claim: identity.Claim) -> manifests.Manifest:
-    """Move the note to the new id, and point the workstream log, learnings, indexes, changelog entry,
-    transcript archive and vault links at it."""
-    from lib import vault
-    from lib.handoff import changelog, transcripts
-
-    new = new_claim.id
-    old_path = identity.note_path(root, old)
-    doc = frontmatter.load_document(old_path, kind="session")
-    doc.set("external_id", new)
-    archived = transcripts.rename_archive(root, old, new)
-    if archived is not None and doc.get("transcript_archive") == f"{old}.jsonl.gz":
-        doc.set("transcript_archive", archived)
-    doc.stamp_content_hash()
-    doc.save(new_claim.path)
-    old_path.unlink()
-    record = manifests.load(root, old)
-    for rel in record.paths:
-        folder = rel.rpartition("/")[0]
-        if folder == STORE_FOLDERS["workstream"] and not rel.endswith("/INDEX.md"):
-            worklog.rename_entry(root, rel, old, new)
-        elif folder == STORE_FOLDERS["learning"]:
-            learning = frontmatter.load_document(root / rel, kind="learning")
-            if learning.get("session") == old:
-                learning.set("session", new)
-                _restamp(learning)
-                learning.save(root / rel)
-    if changelog.FILENAME in record.paths:
-        changelog.rename_entry(root, old, new)
-    vault.rename_session_references(
-        root, old, new, [rel for rel in record.paths if rel.startswith(STORE_FOLDERS["adr"] + "/")])
-    renamed = manifests.rename(root, old, new)
-    if any(rel == vault.INDEX_FILE or rel.startswith(vault.MAPS_DIR + "/") for rel in renamed.paths):
-        # The link step ran: the maps, INDEX.md and links lines name the old id until fixed again.
-        report = vault.fix_session(root, new)
-        for rel in (*report.created, *report.changed):
-            renamed.add(rel)
-        manifests.save(root, renamed)
-    _refresh_indexes(root, renamed.paths)
-    return renamed
-
-
-def _rename_after_collision(root: Path, result: CommitResult, settings: Settings) -> None:
-    old = result.id
-    meta = _note_meta(root, old)
-    operator = identity.Operator(str(meta.get("operator")), old.split("-", 1)[0], "claim")
-    day = meta.get("date") if isinstance(meta.get("date"), dt.date) else None
-    new_claim = identity.claim(root, operator, day=day)
-    record_before = manifests.load(root, old)
-    renamed = rename_session(root, old, new_claim)
-    old_rel = identity.note_path(root, old).relative_to(root).as_posix()
-    paths = [*renamed.paths, old_rel]
-    title = str(meta.get("title") or "")
-    head = _head(root)
-    if record_before.commit and head == record_before.commit:
-        # Not pushed yet (the remote does not have it) and still HEAD: rewrite it, so the old id never
-        # reaches the remote's history and a later rebase has nothing to conflict on.
-        _commit_paths(root, settings, paths, commit_message(new_claim.id, title), amend=True)
-    else:
-        _commit_paths(root, settings, paths, f"handoff: {new_claim.id} renamed from {old} (id taken on the remote)")
-        result.warnings.append(f"{old} was renamed in a separate commit: the handoff commit is no longer HEAD")
-    renamed.commit = _head(root)
-    manifests.save(root, renamed)
-    result.renamed_from.append(old)
-    result.id, result.commit, result.committed = new_claim.id, renamed.commit, True
-    result.files = renamed.paths
-    result.warnings.append(f"{old} already exists on the remote (claimed by another clone): renamed to {new_claim.id}")
+        result.push_error = _failure(kind, remote, branch, result.commit, detail)

@@ -20,6 +20,7 @@ from lib.core.paths import STORE_FOLDERS
 from lib.handoff import manifest as manifests
 from lib.store import frontmatter, markdown
 from lib.store.schema import SLUG
+from lib.vault import merge
 
 HEADING = "Session Log"
 
@@ -65,7 +66,11 @@ def insert_entry(body: str, session_id: str, entry: str) -> tuple[str, bool]:
     replaced = len(kept) != len(section)
     first_item = next((i for i, ln in enumerate(kept) if ln.lstrip().startswith(("- ", "* "))), None)
     if first_item is not None:
-        kept.insert(first_item, entry)
+        # Newest first by date, then id: the order the merge driver keeps when teammates' lines meet.
+        key = merge.log_key(entry)
+        items = [i for i, ln in enumerate(kept) if ln.lstrip().startswith(("- ", "* "))]
+        older = next((i for i in items if key is None or (merge.log_key(kept[i]) or ("", "")) < key), None)
+        kept.insert(older if older is not None else items[-1] + 1, entry)
     else:
         text_lines = [i for i, ln in enumerate(kept) if ln.strip()]
         if text_lines:  # prose under the heading: the log goes after it

@@ -131,12 +131,17 @@ def parse_file(root: str, item: Item, validate: bool) -> Row | None:
     except UnicodeDecodeError as exc:
         problem = (raw[: exc.start].count(b"\n") + 1, "", "not valid UTF-8 text")
         return _row(rel, item, verified, hashed, folder_kind, {}, None, None, problem[2], [problem])
+    conflicts: list[tuple[int, str, str]] = []
+    if "<<<<<<<" in text or ">>>>>>>" in text:
+        from lib.store.validate import conflict_problems
+
+        conflicts = [(p.line, p.pointer, p.message) for p in conflict_problems(rel, text)]
     try:
         yaml_text, body = split(text, rel)
         jsonable = _metadata_json(yaml_text, rel)
     except frontmatter.FrontmatterError as exc:
         problem = (exc.line or 1, "", exc.reason)
-        return _row(rel, item, verified, hashed, folder_kind, {}, None, None, exc.reason, [problem])
+        return _row(rel, item, verified, hashed, folder_kind, {}, None, None, exc.reason, [*conflicts, problem])
     problems: list[tuple[int, str, str]] | None = None
     if validate:
         from lib.store.validate import check_metadata
@@ -147,7 +152,7 @@ def parse_file(root: str, item: Item, validate: bool) -> Row | None:
             # Was it a date in the YAML? The validator looks at these two keys' YAML types.
             metadata = frontmatter.parse_metadata(yaml_text, rel)
         checked = check_metadata(rel, yaml_text, metadata, folder_kind, instance=jsonable)
-        problems = [(p.line, p.pointer, p.message) for p in checked.problems]
+        problems = conflicts + [(p.line, p.pointer, p.message) for p in checked.problems]
     declared = jsonable.get("kind")
     kind = declared if declared in KINDS else folder_kind
     content_hash = _content_hash(jsonable, body)

@@ -129,12 +129,29 @@ _NON_FINITE_HINT = re.compile(r"\.(?:inf|Inf|INF|nan|NaN|NAN)|[0-9][eE][-+]?[0-9
 
 def check_text(path: str, text: str, kind_hint: str | None = None) -> FileResult:
     """Check one file's text. `path` is repository-relative (POSIX) where possible."""
+    conflicts = conflict_problems(path, text)
     try:
         parts = frontmatter.split(text, path)
         metadata = frontmatter.parse_metadata(parts.yaml_text, path)
     except frontmatter.FrontmatterError as exc:
-        return FileResult(path=path, problems=[Problem(path, exc.line or 1, "", exc.reason)])
-    return check_metadata(path, parts.yaml_text, metadata, kind_hint)
+        return FileResult(path=path, problems=[*conflicts, Problem(path, exc.line or 1, "", exc.reason)])
+    result = check_metadata(path, parts.yaml_text, metadata, kind_hint)
+    result.problems[:0] = conflicts
+    return result
+
+
+CONFLICT_MESSAGE = ("unresolved merge conflict (git's conflict markers): `scripts/vault.py fix` merges a Session "
+                    "Log and the generated files; anything else, resolve by hand, then `git add` it")
+
+
+def conflict_problems(path: str, text: str) -> list[Problem]:
+    """A problem at the first conflict marker git left in the file (a clone merged without baton's driver)."""
+    if "<<<<<<<" not in text and ">>>>>>>" not in text:
+        return []
+    from lib.store.conflictmarkers import conflict_lines
+
+    lines = conflict_lines(text)
+    return [Problem(path, lines[0], "", CONFLICT_MESSAGE)] if lines else []
 
 
 def check_metadata(path: str, yaml_text: str | None, metadata: dict[str, Any], kind_hint: str | None = None,

@@ -10,14 +10,31 @@ from lib.core import atomic
 from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR, STORE_FOLDERS
 from lib.store import frontmatter, schema, yamlio
-from lib.vault.model import INDEX_FILE, MAPS_DIR, STALE, NoteChange, Report, Vault, load
+from lib.vault import conflicts
+from lib.vault.model import (
+    INDEX_FILE,
+    MAPS_DIR,
+    MERGE_CONFLICT,
+    STALE,
+    NoteChange,
+    Problem,
+    Report,
+    Vault,
+    load,
+)
 from lib.vault.planning import plan_vault
 
 # ----------------------------------------------------------------- running
 
 def check(root: Path) -> Report:
     plan = plan_vault(load(root))
-    return Report(problems=plan.problems)
+    return Report(problems=_conflict_problems(conflicts.find(root)) + plan.problems)
+
+
+def _conflict_problems(found: list[tuple[str, int]]) -> list[Problem]:
+    return [Problem(rel, line, MERGE_CONFLICT, "git's conflict markers: a merge without baton's merge driver "
+                                               "(run vault.py fix, then `git add` the file)", fixable=True)
+            for rel, line in found]
 
 
 def fix(root: Path, scope: set[str] | None = None, vault: Vault | None = None) -> Report:
@@ -27,6 +44,7 @@ def fix(root: Path, scope: set[str] | None = None, vault: Vault | None = None) -
     `vault`: the store as already read (its notes are reused).
     """
     with atomic.locked(root / STATE_DIR / "vault.lock"):
+        repaired = conflicts.repair_store(root) if scope is None else None
         notes = load(root, bodies=scope, keep=vault.by_rel if vault else None)
         plan = plan_vault(notes, only=scope)
         report = Report(problems=[])
@@ -46,6 +64,10 @@ def fix(root: Path, scope: set[str] | None = None, vault: Vault | None = None) -
                 written.add(rel)
                 {"created": report.created, "changed": report.changed, "deleted": report.deleted}[outcome].append(rel)
         report.problems = [p for p in after.problems if not (p.kind == STALE and p.path in written)]
+        if repaired is not None:
+            report.changed = sorted({*repaired.fixed, *report.changed})
+            report.problems[:0] = [p for p in _conflict_problems(repaired.left)
+                                   if p.path not in written and p.path not in repaired.fixed]
     return report
 
 

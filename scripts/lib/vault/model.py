@@ -28,7 +28,9 @@ WIKILINK = "wikilink"
 ORPHAN = "orphan"
 STALE = "stale_generated"
 UNREADABLE = "unreadable"
-PROBLEM_KINDS = (BROKEN_LINK, DANGLING, MISSING_LINK, MISSING_BACKLINK, WIKILINK, ORPHAN, STALE, UNREADABLE)
+MERGE_CONFLICT = "merge_conflict"
+PROBLEM_KINDS = (BROKEN_LINK, DANGLING, MISSING_LINK, MISSING_BACKLINK, WIKILINK, ORPHAN, STALE, UNREADABLE,
+                 MERGE_CONFLICT)
 
 # Labels of the links line, in the order they appear.
 LABELS: dict[str, tuple[str, ...]] = {
