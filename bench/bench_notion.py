@@ -34,8 +34,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
 
-from fakenotion import FakeNotion  # noqa: E402
-from notionstore import workspace, write_config  # noqa: E402
+from support.fakenotion import FakeNotion  # noqa: E402
+from support.notionstore import workspace, write_config  # noqa: E402
 
 SCRIPT = ROOT / "scripts" / "sync_to_notion_oneshot.py"
 PYTHON = sys.executable

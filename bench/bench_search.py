@@ -1,6 +1,6 @@
 """Search benchmark: `scripts/search.py` over 10,000 sessions by 5 operators and 300 workstreams.
 
-Prints, from one run on one store built by tests/store_factory.py (whole-process wall
+Prints, from one run on one store built by tests/support/store.py (whole-process wall
 times, medians of interleaved rounds, so machine load hits every contender alike):
 - the floor: a Python start plus a stat of every note;
 - `git grep -i -l WORD` over the same store (committed, so git knows every file);
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import store_factory  # noqa: E402
+from support import store as store_factory  # noqa: E402
 
 TODAY = "2026-11-22"
 FLOOR = r'''

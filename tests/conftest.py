@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = REPO_ROOT / "scripts"
-PYTHON = sys.executable
-
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Author",
-    "GIT_COMMITTER_EMAIL": "author@example.com",
-}
-
+from support.git import GIT_IDENTITY, init_repo
+from support.paths import REPO_ROOT
 
 _CHECKOUT_KEY = pytest.StashKey[dict[str, tuple[str, int, int]]]()
 
@@ -28,7 +16,7 @@ _CHECKOUT_KEY = pytest.StashKey[dict[str, tuple[str, int, int]]]()
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Once per run (the xdist controller, or the only process): what the checkout looks like now.
     if not hasattr(session.config, "workerinput"):
-        from checkout import checkout_state
+        from support.checkout import checkout_state
 
         session.config.stash[_CHECKOUT_KEY] = checkout_state(REPO_ROOT)
 
@@ -38,7 +26,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     before = session.config.stash.get(_CHECKOUT_KEY, None)
     if before is None:
         return
-    from checkout import changes, checkout_state
+    from support.checkout import changes, checkout_state
 
     changed = changes(before, checkout_state(REPO_ROOT))
     if changed:
@@ -66,40 +54,10 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         monkeypatch.setenv(key, value)
 
 
-def git(cwd: Path, *args: str, check: bool = True) -> str:
-    result = subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
-        cwd=cwd, capture_output=True, text=True,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
-    return result.stdout
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """An empty git repository with a pinned identity and the store folders."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q")
-    git(root, "config", "user.email", "author@example.com")
-    git(root, "config", "user.name", "Test Author")
-    git(root, "config", "commit.gpgsign", "false")
-    for folder in ("docs/sessions", "workstreams", "plans", "docs/adr", "docs/learnings", ".claude/state"):
-        (root / folder).mkdir(parents=True)
-    return root
-
-
-def run_script(name: str, *args: str, cwd: Path, env: dict[str, str] | None = None,
-               input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run scripts/<name> as a user would: a fresh process with this interpreter."""
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
-    return subprocess.run(
-        [PYTHON, str(SCRIPTS / name), *args], cwd=cwd, env=full_env, input=input,
-        capture_output=True, text=True, timeout=timeout,
-    )
+    return init_repo(tmp_path / "repo")
 
 
 @pytest.fixture

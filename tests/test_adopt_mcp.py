@@ -10,12 +10,12 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import REPO_ROOT
 from lib.adopt import install, mcp, uninstall
 from lib.adopt.report import Options
 from lib.core.errors import BatonError
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from support.paths import REPO_ROOT
 
 THEIRS: dict[str, Any] = {"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}},
           "extra": True}

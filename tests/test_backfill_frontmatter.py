@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPTS, git, run_script
 from lib.store import frontmatter, validate
+from support.git import git
+from support.paths import SCRIPTS, run_script
 
 OPERATORS = """operators:
   - slug: ada

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from chains_harness import Harness, make_harness, session
 from lib.chains.childenv import child_env
 from lib.chains.prompt import fence
 from lib.store import frontmatter
+from support.chains import Harness, make_harness, session
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chains_harness import Harness, make_harness, note, result
 from lib.chains.registry import ChainRecord, Handoff, SessionRecord
 from lib.chains.routing import RoutingPolicy, plan, team_history
 from lib.failures.decisions import read_decisions
+from support.chains import Harness, make_harness, note, result
 
 PYTEST_FAILURE = """============================= test session starts ==============================
 collected 3 items

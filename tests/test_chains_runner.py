@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chains_harness import (
+from lib.failures.decisions import read_decisions
+from lib.store import frontmatter, validate
+from support.chains import (
     STREAMS,
     Harness,
     api_error,
@@ -24,9 +26,7 @@ from chains_harness import (
     session,
     wait_dead,
 )
-from conftest import git
-from lib.failures.decisions import read_decisions
-from lib.store import frontmatter, validate
+from support.git import git
 
 
 @pytest.fixture
@@ -840,7 +840,7 @@ def test_help_describes_every_command_and_option(capsys: pytest.CaptureFixture[s
     import argparse
 
     import chains as chains_cli
-    from conftest import run_script
+    from support.paths import run_script
 
     proc = run_script("chains.py", "--help", cwd=Path.cwd())
     assert proc.returncode == 0 and "usage:" in proc.stdout

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chains_harness import Harness, make_harness, note, result, session, wait_dead
+from support.chains import Harness, make_harness, note, result, session, wait_dead
 
 
 @pytest.fixture

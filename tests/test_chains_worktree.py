@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from chains_harness import Harness, api_error, make_harness, note, result
-from conftest import git
+from support.chains import Harness, api_error, make_harness, note, result
+from support.git import git
 
 
 @pytest.fixture

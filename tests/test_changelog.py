@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import git
 from lib.core.errors import BatonError
 from lib.handoff import changelog
+from support.git import git
 
 
 def commit(repo: Path, name: str, subject: str) -> str:

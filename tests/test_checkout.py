@@ -8,9 +8,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from checkout import changes, checkout_state
-from conftest import PYTHON, REPO_ROOT, SCRIPTS, git
 from realclient.claude_cli import clone_working_tree, working_tree_files
+from support.checkout import changes, checkout_state
+from support.git import git
+from support.paths import PYTHON, REPO_ROOT, SCRIPTS
 
 
 def test_cloning_the_working_tree_and_installing_from_it_leave_the_checkout_unchanged(

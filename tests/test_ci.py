@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import REPO_ROOT
-from fakenotion import FakeNotion
 from lib.adopt import ci
-from notionstore import meta, session_note, workspace, write_config
+from support.fakenotion import FakeNotion
+from support.notionstore import meta, session_note, workspace, write_config
+from support.paths import REPO_ROOT
 from test_install import BAD, GOOD, run_install, theirs  # noqa: F401  (the fixture)
 
 CHECK_JSONSCHEMA = Path(sys.prefix) / "bin" / "check-jsonschema"

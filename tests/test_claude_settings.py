@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT, SCRIPTS, run_script
 from lib.adopt import claude_settings as cs
 from lib.core.errors import BatonError
+from support.paths import REPO_ROOT, SCRIPTS, run_script
 
 FOREIGN: dict[str, Any] = {
     "permissions": {"allow": ["Bash(npm test:*)"], "deny": []},

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PYTHON, REPO_ROOT, SCRIPTS, git
+from support.git import git
+from support.paths import PYTHON, REPO_ROOT, SCRIPTS
 
 CLIS = sorted(p.stem for p in SCRIPTS.glob("*.py") if "\ndef main(" in p.read_text(encoding="utf-8"))
 

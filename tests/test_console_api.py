@@ -10,14 +10,14 @@ from typing import Any
 
 import jsonschema
 import pytest
-from console_store import SCRIPT_NOTE, build, write_session
+from support.console_store import SCRIPT_NOTE, build, write_session
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 
-from console_openapi import DOC, check, wait_until  # noqa: E402
 from lib.console.app import Guard, Security, allowed_hosts_for, create_app  # noqa: E402
 from lib.console.data import Console, Settings  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
+from support.console_openapi import DOC, check, wait_until  # noqa: E402
 
 BASE = "http://127.0.0.1:8765"
 TOKEN = "test-token-0123456789"

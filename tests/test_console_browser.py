@@ -23,9 +23,9 @@ if CHROMIUM is None:
     pytest.skip("chromium not installed (apt-get install chromium): browser tests skipped", allow_module_level=True)
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: browser tests skipped")
 
-from chains_harness import Harness, make_harness, note, result  # noqa: E402
-from conftest import PYTHON, SCRIPTS  # noqa: E402
-from console_store import SCRIPT_NOTE, write_session  # noqa: E402
+from support.chains import Harness, make_harness, note, result  # noqa: E402
+from support.console_store import SCRIPT_NOTE, write_session  # noqa: E402
+from support.paths import PYTHON, SCRIPTS  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chains_harness import Harness, make_harness, note, result
-from console_openapi import check, wait_until
-from console_store import write_session
 from lib.chains import journal
 from lib.chains import registry as chain_registry
 from lib.chains.registry import Breaker, ChainRecord, Handoff, Registry, SessionRecord
 from lib.console.data import Console, Settings
 from lib.console.events import Watcher
 from lib.failures.decisions import log_decision
+from support.chains import Harness, make_harness, note, result
+from support.console_openapi import check, wait_until
+from support.console_store import write_session
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 

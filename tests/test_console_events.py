@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from console_server import serve
-from console_store import write_session, write_telemetry
 from lib.console.data import Console, Settings
 from lib.console.events import Watcher
 from lib.store import frontmatter
+from support.console_server import serve
+from support.console_store import write_session, write_telemetry
 
 
 def kinds(changes: list[tuple[str, dict[str, Any]]]) -> list[str]:

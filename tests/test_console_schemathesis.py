@@ -13,11 +13,11 @@ warnings.filterwarnings("ignore", message=".*httpx.*")
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed (pip install -e '.[dev]')")
 
-from console_store import build  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 from lib.console.app import Security, allowed_hosts_for, create_app  # noqa: E402
 from lib.console.data import Console, Settings  # noqa: E402
 from schemathesis import checks as st_checks  # noqa: E402
+from support.console_store import build  # noqa: E402
 
 
 def _app(root: Path) -> Any:

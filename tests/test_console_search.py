@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_factory import session, workstream_text, write
+from support.store import session, workstream_text, write
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 

@@ -11,14 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from console_store import build, write_session
+from support.console_store import build, write_session
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 
-from console_server import serve  # noqa: E402
 from lib.console.app import Security, allowed_hosts_for, create_app  # noqa: E402
 from lib.console.data import Console, Settings, cut_body  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
+from support.console_server import serve  # noqa: E402
 
 TOKEN = "test-token-0123456789"
 CAP = 32 * 1024

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lib.store import fulltext
 from lib.store.index import Index
-from store_factory import session, workstream_text, write
+from support.store import session, workstream_text, write
 
 
 @pytest.fixture

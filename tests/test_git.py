@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import git
 from lib.chains import notify
 from lib.core import git as gitlayer
 from lib.core.errors import BatonError
 from lib.handoff import commit
+from support.git import git
 
 
 def _clone_with_remotes(tmp_path: Path, names: list[str]) -> Path:

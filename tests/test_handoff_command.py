@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT
 from lib.store import frontmatter
+from support.paths import REPO_ROOT
 
 # The per-operator wrappers (handoff-<initials>.md) are generated from this file and checked by session.py.
 COMMANDS = [REPO_ROOT / ".claude" / "commands" / "handoff.md"]

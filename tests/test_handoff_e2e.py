@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from handoff_support import (
+from lib.store import frontmatter, validate
+from support.handoff import (
     CLAUDE_ID,
     PYTHON,
     SCRIPTS,
@@ -27,7 +28,6 @@ from handoff_support import (
     tool_calls,
     write,
 )
-from lib.store import frontmatter, validate
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
-from handoff_support import (
+from lib.handoff import finish as finishing
+from lib.store import frontmatter, validate
+from support.handoff import (
     CLAUDE_ID,
     add_remote,
     commit_files,
@@ -22,8 +24,6 @@ from handoff_support import (
     start,
     tool_calls,
 )
-from lib.handoff import finish as finishing
-from lib.store import frontmatter, validate
 
 LEARNING = {"slug": "cookies-over-storage", "title": "Cookies over local storage",
             "summary": "Keep tokens in an HttpOnly cookie.", "tags": ["auth"], "lesson": "Scripts cannot read it."}

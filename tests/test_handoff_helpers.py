@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from handoff_support import (
+from lib.core import git as gitcmd
+from lib.store import frontmatter, validate
+from support.handoff import (
     CLAUDE_ID,
     content,
     git,
@@ -22,8 +24,6 @@ from handoff_support import (
     write,
     write_state,
 )
-from lib.core import git as gitcmd
-from lib.store import frontmatter, validate
 
 NO_OPERATOR = {"OPERATOR": ""}
 
@@ -291,9 +291,9 @@ def test_git_stats_counts_the_session_commits_and_the_notes_they_touched(store: 
 
 
 def test_git_stats_leaves_out_installing_baton_and_commits_only_under_dot_baton(store: Path) -> None:
-    from conftest import REPO_ROOT
     from lib.adopt import install
     from lib.adopt.report import Options
+    from support.paths import REPO_ROOT
 
     git(store, "add", "-A")
     git(store, "commit", "-q", "--allow-empty", "-m", "the team's store")

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from handoff_support import WORKSTREAM, content, git, helper, helper_json, make_store, start, write
 from lib.handoff import indexes, worklog
+from support.handoff import WORKSTREAM, content, git, helper, helper_json, make_store, start, write
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from handoff_support import (
+from lib import vault
+from lib.store import frontmatter
+from support.handoff import (
     CLAUDE_ID,
     add_remote,
     commit_files,
@@ -23,8 +25,6 @@ from handoff_support import (
     start,
     write,
 )
-from lib import vault
-from lib.store import frontmatter
 
 SECRET = "gh" + "p_" + "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGaAbcd"
 

@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, SCRIPTS, git, run_script
-from hostile_notes import GOOD_ID, HOSTILE, HOSTILE_IDS, good_session, hostile_session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from store_factory import workstream_text, write
+from support.git import git
+from support.hostile_notes import GOOD_ID, HOSTILE, HOSTILE_IDS, good_session, hostile_session
+from support.paths import REPO_ROOT, SCRIPTS, run_script
+from support.store import workstream_text, write
 
 VENV = Path(sys.executable).parent.parent
 # generous for a loaded 2-core machine; unbounded parsing took 90 s and more
@@ -223,14 +224,14 @@ def test_backfill_apply_skips_the_bad_notes_and_writes_the_rest(store: Path) -> 
 
 @pytest.fixture
 def fake() -> Iterator[object]:
-    from fakenotion import FakeNotion
+    from support.fakenotion import FakeNotion
 
     with FakeNotion(rate=None) as server:
         yield server
 
 
 def test_notion_sync_reports_each_bad_note_and_syncs_the_rest(store: Path, fake: object) -> None:
-    from notionstore import workspace, write_config
+    from support.notionstore import workspace, write_config
 
     ws = workspace(fake)  # type: ignore[arg-type]
     write_config(store, ws)
@@ -275,7 +276,7 @@ def test_console_watcher_logs_what_it_cannot_read_and_keeps_seeing_new_notes(
 
 def test_console_api_answers_with_non_finite_and_unreadable_notes_in_the_store(store: Path) -> None:
     import httpx
-    from console_server import serve
+    from support.console_server import serve
 
     with serve([store]) as running:
         for path in ("/api/sessions", "/api/sessions?limit=50", f"/api/sessions/{HOSTILE_IDS['inf']}",
@@ -349,8 +350,8 @@ def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git(root, "init", "-q")
     good_session(root)
     write(root, "workstreams/store.md", workstream_text("store", "rt"))
-    from fakenotion import FakeNotion
-    from notionstore import workspace, write_config
+    from support.fakenotion import FakeNotion
+    from support.notionstore import workspace, write_config
 
     with FakeNotion(rate=None) as fake:  # only the settings file is needed: plans send no request
         write_config(root, workspace(fake))

@@ -8,10 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, SCRIPTS, git
 from lib.core.errors import BatonError
 from lib.store import frontmatter, ids, validate
 from lib.store.operators import Operator
+from support.git import git
+from support.paths import PYTHON, SCRIPTS
 
 ADA = Operator("ada", "AL", "Ada Example", ("author@example.com",))
 GRACE = Operator("grace", "GH", "Grace Example", ("grace@example.com",))

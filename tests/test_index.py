@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPTS
 from lib.store import frontmatter, report, validate
 from lib.store.index import Index, IndexCold, IndexStale, index_path
-from store_factory import claim_text, session, session_text, workstream_text, write
+from support.paths import SCRIPTS
+from support.store import claim_text, session, session_text, workstream_text, write
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import REPO_ROOT, run_script
 from lib.failures import insights
 from lib.store import frontmatter
+from support.paths import REPO_ROOT, run_script
 
 
 def fixture_store(tmp_path: Path) -> Path:

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO_ROOT, git, run_script
 from lib.adopt import claude_settings, install, layout, payload, roster, uninstall
 from lib.adopt.report import Options
 from lib.core import pyenv
 from lib.core.errors import BatonError
+from support.git import git
+from support.paths import REPO_ROOT, run_script
 
 VENV = Path(sys.prefix)  # the environment running the tests has baton's dependencies
 

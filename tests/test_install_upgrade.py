@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PYTHON, REPO_ROOT, git
 from lib.adopt import claude_settings
+from support.git import git
+from support.paths import PYTHON, REPO_ROOT
 from test_install import GOOD, VENV, commit, fire, run_install, theirs  # noqa: F401  (the fixture)
 
 PACKAGES_COMMIT = "c5a22ff"

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PYTHON, SCRIPTS, git
 from lib import vault
 from lib.adopt import mergedriver
 from lib.handoff import integrate
 from lib.store import frontmatter
 from lib.vault import merge
+from support.git import git
+from support.paths import PYTHON, SCRIPTS
 
 WORKER = Path(__file__).resolve().parent / "team_worker.py"
 OPERATORS = [("rita", "RT"), ("sam", "SK"), ("ana", "AN"), ("ben", "BN"), ("cyd", "CY"), ("dee", "DE"),

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from conftest import SCRIPTS
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from store_factory import session
+from support.paths import SCRIPTS
+from support.store import session
 
 TOOLS = {"search_notes", "get_note", "recent_sessions", "list_workstreams", "decisions"}
 

@@ -9,12 +9,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, SCRIPTS, git
-from handoff_support import content, helper, helper_json, start, write
 from lib import vault
 from lib.adopt import mergedriver
 from lib.store import frontmatter
 from lib.vault import merge
+from support.git import git
+from support.handoff import content, helper, helper_json, start, write
+from support.paths import PYTHON, SCRIPTS
 
 LOG = """\
 ---
@@ -128,7 +129,7 @@ def test_conflict_markers_of_a_log_resolve_to_the_union() -> None:
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A remote and two clones of a store, the merge driver registered in both."""
-    from handoff_support import make_store
+    from support.handoff import make_store
 
     seed = tmp_path / "seed"
     for folder in ("docs/sessions", "workstreams", ".claude/state"):

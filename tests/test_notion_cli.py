@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, SCRIPTS, run_script
-from fakenotion import FakeNotion
 from lib.store import frontmatter
-from notionstore import is_synced, meta, page_text, session_note, workspace, write_config
+from support.fakenotion import FakeNotion
+from support.notionstore import is_synced, meta, page_text, session_note, workspace, write_config
+from support.paths import PYTHON, SCRIPTS, run_script
 
 SCRIPT = "sync_to_notion_oneshot.py"
 

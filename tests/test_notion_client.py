@@ -6,7 +6,6 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from fakenotion import FakeNotion
 from lib.notion.client import (
     AmbiguousWrite,
     APIResponseError,
@@ -17,6 +16,7 @@ from lib.notion.client import (
     parse_retry_after,
 )
 from lib.notion.limiter import TokenBucket
+from support.fakenotion import FakeNotion
 
 FAST = RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=5.0)
 # For timeout tests: the fake answers after 1.5 s, well past this client's patience.

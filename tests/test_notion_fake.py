@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from fakenotion import FakeNotion
+from support.fakenotion import FakeNotion
 
 RECORDED = Path(__file__).parent / "fixtures" / "notion-recorded"
 

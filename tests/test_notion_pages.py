@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fakenotion import FakeNotion, iter_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lib.notion import pages
@@ -14,6 +13,7 @@ from lib.notion.blocks import markdown_to_blocks
 from lib.notion.client import NotionClient, RetryPolicy
 from lib.notion.limiter import TokenBucket
 from lib.notion.pages import BodyWriter
+from support.fakenotion import FakeNotion, iter_tree
 
 FAST = RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=5.0)
 

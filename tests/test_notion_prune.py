@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_script
-from fakenotion import FakeNotion
-from notionstore import meta, session_note, workspace, write_config
+from support.fakenotion import FakeNotion
+from support.notionstore import meta, session_note, workspace, write_config
+from support.paths import run_script
 
 SCRIPT = "sync_to_notion_oneshot.py"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import sync_to_notion_oneshot as cli_mod
-from fakenotion import FakeNotion
 from lib.store import frontmatter
-from notionstore import (
+from support.fakenotion import FakeNotion
+from support.notionstore import (
     Workspace,
     is_synced,
     meta,
@@ -353,7 +353,7 @@ def test_json_output_and_the_audit_log(repo: Path, ws: Workspace, capsys: pytest
 def test_a_database_with_several_data_sources_needs_one_named(
         repo: Path, fake: FakeNotion, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     space = workspace(fake)
-    from notionstore import SESSION_PROPS
+    from support.notionstore import SESSION_PROPS
 
     db, (first, second) = fake.add_database("Multi", SESSION_PROPS, ["Old sessions", "Sessions 2026"])
     space.sessions_db, space.sessions_ds = db, second

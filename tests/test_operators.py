@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, git, run_script
 from lib.core.errors import BatonError, ConfigError
 from lib.store import operators, yamlio
+from support.git import git
+from support.paths import REPO_ROOT, run_script
 
 ROSTER = """\
 operators:

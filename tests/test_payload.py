@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO_ROOT, git
 from lib.adopt import payload
+from support.git import git
+from support.paths import REPO_ROOT
 from test_install import run_install, theirs  # noqa: F401  (the fixture)
 from test_project_python import SYSTEM_PYTHON, _outside_env
 

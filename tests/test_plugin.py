@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT, run_script
 from lib.adopt import claude_settings, payload, plugin
 from lib.adopt.manifest import baton_version
 from lib.core import pyenv
+from support.paths import REPO_ROOT, run_script
 
 BIN = REPO_ROOT / "bin" / "baton"
 ENV_HOOK = REPO_ROOT / "scripts" / "hooks" / "plugin_env.py"

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, git, run_script
+from support.git import git
+from support.paths import REPO_ROOT, run_script
 
 # The environment running the tests, which has baton's dependencies.
 VENV = Path(sys.prefix)

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, git
 from filelock import FileLock
+from support.git import git
+from support.paths import REPO_ROOT
 
 CACHE = Path(os.environ.get("BATON_PRE_COMMIT_CACHE") or REPO_ROOT / ".cache")
 PRE_COMMIT_HOME = CACHE / "pre-commit"

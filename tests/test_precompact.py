@@ -7,7 +7,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import PYTHON, SCRIPTS
+from support.paths import PYTHON, SCRIPTS
 
 HOOK = SCRIPTS / "hooks" / "precompact.py"
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, SCRIPTS
+from support.paths import REPO_ROOT, SCRIPTS
 
 # The interpreter the virtualenv was made from: outside it, without baton's dependencies in reach.
 SYSTEM_PYTHON = Path(sys.base_prefix) / "bin" / "python3"

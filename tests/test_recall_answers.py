@@ -8,7 +8,7 @@ import pytest
 from lib.core.errors import BatonError
 from lib.recall import answers
 from lib.store.index import Index
-from store_factory import session, workstream_text, write
+from support.store import session, workstream_text, write
 
 
 @pytest.fixture

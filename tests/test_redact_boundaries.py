@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from handoff_support import CLAUDE_ID, content, hook, make_store, start, tool_calls, write
 from lib.chains import notify
 from lib.console import render
 from lib.failures import decisions
 from lib.telemetry import state as hookstate
+from support.handoff import CLAUDE_ID, content, hook, make_store, start, tool_calls, write
 
 ALNUM = "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGa"
 # Assembled at run time so that no token-shaped string sits in the repository.
@@ -135,8 +135,8 @@ def test_console_pages_render_note_bodies_redacted() -> None:
 
 
 def test_the_console_api_serves_a_note_redacted(repo: Path) -> None:
-    from console_store import write_session
     from lib.console.data import Console
+    from support.console_store import write_session
 
     write_session(repo, "AN-260101-01", body=f"## Summary\n\n```\n{LEAKY_OUTPUT}```\n",
                   summary=f"Deploy failed with {ANTHROPIC}")

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPTS
 from lib.store.index import Index, index_path
-from store_factory import session, workstream_text, write
+from support.paths import SCRIPTS
+from support.store import session, workstream_text, write
 
 HOOK = SCRIPTS / "hooks" / "resume_context.py"
 PAYLOAD = json.dumps({"session_id": "0b7c", "hook_event_name": "SessionStart", "source": "startup"})

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT, SCRIPTS, run_script
 from lib.store.index import index_path
-from store_factory import claim_text, session, session_text, workstream_text, write
+from support.paths import REPO_ROOT, SCRIPTS, run_script
+from support.store import claim_text, session, session_text, workstream_text, write
 
 TODAY = "2026-11-22"
 OPERATORS_YAML = """operators:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_script
-from store_factory import session
+from support.paths import run_script
+from support.store import session
 
 
 @pytest.fixture

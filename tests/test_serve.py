@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import httpx
-from conftest import PYTHON, SCRIPTS, run_script
-from console_store import write_session
+from support.console_store import write_session
+from support.paths import PYTHON, SCRIPTS, run_script
 
 
 def start(*args: str, cwd: Path) -> tuple[subprocess.Popen[str], str, str]:

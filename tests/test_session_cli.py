@@ -11,9 +11,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, REPO_ROOT, SCRIPTS, git, run_script
 from lib.adopt import wrappers
 from lib.store import frontmatter, validate
+from support.git import git
+from support.paths import PYTHON, REPO_ROOT, SCRIPTS, run_script
 
 ROSTER = """\
 operators:

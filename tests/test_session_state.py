@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PYTHON, SCRIPTS, git
+from support.git import git
+from support.paths import PYTHON, SCRIPTS
 
 HOOK = SCRIPTS / "hooks" / "session_state.py"
 HOT_MODULES = [HOOK, *(SCRIPTS / "lib" / "telemetry" / f"{m}.py" for m in ("state", "files", "ids", "jsonc", "usage")),

@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import run_script
 from lib.core.errors import BatonError
 from lib.handoff import transcripts
 from lib.security import redact
 from lib.store import frontmatter
+from support.paths import run_script
 
 SID = "AB-260101-01"
 CLAUDE_ID = "0f4e2a9c-1111-4222-8333-444455556666"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_script
+from support.paths import run_script
 
 GOOD_SESSION = """---
 title: Built the store

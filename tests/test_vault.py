@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_script
 from lib import vault
 from lib.store import frontmatter
+from support.paths import run_script
 
 SESSION_KEYS = "operator: ab\ntags: []\nkind: session\nstatus: written\noutcome: done\n"
 

@@ -12,22 +12,14 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
-from conftest import PYTHON, SCRIPTS, git, run_script
+from support.git import add_bare_remote, git
+from support.paths import PYTHON, SCRIPTS, run_script
+from support.roster import RITA, SAM, roster_yaml
 
 HOOK = SCRIPTS / "hooks" / "session_state.py"
 CLAUDE_ID = "0b9d7c1e-1111-4a2b-9c3d-5e6f7a8b9c0d"
 
-OPERATORS = """\
-operators:
-  - slug: rita
-    initials: RT
-    name: Rita Example
-    emails: [author@example.com]
-  - slug: sam
-    initials: SK
-    name: Sam Example
-    emails: [sam@example.com]
-"""
+OPERATORS = roster_yaml(RITA, SAM)
 
 WORKSTREAM = """\
 ---
@@ -68,10 +60,7 @@ def commit_at(root: Path, message: str, when: str) -> None:
 
 
 def add_remote(root: Path, bare: Path) -> Path:
-    git(bare.parent, "init", "-q", "--bare", bare.name)
-    git(root, "remote", "add", "origin", str(bare))
-    git(root, "push", "-q", "-u", "origin", "main")
-    return bare
+    return add_bare_remote(root, bare)
 
 
 @contextmanager

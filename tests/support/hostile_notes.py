@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from store_factory import session_text, write
+from support.store import session_text, write
 
 
 def billion_laughs(levels: int = 8) -> str:

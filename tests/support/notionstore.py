@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fakenotion import FakeNotion
 from lib.store import frontmatter
+
+from support.fakenotion import FakeNotion
 
 SESSION_PROPS = {"Name": "title", "external_id": "rich_text", "Status": "select", "Operator": "select",
                  "Date": "date", "Tags": "multi_select", "Summary": "rich_text", "Workstream": "rich_text"}
@@ -130,7 +131,7 @@ def is_synced(path: Path) -> bool:
 
 
 def page_text(fake: FakeNotion, page_id: str) -> list[str]:
-    from fakenotion import iter_tree
+    from support.fakenotion import iter_tree
 
     return [n.get("text") or n["type"] for n in iter_tree(fake.tree(page_id))]
 

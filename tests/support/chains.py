@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conftest import PYTHON, SCRIPTS, git
+from support.git import git
+from support.paths import PYTHON, REPO_ROOT, SCRIPTS
 
-FAKE_DIR = Path(__file__).resolve().parent / "fakeclaude"
+FAKE_DIR = REPO_ROOT / "tests" / "fakeclaude"
 FAKE_CLAUDE = FAKE_DIR / "claude"
 STREAMS = FAKE_DIR / "streams"
 
