@@ -14,17 +14,9 @@ import pytest
 from lib.store import frontmatter, validate
 from support.git import git
 from support.paths import SCRIPTS, run_script
+from support.roster import member, roster_yaml
 
-OPERATORS = """operators:
-  - slug: ada
-    initials: AL
-    name: Ada Example
-    emails: [ada@example.com]
-  - slug: grace
-    initials: GH
-    name: Grace Example
-    emails: [grace@example.com, grace@old.example.com]
-"""
+OPERATORS = roster_yaml([member("ada", "AL"), member("grace", "GH", None, "grace@example.com", "grace@old.example.com")])
 
 LEGACY = {
     # three sessions whose names share a prefix: three distinct ids

@@ -14,6 +14,7 @@ from lib.chains.handoff_check import (
     write_synthetic_handoff,
 )
 from lib.store import frontmatter
+from support.roster import JD, RT, roster_yaml
 
 
 def _write_note(path: Path, *, outcome: str = "incomplete", summary: str = "Parser written, tests pending.",
@@ -29,8 +30,7 @@ def _write_note(path: Path, *, outcome: str = "incomplete", summary: str = "Pars
     frontmatter.write(path, metadata, body)
 
 
-OPERATORS = ("operators:\n  - slug: rt\n    initials: RT\n    name: Rita\n    emails: [rt@example.com]\n"
-             "  - slug: jd\n    initials: JD\n    name: Jo\n    emails: [jd@example.com]\n")
+OPERATORS = roster_yaml([RT, JD])
 
 
 def test_the_chain_operator_wins_over_the_environment(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ from lib.store import frontmatter, ids, validate
 from lib.store.operators import Operator
 from support.git import git
 from support.paths import PYTHON, SCRIPTS
+from support.roster import AUTHOR_EMAIL, member, write_roster
 
 ADA = Operator("ada", "AL", "Ada Example", ("author@example.com",))
 GRACE = Operator("grace", "GH", "Grace Example", ("grace@example.com",))
@@ -175,10 +176,7 @@ def test_a_failed_write_leaves_no_half_written_stub(repo: Path) -> None:
     # A real write failure: the claiming process may not grow any file (RLIMIT_FSIZE 0; Python ignores
     # SIGXFSZ, so the write fails with EFBIG after O_EXCL created the file).
     resource = pytest.importorskip("resource")
-    (repo / ".claude/operators.yaml").write_text(
-        "operators:\n  - slug: ada\n    initials: AL\n    name: A\n    emails: [author@example.com]\n",
-        encoding="utf-8",
-    )
+    write_roster(repo, [member("ada", "AL", "A", AUTHOR_EMAIL)])
 
     def no_file_growth() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))

@@ -17,6 +17,7 @@ from lib.store import frontmatter
 from lib.vault import merge
 from support.git import git
 from support.paths import PYTHON, SCRIPTS
+from support.roster import member, write_roster
 
 WORKER = Path(__file__).resolve().parent / "team_worker.py"
 OPERATORS = [("rita", "RT"), ("sam", "SK"), ("ana", "AN"), ("ben", "BN"), ("cyd", "CY"), ("dee", "DE"),
@@ -49,9 +50,7 @@ def make_team(tmp_path: Path, clones: list[str] = CLONES) -> tuple[Path, list[Pa
     for folder in ("docs/sessions", "workstreams", ".claude"):
         (seed / folder).mkdir(parents=True, exist_ok=True)
     git(seed, "init", "-q")
-    (seed / ".claude" / "operators.yaml").write_text("operators:\n" + "".join(
-        f"  - slug: {slug}\n    initials: {initials}\n    name: {slug.title()} Example\n"
-        f"    emails: [{slug}@example.com]\n" for slug, initials in OPERATORS))
+    write_roster(seed, [member(slug, initials) for slug, initials in OPERATORS])
     (seed / ".claude" / "baton.yaml").write_text(SETTINGS)
     (seed / "workstreams" / "auth.md").write_text(WORKSTREAM)
     (seed / ".gitignore").write_text(".claude/state/*\n.claude/archive/\n")

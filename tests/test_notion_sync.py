@@ -21,6 +21,7 @@ from support.notionstore import (
     workstream_note,
     write_config,
 )
+from support.roster import AUTHOR_EMAIL, member, write_roster
 
 
 @pytest.fixture
@@ -466,8 +467,7 @@ def test_two_notes_with_one_external_id_are_both_refused(
 
 def test_the_audit_log_names_the_operator_from_the_roster(
         repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    (repo / ".claude" / "operators.yaml").write_text(
-        "operators:\n  - slug: tess\n    initials: TA\n    name: Test Author\n    emails: [author@example.com]\n")
+    write_roster(repo, [member("tess", "TA", "Test Author", AUTHOR_EMAIL)])
     session_note(repo, "RT-260511-01")
     assert sync(repo, capsys, "--apply")[0] == 0
     assert "- Who: tess" in (repo / "docs/sync/LAST_SYNC.md").read_text()

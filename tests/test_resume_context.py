@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from lib.store.index import Index, index_path
 from support.paths import SCRIPTS
+from support.roster import AUTHOR_EMAIL, member, write_roster
 from support.store import session, workstream_text, write
 
 HOOK = SCRIPTS / "hooks" / "resume_context.py"
@@ -159,8 +160,7 @@ def test_run_through_the_launcher_like_claude_code_does(store: Path) -> None:
 
 
 def test_the_operator_comes_from_operators_yaml_and_the_git_email(store: Path) -> None:
-    write(store, ".claude/operators.yaml", "operators:\n  - slug: rt\n    initials: RT\n    name: Rosa Tamm\n"
-                                           "    emails: [author@example.com]\n")
+    write_roster(store, [member("rt", "RT", "Rosa Tamm", AUTHOR_EMAIL)])
     warm(store)
     first = hook(store)
     assert first.returncode == 0
@@ -169,8 +169,7 @@ def test_the_operator_comes_from_operators_yaml_and_the_git_email(store: Path) -
 
 
 def test_an_unknown_git_email_gives_the_team_view_without_logging(store: Path) -> None:
-    write(store, ".claude/operators.yaml", "operators:\n  - slug: sk\n    initials: SK\n    name: Sami Kallio\n"
-                                           "    emails: [sami@example.org]\n")
+    write_roster(store, [member("sk", "SK", "Sami Kallio", "sami@example.org")])
     warm(store)
     result = hook(store)
     assert result.returncode == 0 and "for the team" in result.stdout

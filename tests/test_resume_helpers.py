@@ -13,19 +13,13 @@ from typing import Any
 import pytest
 from lib.store.index import index_path
 from support.paths import REPO_ROOT, SCRIPTS, run_script
+from support.roster import member, roster_yaml
 from support.store import claim_text, session, session_text, workstream_text, write
 
 TODAY = "2026-11-22"
-OPERATORS_YAML = """operators:
-  - slug: rt
-    initials: RT
-    name: Rosa Tamm
-    emails: [rosa@example.org]
-  - slug: sk
-    initials: SK
-    name: Sami Kallio
-    emails: [sami@example.org]
-"""
+ROSA = member("rt", "RT", "Rosa Tamm", "rosa@example.org")
+SAMI = member("sk", "SK", "Sami Kallio", "sami@example.org")
+OPERATORS_YAML = roster_yaml([ROSA, SAMI])
 
 
 def helpers(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

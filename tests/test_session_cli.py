@@ -15,18 +15,11 @@ from lib.adopt import wrappers
 from lib.store import frontmatter, validate
 from support.git import git
 from support.paths import PYTHON, REPO_ROOT, SCRIPTS, run_script
+from support.roster import AUTHOR_EMAIL, member, roster_yaml
 
-ROSTER = """\
-operators:
-  - slug: ada
-    initials: AL
-    name: Ada Example
-    emails: [author@example.com]
-  - slug: grace
-    initials: GH
-    name: Grace Example
-    emails: [grace@example.com]
-"""
+ADA = member("ada", "AL", None, AUTHOR_EMAIL)
+GRACE = member("grace", "GH")
+ROSTER = roster_yaml([ADA, GRACE])
 
 
 @pytest.fixture
@@ -291,7 +284,7 @@ def test_wrappers_are_idempotent_and_check_detects_drift(team: Path) -> None:
 
     # A new operator: their wrappers are missing.
     (team / ".claude/operators.yaml").write_text(
-        ROSTER + "  - slug: linus\n    initials: LT\n    name: Linus Example\n    emails: [linus@example.com]\n",
+        roster_yaml([ADA, GRACE, member("linus", "LT")]),
         encoding="utf-8",
     )
     stale = session(team, "wrappers", "--check", "--json")
@@ -309,7 +302,7 @@ def test_wrappers_are_idempotent_and_check_detects_drift(team: Path) -> None:
     assert session(team, "wrappers", "--check").stdout == "out of date: .claude/commands/resume-al.md\n"
 
     # An operator who left: their wrappers go.
-    (team / ".claude/operators.yaml").write_text(ROSTER.split("  - slug: grace")[0], encoding="utf-8")
+    (team / ".claude/operators.yaml").write_text(roster_yaml([ADA]), encoding="utf-8")
     check = session(team, "wrappers", "--check")
     assert "no longer an operator's: .claude/commands/handoff-gh.md" in check.stdout
     session(team, "wrappers")

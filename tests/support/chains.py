@@ -15,6 +15,7 @@ from typing import Any
 
 from support.git import git
 from support.paths import PYTHON, REPO_ROOT, SCRIPTS
+from support.roster import JD, RT, write_roster
 
 FAKE_DIR = REPO_ROOT / "tests" / "fakeclaude"
 FAKE_CLAUDE = FAKE_DIR / "claude"
@@ -214,12 +215,7 @@ def make_harness(repo: Path, tmp_path: Path) -> Harness:
     git(repo, "branch", "-M", "main")
     git(repo, "remote", "add", "origin", str(remote))
     git(repo, "push", "-q", "-u", "origin", "main")
-    (repo / ".claude" / "operators.yaml").write_text(
-        "operators:\n"
-        "  - slug: rt\n    initials: RT\n    name: Rita Tavares\n    emails: [rt@example.com]\n"
-        "  - slug: jd\n    initials: JD\n    name: Jo Doe\n    emails: [jd@example.com]\n",
-        encoding="utf-8",
-    )
+    write_roster(repo, [RT, JD])
     state = Path(os.environ["BATON_STATE_HOME"])
     harness = Harness(root=repo, remote=remote, state=state, tmp=tmp_path)
     # The fake is a Python script: run it with this interpreter, not whatever python3 PATH finds first.

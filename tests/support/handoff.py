@@ -19,7 +19,7 @@ from support.roster import RITA, SAM, roster_yaml
 HOOK = SCRIPTS / "hooks" / "session_state.py"
 CLAUDE_ID = "0b9d7c1e-1111-4a2b-9c3d-5e6f7a8b9c0d"
 
-OPERATORS = roster_yaml(RITA, SAM)
+OPERATORS = roster_yaml([RITA, SAM])
 
 WORKSTREAM = """\
 ---

@@ -1,9 +1,13 @@
-"""The operators roster (`.claude/operators.yaml`) the tests write into their stores."""
+"""The operators roster (`.claude/operators.yaml`) the tests and benchmarks write into their stores."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+# The git identity every test runs under (see support.git.GIT_IDENTITY): the operator a store resolves to.
+AUTHOR_EMAIL = "author@example.com"
 
 
 @dataclass(frozen=True)
@@ -11,32 +15,37 @@ class Member:
     slug: str
     initials: str
     name: str
-    email: str
+    emails: tuple[str, ...]
 
 
-# The people the tests' stores are made of (the git identity of conftest is author@example.com).
-RITA = Member("rita", "RT", "Rita Example", "author@example.com")
-SAM = Member("sam", "SK", "Sam Example", "sam@example.com")
-RT = Member("rt", "RT", "Rita Tavares", "rt@example.com")
-JD = Member("jd", "JD", "Jo Doe", "jd@example.com")
-ANN = Member("ann", "AN", "Ann Example", "ann@example.com")
-BOB = Member("bob", "BO", "Bob Example", "bob@example.com")
-DEE = Member("dee", "DE", "Dee Example", "dee@example.com")
+def member(slug: str, initials: str, name: str | None = None, *emails: str,
+           domain: str = "example.com") -> Member:
+    """An operator; the name defaults to "<Slug> Example" and the email to <slug>@<domain>."""
+    return Member(slug, initials, name if name is not None else f"{slug.title()} Example",
+                  emails or (f"{slug}@{domain}",))
 
 
-def roster_yaml(*members: Member, version: int | None = None) -> str:
+# The people of the handoff tests' store (Rita is the git identity).
+RITA = member("rita", "RT", "Rita Example", AUTHOR_EMAIL)
+SAM = member("sam", "SK", "Sam Example")
+# The chain runner's operators.
+RT = member("rt", "RT", "Rita Tavares")
+JD = member("jd", "JD", "Jo Doe")
+
+
+def roster_yaml(members: Iterable[Member], *, version: int | None = None) -> str:
     """The text of an operators.yaml listing `members` in order."""
     lines = [f"version: {version}"] if version is not None else []
     lines.append("operators:")
     for m in members:
         lines += [f"  - slug: {m.slug}", f"    initials: {m.initials}", f"    name: {m.name}",
-                  f"    emails: [{m.email}]"]
+                  f"    emails: [{', '.join(m.emails)}]"]
     return "\n".join(lines) + "\n"
 
 
-def write_roster(root: Path, *members: Member, version: int | None = None) -> Path:
+def write_roster(root: Path, members: Iterable[Member], *, version: int | None = None) -> Path:
     """Write `.claude/operators.yaml` under `root`; its path."""
     path = root / ".claude" / "operators.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(roster_yaml(*members, version=version), encoding="utf-8")
+    path.write_text(roster_yaml(members, version=version), encoding="utf-8")
     return path
