@@ -1,6 +1,6 @@
 """Store benchmark: metadata reads and validation over 10,000 sessions and 1,000 workstreams.
 
-Prints, from one run on the same generated files:
+Prints, from one run on the same files (built by the store factory, tests/support/store.py):
 - metadata-read throughput of lib.store.frontmatter.read_metadata, python-frontmatter and ruamel round trip;
 - validate_frontmatter.py wall time (whole process) against reading the files with python-frontmatter.
 Target: validating the 11,000 files takes under 3x the time of reading them with python-frontmatter.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import random
 import subprocess
 import sys
 import tempfile
@@ -21,100 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 
 from lib.store import frontmatter, yamlio  # noqa: E402
-
-OPERATORS = [("rt", "RT"), ("sk", "SK"), ("ab", "AB"), ("cd", "CD"), ("ef", "EF")]
-
-
-def session_text(i: int, rng: random.Random) -> tuple[str, str]:
-    slug, initials = OPERATORS[i % len(OPERATORS)]
-    day = 1 + (i // 99) % 28
-    month = 1 + (i // (99 * 28)) % 12
-    ext = f"{initials}-26{month:02d}{day:02d}-{1 + i % 99:02d}"
-    tools = {f"Tool{k}": rng.randint(0, 40) for k in range(5)}
-    text = f"""---
-title: Session {i} worked on the store
-operator: {slug}
-summary: Generated session {i} for the benchmark; it has a realistic number of keys.
-workstream: stream-{i % 1000}
-plan: null
-tags: [bench, store, "{slug}"]
-kind: session
-external_id: {ext}
-status: written
-outcome: {rng.choice(["done", "incomplete", "blocked"])}
-confidence: medium
-date: 2026-{month:02d}-{day:02d}
-claimed_at: 2026-{month:02d}-{day:02d}T09:00:00Z
-started_at: 2026-{month:02d}-{day:02d}T09:01:00Z
-ended_at: 2026-{month:02d}-{day:02d}T11:00:00Z
-mode: full
-claude_session_id: 8f4f9bf2-05f2-48ab-bc5c-{i:012d}
-tool_calls_count: {sum(tools.values())}
-tool_calls_breakdown: {{{", ".join(f"{k}: {v}" for k, v in tools.items())}, mcp__notion_offplan: 0}}
-tool_failures_count: {rng.randint(0, 5)}
-failures_breakdown: {{}}
-subagents_dispatched: {rng.randint(0, 4)}
-parallel_terminals_observed: {rng.randint(0, 3)}
-tokens: {{input: {rng.randint(0, 10**6)}, output: {rng.randint(0, 10**5)}, cache_creation: 100, cache_read: 2000}}
-cost_usd: {rng.random() * 3:.4f}
-commits_count: {rng.randint(0, 9)}
-lines_added: {rng.randint(0, 900)}
-lines_removed: {rng.randint(0, 300)}
-first_commit_at: null
-last_commit_at: null
-active_min_estimate: {rng.randint(5, 200)}
-content_hash: null
-sync_status: pending
----
-## Summary
-
-Session {i}. {"Lorem ipsum dolor sit amet. " * 20}
-
-## Resume Prompt
-
-Continue with the next step. Confidence: high
-"""
-    return f"docs/sessions/{ext}.md", text
-
-
-def workstream_text(i: int) -> tuple[str, str]:
-    slug = f"stream-{i}"
-    text = f"""---
-title: Workstream {i}
-owner: {OPERATORS[i % len(OPERATORS)][0]}
-summary: Generated workstream {i}.
-tags: [bench]
-kind: workstream
-external_id: {slug}
-status: active
-sync_status: pending
----
-## Goal
-
-Benchmark.
-
-## Session Log
-"""
-    return f"workstreams/{slug}.md", text
+from support import store as store_factory  # noqa: E402
 
 
 def generate(root: Path, sessions: int, workstreams: int) -> list[Path]:
-    rng = random.Random(7)
-    for folder in ("docs/sessions", "workstreams"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    files = []
-    for i in range(sessions):
-        rel, text = session_text(i, rng)
-        (root / rel).write_text(text, encoding="utf-8")
-        files.append(root / rel)
-    for i in range(workstreams):
-        rel, text = workstream_text(i)
-        (root / rel).write_text(text, encoding="utf-8")
-        files.append(root / rel)
-    return files
+    """The store factory's notes, each session with the telemetry hook's frontmatter."""
+    return store_factory.bench_store(root, sessions, workstreams, seed=7, telemetry=True)
 
 
 def timed(fn: Callable[[], object]) -> float:

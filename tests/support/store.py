@@ -76,10 +76,34 @@ def _sentence(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(_WORDS) for _ in range(n)).capitalize() + "."
 
 
-def bench_store(root: Path, sessions: int = 10_000, workstreams: int = 300, seed: int = 11) -> None:
+def telemetry_fields(rng: random.Random, n: int, date: str) -> str:
+    """The frontmatter a finished session carries from the telemetry hook (times, tools, tokens, cost, git)."""
+    tools = {f"Tool{k}": rng.randint(0, 40) for k in range(5)}
+    breakdown = ", ".join(f"{k}: {v}" for k, v in tools.items())
+    return "\n".join([
+        "plan: null", f"claimed_at: {date}T09:00:00Z", f"started_at: {date}T09:01:00Z", f"ended_at: {date}T11:00:00Z",
+        "mode: full", f"claude_session_id: 8f4f9bf2-05f2-48ab-bc5c-{n:012d}",
+        f"tool_calls_count: {sum(tools.values())}",
+        f"tool_calls_breakdown: {{{breakdown}, mcp__notion_offplan: 0}}",
+        f"tool_failures_count: {rng.randint(0, 5)}", "failures_breakdown: {}",
+        f"subagents_dispatched: {rng.randint(0, 4)}", f"parallel_terminals_observed: {rng.randint(0, 3)}",
+        f"tokens: {{input: {rng.randint(0, 10**6)}, output: {rng.randint(0, 10**5)}, cache_creation: 100, "
+        "cache_read: 2000}",
+        f"cost_usd: {rng.random() * 3:.4f}", f"commits_count: {rng.randint(0, 9)}",
+        f"lines_added: {rng.randint(0, 900)}", f"lines_removed: {rng.randint(0, 300)}",
+        "first_commit_at: null", "last_commit_at: null", f"active_min_estimate: {rng.randint(5, 200)}",
+        "content_hash: null", "sync_status: pending",
+    ])
+
+
+def bench_store(root: Path, sessions: int = 10_000, workstreams: int = 300, seed: int = 11, *,
+                telemetry: bool = False) -> list[Path]:
     """A store of `sessions` written sessions by five operators over `workstreams` workstreams, with
-    varied text (topics and words drawn at random), mtimes an hour back as in a real store."""
+    varied text (topics and words drawn at random), mtimes an hour back as in a real store; the notes'
+    paths, workstreams first. With `telemetry`, each session also carries the hook's frontmatter
+    (the realistic number of keys a parser meets)."""
     rng = random.Random(seed)
+    trng = random.Random(seed + 1)  # its own draws: the notes' text does not depend on `telemetry`
     files: list[tuple[str, str]] = []
     for i in range(workstreams):
         topic = _TOPICS[i % len(_TOPICS)]
@@ -91,18 +115,23 @@ def bench_store(root: Path, sessions: int = 10_000, workstreams: int = 300, seed
         n = i // 5
         day, month, year, seq = 1 + (n // 3) % 28, 1 + (n // 84) % 12, 24 + n // 1008, 1 + n % 3
         ext = f"{initials}-{year:02d}{month:02d}{day:02d}-{seq:02d}"
+        date = f"20{year:02d}-{month:02d}-{day:02d}"
         ws = rng.randrange(workstreams)
         topic = _TOPICS[ws % len(_TOPICS)]
         text = session_text(
-            ext, slug, f"20{year:02d}-{month:02d}-{day:02d}", title=f"{topic.capitalize()} - {_sentence(rng, 4)}",
+            ext, slug, date, title=f"{topic.capitalize()} - {_sentence(rng, 4)}",
             summary=f"Worked on the {topic} of stream-{ws}. {_sentence(rng, 14)}", workstream=f"stream-{ws}",
             outcome=rng.choice(("done", "done", "incomplete", "blocked")),
             decisions=f"- {_sentence(rng, 10)}\n- {_sentence(rng, 8)}",
             open_questions=f"- {_sentence(rng, 9)}",
             resume_prompt=f"Continue the {topic} work of stream-{ws}. " + " ".join(_sentence(rng, 12) for _ in range(6)),
-            confidence=rng.choice(("high", "medium", "low")))
+            confidence=rng.choice(("high", "medium", "low")),
+            extra=telemetry_fields(trng, i, date) if telemetry else "")
         files.append((f"docs/sessions/{ext}.md", text))
     old = time.time() - 3600
+    paths = []
     for rel, text in files:
         path = write(root, rel, text)
         os.utime(path, (old, old))
+        paths.append(path)
+    return paths
