@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from support.chains import (
     wait_dead,
 )
 from support.git import git
+from support.httpserver import serving
 
 
 @pytest.fixture
@@ -724,14 +724,8 @@ def webhook() -> Iterator[tuple[str, _Hook]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook?token=SECRET-TOKEN", hook
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield f"{base}/hook?token=SECRET-TOKEN", hook
 
 
 def test_webhook_gets_the_summary_with_one_retry(h: Harness, webhook: tuple[str, _Hook]) -> None:

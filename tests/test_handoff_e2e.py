@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from support.handoff import (
     tool_calls,
     write,
 )
+from support.httpserver import serving
 
 
 @pytest.fixture
@@ -231,13 +231,10 @@ def http_remote(store: Path, tmp_path: Path) -> Iterator[str]:
     bare = tmp_path / "served.git"
     add_remote(store, bare)
     handler = type("Handler", (_GitOverHttp,), {"project_root": str(tmp_path)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/served.git"
-    git(store, "remote", "set-url", "origin", url)
-    yield url
-    server.shutdown()
+    with serving(handler) as base:
+        url = f"{base}/served.git"
+        git(store, "remote", "set-url", "origin", url)
+        yield url
 
 
 def test_push_refused_for_credentials_names_authentication_and_keeps_the_commit(store: Path,

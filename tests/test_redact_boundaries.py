@@ -4,9 +4,8 @@ the console or Notion: the one redactor at every boundary, driven through the re
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from lib.console import render
 from lib.failures import decisions
 from lib.telemetry import state as hookstate
 from support.handoff import CLAUDE_ID, content, hook, make_store, start, tool_calls, write
+from support.httpserver import serving
 
 ALNUM = "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGa"
 # Assembled at run time so that no token-shaped string sits in the repository.
@@ -106,14 +106,8 @@ def webhook() -> Iterator[tuple[str, list[bytes]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/hook", bodies
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield f"{base}/hook", bodies
 
 
 def test_webhook_bodies_carry_no_secret(webhook: tuple[str, list[bytes]]) -> None:
