@@ -36,9 +36,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from support.httpserver import LocalServer
 
 VERSION = "2025-09-03"
 BOT_USER = "7775f3a3-893f-43fa-b625-460c61094c78"
@@ -187,16 +189,14 @@ class FakeNotion:
         self.faults: list[Fault] = []
         self.requests: list[RequestRecord] = []
         self._seq = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
 
     # ------------------------------------------------------------ lifecycle
 
     @property
     def base_url(self) -> str:
         assert self._server is not None, "server not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def start(self) -> FakeNotion:
         fake = self
@@ -204,17 +204,13 @@ class FakeNotion:
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="fakenotion", daemon=True)
-        self._thread.start()
+        self._server = LocalServer(Handler, name="fakenotion", poll_interval=0.02)
+        self._server.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def __enter__(self) -> FakeNotion:

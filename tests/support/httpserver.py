@@ -8,18 +8,48 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class LocalServer:
+    """One ThreadingHTTPServer on 127.0.0.1 (a port the system picks) and the thread serving it."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], *, name: str = "test-http",
+                 poll_interval: float = 0.05) -> None:
+        self._handler = handler
+        self._name = name
+        self._poll = poll_interval
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT` while serving."""
+        if self._server is None:
+            raise RuntimeError(f"{self._name}: server not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> str:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": self._poll},
+                                        name=self._name, daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        """Shut down and close the socket; a no-op when not serving."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
 @contextmanager
 def serving(handler: type[BaseHTTPRequestHandler], *, poll_interval: float = 0.05) -> Iterator[str]:
-    """Serve `handler` on 127.0.0.1 (a port the system picks) until the block ends; yields the base URL
-    `http://127.0.0.1:PORT`. The server is shut down and its socket closed on the way out."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": poll_interval},
-                              name="test-http", daemon=True)
-    thread.start()
+    """Serve `handler` until the block ends; yields the base URL `http://127.0.0.1:PORT`."""
+    server = LocalServer(handler, poll_interval=poll_interval)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield server.start()
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        server.stop()
