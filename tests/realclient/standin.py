@@ -18,9 +18,11 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from support.httpserver import LocalServer
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 
@@ -295,8 +297,7 @@ class StandIn:
     is_side: Callable[[Request], bool] = _non_streaming
     requests: list[Request] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _server: LocalServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -342,25 +343,17 @@ class StandIn:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("stand-in not started")
-        port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}"
+        return self._server.url
 
     def start(self) -> StandIn:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="standin", daemon=True)
-        self._thread.start()
+        self._server = LocalServer(_make_handler(self), name="standin")
+        self._server.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> StandIn:
         return self.start()
