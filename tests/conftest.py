@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from support.git import GIT_IDENTITY, init_repo
+from support.handoff import add_remote, make_store
 from support.paths import REPO_ROOT
 
 _CHECKOUT_KEY = pytest.StashKey[dict[str, tuple[str, int, int]]]()
@@ -64,3 +65,16 @@ def repo(tmp_path: Path) -> Path:
 def chdir_repo(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(repo)
     yield repo
+
+
+@pytest.fixture
+def store(repo: Path) -> Path:
+    """`repo` as a team's store: the roster, one workstream, one commit (support.handoff.make_store).
+    A module that needs other notes defines its own `store`."""
+    return make_store(repo)
+
+
+@pytest.fixture
+def remote(store: Path, tmp_path: Path) -> Path:
+    """A bare remote `origin` that `store`'s main is pushed to."""
+    return add_remote(store, tmp_path / "remote.git")

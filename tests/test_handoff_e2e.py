@@ -22,22 +22,11 @@ from support.handoff import (
     helper,
     helper_json,
     hook,
-    make_store,
     start,
     tool_calls,
     write,
 )
 from support.httpserver import serving
-
-
-@pytest.fixture
-def store(repo: Path) -> Path:
-    return make_store(repo)
-
-
-@pytest.fixture
-def remote(store: Path, tmp_path: Path) -> Path:
-    return add_remote(store, tmp_path / "remote.git")
 
 
 def test_end_to_end_the_remote_gets_one_commit_with_exactly_the_handoff_files(store: Path, remote: Path) -> None:

@@ -6,19 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from lib.handoff import finish as finishing
 from lib.store import frontmatter, validate
 from support.handoff import (
     CLAUDE_ID,
-    add_remote,
     commit_files,
     content,
     git,
     helper,
     hook,
-    make_store,
     prompt,
     short_content,
     start,
@@ -27,16 +24,6 @@ from support.handoff import (
 
 LEARNING = {"slug": "cookies-over-storage", "title": "Cookies over local storage",
             "summary": "Keep tokens in an HttpOnly cookie.", "tags": ["auth"], "lesson": "Scripts cannot read it."}
-
-
-@pytest.fixture
-def store(repo: Path) -> Path:
-    return make_store(repo)
-
-
-@pytest.fixture
-def remote(store: Path, tmp_path: Path) -> Path:
-    return add_remote(store, tmp_path / "remote.git")
 
 
 def block_yaml(data: dict[str, Any]) -> str:

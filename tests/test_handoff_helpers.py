@@ -16,7 +16,6 @@ from support.handoff import (
     helper,
     helper_json,
     hook,
-    make_store,
     prompt,
     short_content,
     start,
@@ -26,11 +25,6 @@ from support.handoff import (
 )
 
 NO_OPERATOR = {"OPERATOR": ""}
-
-
-@pytest.fixture
-def store(repo: Path) -> Path:
-    return make_store(repo)
 
 
 def note_of(store: Path, session_id: str) -> tuple[dict[str, Any], str]:

@@ -9,12 +9,7 @@ from pathlib import Path
 
 import pytest
 from lib.handoff import indexes, worklog
-from support.handoff import WORKSTREAM, content, git, helper, helper_json, make_store, start, write
-
-
-@pytest.fixture
-def store(repo: Path) -> Path:
-    return make_store(repo)
+from support.handoff import WORKSTREAM, content, git, helper, helper_json, start, write
 
 
 def _frontmatter_block(text: str) -> str:

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from lib import vault
 from lib.store import frontmatter
 from support.handoff import (
@@ -20,18 +19,12 @@ from support.handoff import (
     helper,
     helper_json,
     hook,
-    make_store,
     short_content,
     start,
     write,
 )
 
 SECRET = "gh" + "p_" + "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGaAbcd"
-
-
-@pytest.fixture
-def store(repo: Path) -> Path:
-    return make_store(repo)
 
 
 def transcript(store: Path) -> Path:

@@ -13,7 +13,7 @@ from lib.chains import notify
 from lib.console import render
 from lib.failures import decisions
 from lib.telemetry import state as hookstate
-from support.handoff import CLAUDE_ID, content, hook, make_store, start, tool_calls, write
+from support.handoff import CLAUDE_ID, content, hook, start, tool_calls, write
 from support.httpserver import serving
 
 ALNUM = "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGa"
@@ -29,11 +29,6 @@ LEAKY_OUTPUT = (
     f"  DATABASE_URL=postgres://app:{PG_PASSWORD}@db.internal:5432/app\n"
     "psycopg.OperationalError: connection refused\n"
 )
-
-
-@pytest.fixture
-def store(repo: Path) -> Path:
-    return make_store(repo)
 
 
 def failed_bash(store: Path, n: int = 0) -> None:
