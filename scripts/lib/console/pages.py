@@ -24,6 +24,7 @@ from lib.console.queries import (
     SessionQuery,
     choice,
     parse_date,
+    parse_int,
     slug,
 )
 from lib.store import markdown as note_markdown
@@ -180,5 +181,8 @@ def insights(console: Console, params: Mapping[str, str]) -> Page:
 
 
 def team(console: Console, params: Mapping[str, str]) -> Page:
-    project = _project(console, params, {})
-    return "team.html", {"t": summaries.team(console, project)}
+    errors: dict[str, str] = {}
+    project = _project(console, params, errors)
+    weeks = _forgiving(lambda: parse_int(params.get("weeks"), "weeks", 8, 1, 104), "weeks", errors) or 8
+    return "team.html", {"t": summaries.team(console, project, weeks=weeks), "errors": errors,
+                         "form": dict(params)}
