@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
 HOOK = SCRIPTS / "hooks" / "session_state.py"
 SESSION = "0b5e7c1a-2f4d-4c3b-9a8e-6d1f2e3a4b5c"
-TARGET_RATIO = 1.3
+TARGET_RATIO = 1.1
 
 sys.path.insert(0, str(SCRIPTS))
 
@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     py = interpreter()
-    has_classifier = (SCRIPTS / "lib" / "failures.py").exists()
+    has_classifier = (SCRIPTS / "lib" / "failures" / "classify.py").exists()
     command = registered_command()
     with tempfile.TemporaryDirectory(prefix="bench-hook-") as tmp:
         root = make_repo(Path(tmp), args.siblings)

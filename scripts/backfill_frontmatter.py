@@ -3,6 +3,10 @@
 Dry run by default: a table of every file and what would change. --apply writes
 (all or nothing: every result is validated before the first write); --commit
 makes the whole backfill one commit.
+
+A run records in BACKFILL_LOCK the files it is about to change. If it is killed, the lock
+stays; the next `--apply --break-stale-lock` carries those files over (its commit includes
+them, even those rewritten before the kill) and removes the killed run's temp files.
 """
 
 from __future__ import annotations
@@ -72,6 +76,16 @@ def render_table(the_plan: backfill.Plan) -> None:
             print(f"{change.path}\t{change.kind}\tadded: {added}\tnormalised: {normalised}")
 
 
+def uncommitted(root: Path, paths: list[str]) -> list[str]:
+    """Those of `paths` whose content differs from HEAD (or that git does not track yet)."""
+    if not paths:
+        return []
+    out = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths],
+                         cwd=root, capture_output=True, check=True).stdout.decode("utf-8", "surrogateescape")
+    changed = {entry[3:] for entry in out.split("\0") if len(entry) > 3}
+    return [p for p in paths if p in changed]
+
+
 def commit(root: Path, paths: list[str]) -> str:
     subprocess.run(["git", "add", "--", *paths], cwd=root, check=True, capture_output=True)
     result = subprocess.run(
@@ -95,13 +109,22 @@ def run(argv: Sequence[str] | None) -> int:
         return backfill.plan(root, owner_lookup(root))
 
     if args.apply:
-        with backfill.lock(root, break_stale=args.break_stale_lock):
+        with backfill.lock(root, break_stale=args.break_stale_lock) as held:
+            swept = backfill.sweep_temp_files(root)
+            if swept:
+                payload["temp_files_removed"] = swept
+            if held.carried:
+                payload["carried_over"] = held.carried
             the_plan = plan_now()
             if not the_plan.problems:
+                held.record(c.path for c in the_plan.to_write)  # before the first write: a kill loses nothing
                 written = backfill.apply(root, the_plan)
                 payload["written"] = [c.path for c in written]
-                if args.commit and written:
-                    payload["commit"] = commit(root, [c.path for c in written])
+                if args.commit:
+                    pending = uncommitted(root, held.changed)
+                    if pending:
+                        payload["committed"] = pending
+                        payload["commit"] = commit(root, pending)
     else:
         the_plan = plan_now()
 
@@ -118,8 +141,13 @@ def run(argv: Sequence[str] | None) -> int:
         for problem in the_plan.problems:
             print(problem)
         verb = "would change" if not args.apply else ("changed" if not the_plan.problems else "would change")
-        print(f"backfill: {the_plan.files_checked} notes checked, {len(the_plan.to_write)} {verb}"
-              + (f", committed as {payload['commit']}" if payload.get("commit") else ""))
+        carried = len(payload.get("carried_over", []))
+        committed = (f", committed as {payload['commit']} ({len(payload['committed'])} files"
+                     + (", including what an interrupted run changed" if carried else "") + ")"
+                     if payload.get("commit") else "")
+        print(f"backfill: {the_plan.files_checked} notes checked, {len(the_plan.to_write)} {verb}{committed}")
+        if payload.get("temp_files_removed"):
+            print(f"backfill: removed {len(payload['temp_files_removed'])} temp files left by an interrupted run")
         if the_plan.problems:
             print(f"backfill: {len(the_plan.problems)} problems; nothing was written", file=sys.stderr)
         elif not args.apply and the_plan.to_write:

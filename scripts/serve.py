@@ -56,6 +56,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _kib(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number of KiB") from None
+    if not 1 <= value <= 64 * 1024:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (1-65536 KiB)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0 picks a free one)")
@@ -73,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long the Stop button waits for the runner (default 20 s)")
     parser.add_argument("--launch-timeout", type=_seconds, default=20.0, metavar="S",
                         help="how long starting a chain waits for it to reach the registry (default 20 s)")
+    parser.add_argument("--max-note-kib", type=_kib, default=256, metavar="KIB",
+                        help="show at most this much of a note's body (default 256 KiB; the rest is one "
+                             "click away, as plain text)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     return parser
 
@@ -137,7 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
     from lib.console.data import Console, Settings
 
     console = Console(roots, Settings(poll_interval_s=args.poll_interval, stop_timeout_s=args.stop_timeout,
-                                     launch_timeout_s=args.launch_timeout))
+                                      launch_timeout_s=args.launch_timeout, max_body_bytes=args.max_note_kib * 1024))
     started = time.monotonic()
     notes = console.warm()
     print(f"store index: {notes} notes up to date in {time.monotonic() - started:.1f} s", flush=True)

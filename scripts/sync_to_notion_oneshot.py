@@ -23,7 +23,7 @@ from lib.core import cli, paths
 from lib.core.errors import BatonError, ConfigError
 from lib.notion import config as notion_config
 from lib.notion import prune, sync
-from lib.notion.client import DEFAULT_BASE_URL, NotionClient, RetryPolicy
+from lib.notion.client import DEFAULT_BASE_URL, NotionClient, RetryPolicy, check_token
 from lib.notion.limiter import TokenBucket
 
 PROG = "sync_to_notion_oneshot.py"
@@ -86,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not token:
             raise ConfigError("$NOTION_TOKEN is not set: export the Notion integration token "
                               "(it is read from the environment only)")
+        check_token(token)  # before anything else: a mistyped token is one line, and never echoed
         root = args.root.resolve() if args.root else paths.find_root()
         config = notion_config.load(root)
         base_url = os.environ.get("NOTION_BASE_URL", "").strip() or DEFAULT_BASE_URL

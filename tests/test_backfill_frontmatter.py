@@ -200,3 +200,71 @@ def test_kill_mid_run_leaves_files_old_or_new_and_a_rerun_completes(legacy: Path
     rerun = backfill(legacy, "--apply", "--break-stale-lock")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert json.loads(backfill(legacy, "--json").stdout)["files_to_change"] == 0
+
+
+# A backfill that stops for good in the fsync of its third temp file: two notes are rewritten, the third
+# is a temp file beside its note. It says so on stdout, so the test kills it at exactly that point.
+_STALL_IN_THIRD_WRITE = """
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+real_fsync = os.fsync
+seen = []
+def stalling_fsync(fd):
+    name = os.readlink(f"/proc/self/fd/{fd}")
+    if name.endswith(".tmp"):
+        seen.append(name)
+        if len(seen) == 3:
+            print("STALLED", name, flush=True)
+            time.sleep(600)
+    return real_fsync(fd)
+os.fsync = stalling_fsync
+import backfill_frontmatter
+backfill_frontmatter.main(sys.argv[2:])
+"""
+
+
+def test_commit_after_a_kill_mid_write_includes_every_changed_file_and_sweeps_temp_files(legacy: Path) -> None:
+    expected = json.loads(backfill(legacy, "--json").stdout)
+    targets = sorted(c["path"] for c in expected["changes"])
+    head_before = git(legacy, "rev-parse", "HEAD").strip()
+    proc = subprocess.Popen([sys.executable, "-c", _STALL_IN_THIRD_WRITE, str(SCRIPTS), "--apply", "--commit"],
+                            cwd=legacy, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("STALLED ") and line.strip().endswith(".tmp")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stranded = Path(line.split(" ", 1)[1].strip())
+    assert stranded.exists() and ".backfill-" in stranded.name
+    rewritten = [p for p in targets if "legacy_notes" in (legacy / p).read_text(encoding="utf-8")]
+    assert len(rewritten) == 2
+    assert git(legacy, "rev-parse", "HEAD").strip() == head_before  # killed before its commit
+    lock = (legacy / "BACKFILL_LOCK").read_text(encoding="utf-8")
+    assert sorted(line[len("changed="):] for line in lock.splitlines() if line.startswith("changed=")) == targets
+
+    rerun = backfill(legacy, "--apply", "--commit", "--break-stale-lock", "--json")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    report = json.loads(rerun.stdout)
+    assert sorted(report["committed"]) == targets  # the two written before the kill too
+    assert set(report["carried_over"]) == set(targets)
+    assert report["temp_files_removed"] == [stranded.relative_to(legacy).as_posix()]
+    assert not stranded.exists()
+    assert not [p for p in legacy.rglob("*.tmp") if ".git" not in p.parts]
+    assert git(legacy, "status", "--porcelain", "--", *targets) == ""
+    assert sorted(git(legacy, "show", "--name-only", "--format=", "HEAD").split()) == targets
+    assert not (legacy / "BACKFILL_LOCK").exists()
+
+
+def test_a_committed_lock_file_cannot_make_backfill_commit_outside_the_store(legacy: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", "pass"])
+    holder.wait()  # a pid that is surely not running
+    (legacy / "README.md").write_text("changed by hand, not by backfill\n", encoding="utf-8")
+    (legacy / "BACKFILL_LOCK").write_text(
+        f"pid={holder.pid}\nhost={os.uname().nodename}\nchanged=README.md\nchanged=../outside.md\n"
+        "changed=docs/sessions/../../README.md\n", encoding="utf-8")
+    result = backfill(legacy, "--apply", "--commit", "--break-stale-lock", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert "carried_over" not in report
+    assert "README.md" not in report["committed"]
+    assert git(legacy, "status", "--porcelain", "--", "README.md").strip() == "?? README.md"

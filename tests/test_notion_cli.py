@@ -41,6 +41,32 @@ def test_a_missing_token_is_one_line_exit_2_and_no_request(repo: Path, fake: Fak
     assert fake.requests == []
 
 
+@pytest.mark.parametrize("pasted", [
+    "{token}\u2026",        # the ellipsis a chat app put at the end
+    "\u201c{token}\u201d",  # curly quotes around it
+    "secr\u00e9t_{token}",  # a letter from another keyboard
+    "{token}\x07",         # a control character
+    "{tok} {en}",           # a space inside
+])
+def test_a_token_that_cannot_be_sent_is_one_line_exit_2_and_never_echoed(
+        repo: Path, fake: FakeNotion, pasted: str) -> None:
+    write_config(repo, workspace(fake))
+    session_note(repo, "RT-260511-01")
+    half = len(fake.token) // 2
+    token = pasted.format(token=fake.token, tok=fake.token[:half], en=fake.token[half:])
+    for args in ((), ("--apply",)):
+        result = run_script(SCRIPT, *args, cwd=repo, env={"NOTION_TOKEN": token, "NOTION_BASE_URL": fake.base_url})
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and "NOTION_TOKEN" in result.stderr
+        assert "Traceback" not in result.stderr
+        for secret in (token, token.strip(), fake.token, fake.token[:8], fake.token[-8:]):
+            assert secret not in result.stderr and secret not in result.stdout
+    assert fake.requests == []
+    logged = [p for p in (repo / ".claude").rglob("*") if p.is_file()]
+    for path in logged:
+        assert fake.token[:8] not in path.read_text(errors="replace")
+
+
 def test_a_missing_config_is_one_line_exit_2_and_no_request(repo: Path, fake: FakeNotion) -> None:
     session_note(repo, "RT-260511-01")
     result = run_script(SCRIPT, cwd=repo, env={"NOTION_TOKEN": fake.token, "NOTION_BASE_URL": fake.base_url})

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PYTHON, SCRIPTS
+from conftest import PYTHON, SCRIPTS, git
 
 HOOK = SCRIPTS / "hooks" / "session_state.py"
-HOT_MODULES = [HOOK, SCRIPTS / "lib" / "telemetry" / "state.py", SCRIPTS / "lib" / "telemetry" / "usage.py"]
+HOT_MODULES = [HOOK, *(SCRIPTS / "lib" / "telemetry" / f"{m}.py" for m in ("state", "files", "ids", "jsonc", "usage"))]
 CAPTURED = Path(__file__).parent / "fixtures" / "claude_code"
 FLAGS = ("-I", "-S")  # as registered in .claude/settings.json
 S1 = "8f4f9bf2-05f2-48ab-bc5c-31723315db35"
@@ -392,7 +392,8 @@ def _scripts_with_classifier(tmp_path: Path, body: str) -> Path:
     copy = tmp_path / "scripts"
     (copy / "hooks").mkdir(parents=True)
     shutil.copy(HOOK, copy / "hooks" / HOOK.name)
-    for name in ("__init__.py", "telemetry/__init__.py", "telemetry/state.py", "telemetry/usage.py",
+    for name in ("__init__.py", "telemetry/__init__.py", "telemetry/state.py", "telemetry/files.py",
+                 "telemetry/ids.py", "telemetry/jsonc.py", "telemetry/usage.py",
                  "telemetry/pricing.json", "failures/__init__.py"):
         (copy / "lib" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SCRIPTS / "lib" / name, copy / "lib" / name)
@@ -475,7 +476,8 @@ def test_the_hook_imports_nothing_outside_the_standard_library(
         repo: Path, tmp_path: Path, flags: tuple[str, ...]) -> None:
     transcript = tmp_path / f"{S1}.jsonl"
     transcript.write_text("")
-    ours = {"lib", "lib.telemetry", "lib.telemetry.state", "lib.telemetry.usage", "lib.failures", "lib.failures.classify"}
+    ours = {"lib", "lib.telemetry", "lib.telemetry.state", "lib.telemetry.files",
+            "lib.telemetry.ids", "lib.telemetry.jsonc", "lib.telemetry.usage", "lib.failures", "lib.failures.classify"}
     seen: set[str] = set()
     for payload in (
         {"session_id": S1, "hook_event_name": "SessionStart", "source": "startup", "transcript_path": str(transcript)},
@@ -536,3 +538,122 @@ def test_the_hook_runs_on_a_real_python_3_8(repo: Path, tmp_path: Path) -> None:
     assert state(repo, S1)["tool_calls_count"] == 2
     assert state(repo, S2)["tokens"]["input"] == 2400
     assert "stdin is not JSON" in errors(repo)
+
+
+# ------------------------------------------------------------------ symlinks in the state folder
+
+VICTIM_TEXT = "someone else's file: must never change\n"
+
+
+def _victim(tmp_path: Path) -> Path:
+    victim = tmp_path / "outside" / "victim.txt"
+    victim.parent.mkdir(parents=True, exist_ok=True)
+    victim.write_text(VICTIM_TEXT)
+    return victim
+
+
+def _outside_untouched(victim: Path) -> None:
+    assert victim.read_text() == VICTIM_TEXT
+    assert sorted(p.name for p in victim.parent.iterdir()) == ["victim.txt"]
+
+
+FAILED_BASH = {"error": "Exit code 1\nE   assert 3 == 4", "is_interrupt": False}
+
+
+@pytest.mark.parametrize("name", [
+    "hook-errors.log", f"session-{S1}.failures.jsonl", f"session-{S1}.json", f"session-{S1}.lock",
+])
+def test_a_symlinked_file_in_the_state_folder_is_refused_not_followed(repo: Path, tmp_path: Path, name: str) -> None:
+    victim = _victim(tmp_path)
+    link = state_dir(repo) / name
+    link.symlink_to(victim)
+    results = [run_hook(repo, tool(S1, "Bash", 1, "PostToolUseFailure", **FAILED_BASH)),
+               run_hook(repo, b"not json at all")]
+    assert [r.returncode for r in results] == [0, 0]
+    _outside_untouched(victim)
+    assert link.is_symlink()
+    said = b"".join(r.stderr for r in results).decode()
+    assert f"{link} is a symlink" in said
+
+
+def test_a_symlinked_failures_file_skips_the_event_and_counts_later_ones(repo: Path, tmp_path: Path) -> None:
+    victim = _victim(tmp_path)
+    link = state_dir(repo) / f"session-{S1}.failures.jsonl"
+    link.symlink_to(victim)
+    refused = run_hook(repo, tool(S1, "Bash", 1, "PostToolUseFailure", **FAILED_BASH))
+    assert b"event skipped" in refused.stderr
+    assert "refused" in errors(repo)  # the log itself is safe, so it records the refusal too
+    link.unlink()
+    assert run_hook(repo, tool(S1, "Bash", 2, "PostToolUseFailure", **FAILED_BASH)).returncode == 0
+    assert state(repo, S1)["tool_failures_count"] == 1
+    _outside_untouched(victim)
+
+
+@pytest.mark.parametrize("linked", [".claude/state", ".claude"])
+def test_a_symlinked_state_folder_is_refused_and_nothing_is_created_outside(
+        tmp_path: Path, linked: str) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    (outside / "state").mkdir(parents=True)
+    (root / linked).parent.mkdir(parents=True, exist_ok=True)
+    (root / linked).symlink_to(outside / "state" if linked.endswith("state") else outside)
+    before = sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*"))
+    for payload in (tool(S1, "Read", 1), tool(S1, "Bash", 2, "PostToolUseFailure", **FAILED_BASH), b"garbage",
+                    {"session_id": S1, "hook_event_name": "SessionEnd", "reason": "other"}):
+        result = run_hook(root, payload)
+        assert result.returncode == 0
+        assert b"is a symlink" in result.stderr
+    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == before
+
+
+def test_symlinks_committed_to_the_repository_and_cloned_are_never_followed(tmp_path: Path) -> None:
+    victim = _victim(tmp_path)
+    origin = tmp_path / "origin"
+    (origin / ".claude" / "state").mkdir(parents=True)
+    (origin / "elsewhere").mkdir()
+    (origin / "elsewhere" / "README").write_text("a tracked folder of the repository\n")
+    git(origin, "init", "-q")
+    # One clone gets a symlinked state folder, the other symlinked files inside a real one.
+    (origin / ".claude" / "state" / "hook-errors.log").symlink_to(victim)
+    (origin / ".claude" / "state" / f"session-{S1}.failures.jsonl").symlink_to("../../../outside/victim.txt")
+    (origin / ".claude" / "state" / f"session-{S1}.lock").symlink_to(victim)
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "state files")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    assert (clone / ".claude" / "state" / "hook-errors.log").is_symlink()
+    for payload in (b"garbage", tool(S1, "Bash", 1, "PostToolUseFailure", **FAILED_BASH), tool(S1, "Read", 2)):
+        result = run_hook(clone, payload)
+        assert result.returncode == 0
+        assert b"is a symlink" in result.stderr
+    _outside_untouched(victim)
+
+    git(origin, "rm", "-q", "-r", ".claude/state")
+    (origin / ".claude").mkdir(exist_ok=True)
+    (origin / ".claude" / "state").symlink_to("../elsewhere")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "state folder")
+    clone2 = tmp_path / "clone2"
+    git(tmp_path, "clone", "-q", str(origin), str(clone2))
+    assert (clone2 / ".claude" / "state").is_symlink()
+    result = run_hook(clone2, tool(S1, "Read", 1))
+    assert result.returncode == 0 and b"is a symlink" in result.stderr
+    assert [p.name for p in (clone2 / "elsewhere").iterdir()] == ["README"]
+    _outside_untouched(victim)
+
+
+def test_readers_of_the_state_do_not_follow_symlinks(repo: Path, tmp_path: Path) -> None:
+    from lib.telemetry import state as hookstate
+
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"session_id": S1, "tool_calls_count": 99}))
+    (state_dir(repo) / f"session-{S1}.json").symlink_to(outside)
+    assert hookstate.read_state(str(state_dir(repo)), S1) is None
+    (state_dir(repo) / f"session-{S1}.json").unlink()
+    assert run_hook(repo, tool(S1, "Read", 1)).returncode == 0
+    assert hookstate.read_state(str(state_dir(repo)), S1) is not None
+    moved = tmp_path / "real-state"
+    state_dir(repo).rename(moved)
+    state_dir(repo).symlink_to(moved)
+    assert hookstate.read_state(str(state_dir(repo)), S1) is None

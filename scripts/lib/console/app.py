@@ -6,8 +6,9 @@ Security model (docs/console.md; the checks themselves are in `lib.console.secur
 - With --allow-remote every request needs the token.
 - The mutations, `POST /api/chains` (launch) and `POST /api/chains/{id}/stop`, need the token in
   `X-Baton-Token` or `Authorization: Bearer` whatever the bind, checked before anything else.
-- Pages send a strict Content-Security-Policy (scripts and styles from this server only), and
-  notes are rendered with raw HTML disabled.
+- Every response carries a strict Content-Security-Policy and the other security headers; requests
+  another site's page sends are refused (`lib.console.security`). Notes are rendered with raw HTML
+  disabled, and only their first `max_body_bytes` (the rest is behind a link to the note as plain text).
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -38,25 +46,27 @@ from lib.console.queries import (
     NotFound,
     Unavailable,
     choice,
+    clip_input,
     known,
     parse_bool,
     parse_int,
+    quote_input,
 )
-from lib.console.security import Guard, Security, allowed_hosts_for, header_token, json_error
+from lib.console.security import (
+    PAGE_HEADERS,
+    Guard,
+    Security,
+    allowed_hosts_for,
+    header_token,
+    json_error,
+)
 from lib.core.errors import BatonError
 
 __all__ = ["Guard", "Security", "allowed_hosts_for", "create_app"]
 
 HERE = Path(__file__).resolve().parent
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-PAGE_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
+# The note as plain text: nothing in it may run or load, whatever a browser makes of it.
+RAW_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
 # A launch carries a mission (at most launch.MAX_MISSION_CHARS characters); nothing else needs a body.
 MAX_BODY_BYTES = 512 * 1024
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -245,6 +255,16 @@ def create_app(console: Console, security: Security) -> Guard:
             return json_error(_error_status(exc), str(exc))
         return JSONResponse(result)
 
+    async def session_raw(request: Request) -> Response:
+        project = request.query_params.get("project") or None
+        try:
+            known(request.query_params, ("project",))
+            path = await asyncio.to_thread(console.session_file, request.path_params["session_id"], project)
+        except BatonError as exc:
+            return json_error(_error_status(exc), str(exc))
+        return FileResponse(path, media_type="text/plain; charset=utf-8",
+                            headers={"Content-Security-Policy": RAW_CSP, "Content-Disposition": "inline"})
+
     async def api_openapi(request: Request) -> Response:
         return JSONResponse(doc)
 
@@ -296,6 +316,7 @@ def create_app(console: Console, security: Security) -> Guard:
         Route("/sessions", html_page(lambda r: pages.sessions(console, params_of(r))), name="sessions"),
         Route("/sessions/{session_id}",
               html_page(lambda r: pages.session(console, r.path_params["session_id"], params_of(r))), name="session"),
+        Route("/sessions/{session_id}/raw", session_raw, name="session_raw"),
         Route("/workstreams", html_page(lambda r: pages.workstreams(console, params_of(r))), name="workstreams"),
         Route("/insights", html_page(lambda r: pages.insights(console, params_of(r))), name="insights"),
         Route("/team", html_page(lambda r: pages.team(console, params_of(r))), name="team"),
@@ -337,11 +358,11 @@ def create_app(console: Console, security: Security) -> Guard:
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return json_error(404, f"no such page: {request.url.path}")
+    return json_error(404, f"no such page: {clip_input(request.url.path)}")
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
-    return json_error(405, f"{request.method} is not allowed here")
+    return json_error(405, f"{quote_input(request.method, 20)} is not allowed here")
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from lib.console import chainview, launch
 from lib.console.chainview import (
@@ -26,7 +27,7 @@ from lib.console.chainview import (
     registry_paths,
 )
 from lib.console.live import live_states, telemetry_row
-from lib.console.model import Project, Settings, project_names, session_row
+from lib.console.model import Project, Settings, cut_body, project_names, session_row
 from lib.console.queries import (
     CHAIN_STATUSES,
     MAX_LIMIT,
@@ -38,7 +39,9 @@ from lib.console.queries import (
     Person,
     SessionQuery,
     Unavailable,
+    clip_input,
     number_or_none,
+    quote_input,
     resolve_operator,
     text_or_none,
 )
@@ -49,7 +52,7 @@ from lib.failures import insights
 
 __all__ = ["CHAIN_STATUSES", "MAX_LIMIT", "SESSION_OUTCOMES", "SESSION_STATUSES", "BadRequest", "Conflict",
            "Console", "NotFound", "Project", "SessionQuery", "Settings", "Unavailable", "chains_available",
-           "project_names", "registry_paths", "session_row"]
+           "clip_input", "cut_body", "project_names", "quote_input", "registry_paths", "session_row"]
 
 TOKEN_FILE = "serve.token"
 
@@ -93,7 +96,7 @@ class Console:
             return self.projects[0]
         found = self._by_name.get(name)
         if found is None:
-            raise NotFound(f"no project {name!r} (served: {', '.join(self._by_name)})")
+            raise NotFound(f"no project {quote_input(name)} (served: {', '.join(self._by_name)})")
         return found
 
     def selected(self, name: str | None) -> list[Project]:
@@ -213,7 +216,7 @@ class Console:
             note = proj.view.get("session", session_id)
             if note is not None:
                 return proj, note
-        raise NotFound(f"no session {session_id}")
+        raise NotFound(f"no session {clip_input(session_id)}")
 
     def session(self, session_id: str, project: str | None = None,
                 render: Callable[[str], str] | None = None) -> dict[str, Any]:
@@ -225,9 +228,21 @@ class Console:
             note = dataclasses.replace(note, error=note.error or str(exc))
         out = session_row(proj, note, self.chained().get(note.external_id))
         out["frontmatter"] = note.meta
-        out["body_markdown"] = body
-        out["body_html"] = render(body) if render else None
+        shown, cut = cut_body(body, self.settings.max_body_bytes)
+        out["body_markdown"] = shown
+        out["body_html"] = render(shown) if render else None
+        out["body_truncated"] = cut
+        out["body_bytes"] = len(body.encode("utf-8")) if cut else len(shown.encode("utf-8"))
+        out["raw_url"] = f"/sessions/{quote(note.external_id, safe='')}/raw?project={quote(proj.name, safe='')}"
         return out
+
+    def session_file(self, session_id: str, project: str | None = None) -> Path:
+        """The note's file, for the raw view: inside its project, and not a symlink."""
+        proj, note = self.find_session(session_id, project)
+        path = proj.root / note.relpath
+        if path.is_symlink() or not path.resolve().is_relative_to(proj.root.resolve()):
+            raise NotFound(f"no session {clip_input(session_id)} (its file is a symlink)")
+        return path
     # -- workstreams and operators -----------------------------------------------
 
     def workstreams(self, *, project: str | None = None, owner: str | None = None,
@@ -311,11 +326,11 @@ class Console:
 
     def _chain_record(self, chain_id: str) -> tuple[Project, Any]:
         if not chains_available():
-            raise NotFound(f"no chain {chain_id} (the chain runner is not installed)")
+            raise NotFound(f"no chain {clip_input(chain_id)} (the chain runner is not installed)")
         from lib.chains import registry as reg
 
         if not reg.is_chain_id(chain_id):
-            raise BadRequest(f"{chain_id!r} is not a chain id (YYYYMMDD-HHMMSS-xxxx)")
+            raise BadRequest(f"{quote_input(chain_id)} is not a chain id (YYYYMMDD-HHMMSS-xxxx)")
         chain = open_registry(self.settings.registry_home).get(chain_id)
         proj = self.project_of_dir(chain.project_dir) if chain is not None else None
         if chain is None or proj is None:

@@ -27,6 +27,24 @@ class Settings:
     launch_timeout_s: float = 20.0
     # Where the chain registry lives (None: $BATON_STATE_HOME, as chains.py).
     registry_home: Path | None = None
+    # A note body larger than this (UTF-8 bytes) is shown cut, with a link to the whole note as text:
+    # rendering markdown costs ~2 s and ~80 MB per MB of note.
+    max_body_bytes: int = 256 * 1024
+
+
+def cut_body(body: str, limit: int) -> tuple[str, bool]:
+    """The body's first `limit` UTF-8 bytes, ended at a paragraph or line break when one is near."""
+    if len(body) <= limit // 4:  # at most 4 bytes a character: certainly short enough
+        return body, False
+    raw = body.encode("utf-8")
+    if len(raw) <= limit:
+        return body, False
+    head = raw[:limit].decode("utf-8", "ignore")
+    for mark in ("\n\n", "\n"):
+        cut = head.rfind(mark)
+        if cut >= len(head) // 2:
+            return head[: cut + 1], True
+    return head, True
 
 
 @dataclass

@@ -102,7 +102,8 @@ SCHEMAS: dict[str, Any] = {
     "SessionDetail": {
         "allOf": [
             _ref("SessionRow"),
-            _obj(frontmatter={"type": "object"}, body_markdown=STR, body_html=STR),
+            _obj(frontmatter={"type": "object"}, body_markdown=STR, body_html=STR, body_truncated=BOOL,
+                 body_bytes=INT, raw_url=STR),
         ],
     },
     "Workstream": _obj(
@@ -257,7 +258,8 @@ def document() -> dict[str, Any]:
              _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "sessions to skip")],
             (400, 404)),
         "/api/sessions/{session_id}": _get(
-            "One session: its frontmatter and its body, as markdown and as HTML (raw HTML disabled)",
+            "One session: its frontmatter and its body, as markdown and as HTML (raw HTML disabled); a body "
+            "over the console's max_body_bytes is cut (body_truncated) and whole at raw_url, as plain text",
             "session", _json(_ref("SessionDetail"), "the session"),
             [{"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"},
               "description": "the session's external_id"}, P_PROJECT],

@@ -22,10 +22,29 @@ MAX_LIMIT = 500
 SESSION_PARAMS = ("project", "operator", "workstream", "since", "until", "status", "outcome", "chain", "limit",
                   "offset", "failed",
                   "failure_class")
+# As lib.store.operators.SLUG_MAX: no operator's slug is longer.
+SLUG_MAX = 40
 _SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 _AGO = re.compile(r"^(\d{1,4})\s*(d|days?|w|weeks?)(\s+ago)?$")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y", "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y",
                  "%b %d, %Y", "%B %d, %Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
+
+
+# Bad input is quoted in error text up to this many characters; the rest is counted, not echoed.
+QUOTE_LIMIT = 100
+
+
+def quote_input(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """repr() of untrusted input for an error message, at most `limit` characters of it."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def clip_input(value: str, limit: int = QUOTE_LIMIT) -> str:
+    """Untrusted input shown as is (an id in a path), at most `limit` characters of it."""
+    return value if len(value) <= limit else f"{value[:limit]}... ({len(value)} characters)"
 
 
 class NotFound(BatonError):
@@ -68,7 +87,7 @@ def parse_date(value: str | None, name: str, today: dt.date | None = None) -> dt
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise BadRequest(f"{name}: {text!r} is not a date (2026-12-05, 05.12.2026, 5 Dec 2026, today, 7d)", name)
+    raise BadRequest(f"{name}: {quote_input(text)} is not a date (2026-12-05, 05.12.2026, 5 Dec 2026, today, 7d)", name)
 
 
 def parse_int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
@@ -78,47 +97,52 @@ def parse_int(value: str | None, name: str, default: int, lo: int, hi: int) -> i
     try:
         number = int(text)
     except ValueError:
-        raise BadRequest(f"{name}: {text!r} is not a whole number", name) from None
+        raise BadRequest(f"{name}: {quote_input(text)} is not a whole number", name) from None
     if not lo <= number <= hi:
-        raise BadRequest(f"{name}: {number} is out of range ({lo}-{hi})", name)
+        raise BadRequest(f"{name}: {clip_input(text)} is out of range ({lo}-{hi})", name)
     return number
 
 
 def choice(value: str | None, name: str, allowed: Iterable[str]) -> str | None:
-    text = (value or "").strip().lower()
+    typed = (value or "").strip()
+    text = typed.lower()
     if not text:
         return None
     options = tuple(allowed)
     if text not in options:
-        raise BadRequest(f"{name}: {text!r} is not one of {', '.join(options)}", name)
+        raise BadRequest(f"{name}: {quote_input(typed)} is not one of {', '.join(options)}", name)
     return text
 
 
 def parse_bool(value: str | None, name: str) -> bool:
-    text = (value or "").strip().lower()
+    typed = (value or "").strip()
+    text = typed.lower()
     if not text:
         return False
     if text in ("1", "true", "yes", "on"):
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise BadRequest(f"{name}: {text!r} is not true or false", name)
+    raise BadRequest(f"{name}: {quote_input(typed)} is not true or false", name)
 
 
 def slug(value: str | None, name: str) -> str | None:
     """A slug, trimmed and lowercased; anything else is refused before it touches a filter or a path."""
-    text = (value or "").strip().lower()
+    typed = (value or "").strip()
+    text = typed.lower()
     if not text:
         return None
     if not set(text) <= _SLUG_CHARS or text[0] in "-_":
-        raise BadRequest(f"{name}: {text!r} is not a slug (letters, digits, - and _)", name)
+        raise BadRequest(f"{name}: {quote_input(typed)} is not a slug (letters, digits, - and _)", name)
     return text
 
 
 def known(params: Mapping[str, str], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise BadRequest(f"unknown parameter {unknown[0]!r} (known: {', '.join(allowed) or 'none'})")
+        # The known ones help with a typo; a name this long is not one, and the message stays short.
+        hint = f"known: {', '.join(allowed) or 'none'}" if len(unknown[0]) <= 40 else "see /openapi.json"
+        raise BadRequest(f"unknown parameter {quote_input(unknown[0])} ({hint})")
 
 
 def text_or_none(value: Any) -> str | None:
@@ -156,10 +180,13 @@ def resolve_operator(value: str | None, roster: Iterable[Person], name: str = "o
         if len(found) == 1:
             return found[0].slug
     try:
-        return slug(text, name)
+        found_slug = slug(text, name)
+        if found_slug is not None and len(found_slug) > SLUG_MAX:
+            raise BadRequest(f"{name}: longer than a slug ({SLUG_MAX} characters)", name)
+        return found_slug
     except BadRequest:
         offered = ", ".join(f"{p.name or p.slug} ({p.slug})" for p in people[:8])
-        raise BadRequest(f"{name}: nobody called {text!r}" + (f"; the roster has {offered}" if offered else ""),
+        raise BadRequest(f"{name}: nobody called {quote_input(text)}" + (f"; the roster has {offered}" if offered else ""),
                          name) from None
 
 

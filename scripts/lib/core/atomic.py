@@ -12,14 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Replace `path` with `data` atomically (temp + fsync + os.replace)."""
+def write_bytes(path: Path, data: bytes, *, mode: int | None = None, tag: str = "") -> None:
+    """Replace `path` with `data` atomically (temp + fsync + os.replace).
+
+    The temp file is `.<name>.<tag><random>.tmp` beside `path`: a writer that can be killed
+    tags its temp files so that it can later sweep its own, and no one else's.
+    """
     path = Path(path)
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     import tempfile  # here, not at import: the id claim uses fsync_dir and counts every millisecond
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{tag}", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -39,8 +43,8 @@ def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
     fsync_dir(folder)
 
 
-def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
-    write_bytes(path, text.encode("utf-8"), mode=mode)
+def write_text(path: Path, text: str, *, mode: int | None = None, tag: str = "") -> None:
+    write_bytes(path, text.encode("utf-8"), mode=mode, tag=tag)
 
 
 def fsync_dir(folder: Path) -> None:

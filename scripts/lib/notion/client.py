@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from lib.core.errors import ConfigError
 from lib.notion.limiter import TokenBucket
 
 NOTION_VERSION = "2025-09-03"
@@ -44,6 +45,26 @@ _ID_RE = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA
 RETRY_STATUSES = frozenset({409, 500, 502, 503, 504, 529})
 # Statuses that carry Retry-After and mean "not processed, too much load".
 _RETRY_AFTER_STATUSES = frozenset({429, 503, 529})
+
+
+def check_token(token: str) -> None:
+    """Refuse a token that cannot go into an HTTP header (printable ASCII, no spaces).
+
+    A character pasted along with the token (an ellipsis, curly quotes, a letter typed on
+    another keyboard) would otherwise fail deep in httpx, with a traceback. The message names
+    the character's position and kind, never the token.
+    """
+    for index, ch in enumerate(token):
+        if "!" <= ch <= "~":
+            continue
+        if ch == " ":
+            what = "a space"
+        elif ch < " " or ch == "\x7f":
+            what = "a control character"
+        else:
+            what = f"a non-ASCII character (U+{ord(ch):04X})"
+        raise ConfigError(f"$NOTION_TOKEN holds {what} at position {index + 1} of {len(token)}, which cannot be "
+                          "sent; copy the token again from the integration's page in Notion")
 
 
 def is_notion_id(value: object) -> bool:
@@ -137,6 +158,7 @@ class NotionClient:
                  rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         if not token:
             raise ValueError("a Notion token is required")
+        check_token(token)
         self._secret = token
         self.policy = policy or RetryPolicy()
         self.limiter = limiter or TokenBucket()

@@ -23,14 +23,14 @@ import re
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lib.core.errors import BatonError
-from lib.core.paths import Store
+from lib.core.paths import KINDS, Store, kind_for_relpath
 from lib.store import frontmatter, validate
 from lib.store.yamlio import jsonable
 
@@ -230,10 +230,85 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@dataclass
+class Held:
+    """A held BACKFILL_LOCK, which is also the journal of the files this backfill changes.
+
+    A run records every file it is about to write (`changed=<path>` lines, fsynced) before the
+    first write. A run killed before its commit leaves the lock behind; the next run (with
+    --break-stale-lock) takes those paths over, so its commit includes files rewritten before
+    the kill.
+    """
+
+    path: Path
+    carried: list[str] = field(default_factory=list)  # recorded by a run that did not finish
+    recorded: list[str] = field(default_factory=list)
+
+    def record(self, paths: Iterable[str]) -> None:
+        new = [p for p in paths if p not in self.recorded]
+        if not new:
+            return
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        try:
+            os.write(fd, "".join(f"changed={p}\n" for p in new).encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.recorded.extend(new)
+
+    @property
+    def changed(self) -> list[str]:
+        """Every file recorded by this run or carried over, in order, once each."""
+        return list(dict.fromkeys([*self.carried, *self.recorded]))
+
+
+TEMP_TAG = "backfill-"
+
+
+def temp_tag() -> str:
+    return f"{TEMP_TAG}{os.getpid()}-"
+
+
+def sweep_temp_files(root: Path) -> list[str]:
+    """Remove temp files left by backfills that were killed mid-write (never this run's own).
+
+    Only a backfill writes `.<name>.backfill-<pid>-*.tmp`, and only one backfill runs at a time
+    (the caller holds the lock), so every such file of another pid is an orphan.
+    """
+    store = Store(root)
+    own = temp_tag()
+    removed: list[str] = []
+    folders = sorted({store.folder(kind) for kind in KINDS})
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if (name.startswith(".") and name.endswith(".tmp") and f".{TEMP_TAG}" in name
+                    and f".{own}" not in name and entry.is_file(follow_symlinks=False)):
+                with suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path).relative_to(root).as_posix())
+    return removed
+
+
+def _recorded_paths(root: Path, lines: Iterable[str]) -> list[str]:
+    """Recorded paths that name a note of the store (a lock file is repository content too: checked)."""
+    out: list[str] = []
+    for rel in lines:
+        if rel and not rel.startswith("/") and ".." not in Path(rel).parts and kind_for_relpath(rel) is not None:
+            out.append(rel)
+    return list(dict.fromkeys(out))
+
+
 @contextmanager
-def lock(root: Path, break_stale: bool = False) -> Iterator[None]:
-    """BACKFILL_LOCK: one backfill at a time; a lock left by a crashed run is detected."""
+def lock(root: Path, break_stale: bool = False) -> Iterator[Held]:
+    """BACKFILL_LOCK: one backfill at a time; a lock left by a crashed run is detected and, when
+    broken, its recorded files carried over."""
     path = root / LOCK_NAME
+    carried: list[str] = []
     for _attempt in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -244,6 +319,7 @@ def lock(root: Path, break_stale: bool = False) -> Iterator[None]:
             host = holder.get("host")
             stale = isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid)
             if stale and break_stale:
+                carried = _recorded_paths(root, holder.get("changed", []))
                 path.unlink(missing_ok=True)
                 continue
             if stale:
@@ -255,21 +331,31 @@ def lock(root: Path, break_stale: bool = False) -> Iterator[None]:
     else:  # pragma: no cover - the loop always breaks or raises
         raise BatonError(f"{path}: could not take the lock")
     try:
-        os.write(fd, f"pid={os.getpid()}\nhost={socket.gethostname()}\nstarted={time.time():.0f}\n".encode())
+        head = f"pid={os.getpid()}\nhost={socket.gethostname()}\nstarted={time.time():.0f}\n"
+        # What the interrupted run changed stays on record until a run commits it.
+        head += "".join(f"changed={p}\n" for p in carried)
+        os.write(fd, head.encode())
+        os.fsync(fd)
         os.close(fd)
-        yield
+        yield Held(path, carried=carried, recorded=list(carried))
     finally:
         path.unlink(missing_ok=True)
 
 
 def _read_lock(path: Path) -> dict[str, Any]:
-    info: dict[str, Any] = {}
+    info: dict[str, Any] = {"changed": []}
     try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            key, _, value = line.partition("=")
-            info[key] = int(value) if key == "pid" and value.isdigit() else value
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            text = fh.read(4 << 20).decode("utf-8", "replace")
     except OSError:
-        pass
+        return info
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key == "changed":
+            info["changed"].append(value)
+        else:
+            info[key] = int(value) if key == "pid" and value.isdigit() else value
     return info
 
 
@@ -280,8 +366,9 @@ def apply(root: Path, the_plan: Plan, on_write: Callable[[FileChange], None] | N
     if the_plan.problems:
         raise BatonError(f"backfill would leave {len(the_plan.problems)} problems; nothing was written")
     written = []
+    tag = temp_tag()
     for change in the_plan.to_write:
-        atomic.write_text(root / change.path, change.new_text)
+        atomic.write_text(root / change.path, change.new_text, tag=tag)
         written.append(change)
         if on_write:
             on_write(change)

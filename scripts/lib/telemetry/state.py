@@ -9,7 +9,13 @@ many at once. So this module is built for start-up cost and contention:
   accelerators in `_json`, with `json` as the fallback;
 - every read-modify-write of a session's state holds `session-<id>.lock` with flock (never
   the state file itself: os.replace swaps its inode) and writes a uniquely named temp file,
-  fsynced, then os.replace'd.
+  fsynced, then os.replace'd;
+- nothing is read or written through a symlink: the folder is checked and every open passes
+  O_NOFOLLOW.
+
+This module folds events into the state and runs the hook; beside it, lib/telemetry/files.py
+holds the file primitives (no-follow opens, the lock, atomic writes, the error log), ids.py
+the session ids and file paths, jsonc.py the JSON codec. Their names are re-exported here.
 
 The file format is described in docs/conventions/telemetry-state.md. The same functions
 serve `handoff_helpers.py telemetry-read`: `read_state`, `normalise_state`, `counter_at`,
@@ -29,16 +35,94 @@ try:
 except ImportError:  # not a POSIX system
     import os as _os  # type: ignore[no-redef,unused-ignore]
 
+from lib.telemetry.files import (
+    ERROR_LOG,
+    ERROR_LOG_MAX_BYTES,
+    STATE_DIR,
+    FileLock,
+    SymlinkRefused,
+    append_bytes,
+    exists,
+    join,
+    log_error,
+    makedirs,
+    read_bytes,
+    unsafe_state_dir,
+    write_bytes_atomic,
+)
+from lib.telemetry.ids import (
+    MAX_SESSION_ID_LEN,
+    is_valid_session_id,
+    resolve_root,
+    resolve_session_id,
+    session_files,
+    session_paths,
+    state_dir_of,
+)
+from lib.telemetry.jsonc import dumps, loads
+
+# The module's public names, those of files.py, ids.py and jsonc.py included: callers import them from here.
+__all__ = [
+    "ERROR_LOG",
+    "ERROR_LOG_MAX_BYTES",
+    "FAILURE_HEAD_CHARS",
+    "FAILURE_TAIL_CHARS",
+    "MAX_SESSION_ID_LEN",
+    "ORPHAN_AGE_S",
+    "PARALLEL_WINDOW_S",
+    "RECENT_IDS_MAX",
+    "SCAN_INTERVAL_S",
+    "SESSION_END_USAGE_BUDGET_S",
+    "STATE_DIR",
+    "STATE_VERSION",
+    "STDERR_FAILURE_SIGNS",
+    "SUBAGENT_TOOLS",
+    "TOOL_EVENTS",
+    "FileLock",
+    "SymlinkRefused",
+    "append_bytes",
+    "append_line",
+    "apply_event",
+    "canonical_tool",
+    "classify_failure",
+    "classify_pending",
+    "counter_at",
+    "dumps",
+    "exists",
+    "failure_of",
+    "failure_record",
+    "hook_main",
+    "is_valid_session_id",
+    "iso_utc",
+    "join",
+    "loads",
+    "log_error",
+    "makedirs",
+    "new_state",
+    "normalise_state",
+    "read_bytes",
+    "read_state",
+    "refresh_usage",
+    "resolve_root",
+    "resolve_session_id",
+    "run_hook",
+    "scan_state_dir",
+    "session_files",
+    "session_paths",
+    "state_dir_of",
+    "unsafe_state_dir",
+    "update_state",
+    "write_bytes_atomic",
+    "write_json_atomic",
+]
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds to import; annotations are strings anyway
-    from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+    from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
     JSONDict = Dict[str, Any]
 
 STATE_VERSION = 1
-STATE_DIR = ".claude/state"
-ERROR_LOG = "hook-errors.log"
-ERROR_LOG_MAX_BYTES = 256 * 1024
 # Duplicate deliveries of one tool call (plugin + project hooks) arrive together, so a
 # short memory of recent ids is enough; it is bounded so the state stays small.
 RECENT_IDS_MAX = 128
@@ -52,7 +136,6 @@ SESSION_END_USAGE_BUDGET_S = 0.8
 # error, the tail a test runner's summary.
 FAILURE_HEAD_CHARS = 12 * 1024
 FAILURE_TAIL_CHARS = 4 * 1024
-MAX_SESSION_ID_LEN = 128
 
 SUBAGENT_TOOLS = ("Agent", "Task")
 TOOL_EVENTS = ("PostToolUse", "PostToolUseFailure")
@@ -61,71 +144,6 @@ STDERR_FAILURE_SIGNS = (
     "error", "fail", "traceback", "exception", "fatal", "not found", "no such file",
     "permission denied", "cannot ", "can't ", "timed out", "segmentation fault", "panic",
 )
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
-
-
-# --------------------------------------------------------------------------- JSON
-
-
-class _ScanContext:
-    """What _json.make_scanner reads from a JSONDecoder, without importing json."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}.__getitem__
-
-
-def _build_codec() -> Tuple[Any, Any]:
-    try:
-        import _json
-
-        # typeshed wants a json.JSONDecoder; the C scanner only reads these attributes.
-        scanner = _json.make_scanner(_ScanContext())  # type: ignore[arg-type]
-        encoder = _json.make_encoder(
-            None, _not_serialisable, _json.encode_basestring_ascii, None, ":", ",", False, False, True,
-        )
-        if scanner("[1]", 0)[0] != [1] or "".join(encoder({"a": 1}, 0)) != '{"a":1}':
-            raise ImportError("unexpected _json behaviour")
-        return scanner, encoder
-    except Exception:
-        return None, None
-
-
-def _not_serialisable(obj: object) -> Any:
-    raise TypeError("not JSON serialisable: " + type(obj).__name__)
-
-
-_SCANNER, _ENCODER = _build_codec()
-
-
-def loads(text: str) -> Any:
-    """json.loads for one document, through the C scanner (no `re` import on valid input)."""
-    if _SCANNER is not None:
-        start = 0
-        size = len(text)
-        while start < size and text[start] in " \t\n\r":
-            start += 1
-        try:
-            obj, end = _SCANNER(text, start)
-        except Exception:
-            obj = end = None  # the slow path below reports the error precisely
-        if end is not None and not text[end:].strip(" \t\n\r"):
-            return obj
-    import json
-
-    return json.loads(text)
-
-
-def dumps(obj: Any) -> str:
-    """Compact json.dumps (ASCII, no spaces)."""
-    if _ENCODER is not None:
-        return "".join(_ENCODER(obj, 0))
-    import json
-
-    return json.dumps(obj, separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -133,94 +151,6 @@ def dumps(obj: Any) -> str:
 
 def iso_utc(epoch: Optional[float] = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def is_valid_session_id(value: object) -> bool:
-    """Safe as part of a file name: letters, digits, '-' and '_' only (uuids and `ppid-N`)."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= MAX_SESSION_ID_LEN
-        and all(ch in _ID_CHARS for ch in value)
-    )
-
-
-def resolve_session_id(payload: Mapping[str, Any], environ: Mapping[str, str], ppid: int) -> Tuple[str, List[str]]:
-    """payload session_id -> $CLAUDE_CODE_SESSION_ID -> parent pid; with a note per rejected candidate."""
-    notes: List[str] = []
-    for source, value in (
-        ("payload session_id", payload.get("session_id")),
-        ("CLAUDE_CODE_SESSION_ID", environ.get("CLAUDE_CODE_SESSION_ID")),
-    ):
-        if value is None or value == "":
-            continue
-        if is_valid_session_id(value):
-            return str(value), notes
-        notes.append("unsafe session id from " + source + " rejected")
-    notes.append("no session id: using the parent process id")
-    return "ppid-" + str(ppid), notes
-
-
-def resolve_root(payload: Mapping[str, Any], environ: Mapping[str, str], cwd: str) -> str:
-    """$CLAUDE_PROJECT_DIR, else the payload's cwd, else the current directory."""
-    env_root = environ.get("CLAUDE_PROJECT_DIR")
-    if env_root:
-        return env_root
-    payload_cwd = payload.get("cwd")
-    if isinstance(payload_cwd, str) and payload_cwd:
-        return payload_cwd
-    return cwd
-
-
-def join(folder: str, name: str) -> str:
-    """os.path.join for a folder and a relative name, without importing os."""
-    return folder.rstrip("/") + "/" + name if folder else name
-
-
-def exists(path: str) -> bool:
-    try:
-        _os.stat(path)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def makedirs(path: str) -> None:
-    """os.makedirs(path, exist_ok=True) without importing os. A file in the way is left for
-    the caller's next open to report."""
-    try:
-        _os.mkdir(path, 0o777)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        parent = path.rstrip("/").rpartition("/")[0]
-        if not parent:
-            raise
-        makedirs(parent)
-        try:
-            _os.mkdir(path, 0o777)
-        except FileExistsError:
-            pass
-
-
-def state_dir_of(root: str) -> str:
-    return join(root, STATE_DIR)
-
-
-def session_paths(state_dir: str, session_id: str) -> Dict[str, str]:
-    """Every file that belongs to one session (what `archive-state` moves)."""
-    base = join(state_dir, "session-" + session_id)
-    return {
-        "state": base + ".json",
-        "lock": base + ".lock",
-        "usage": base + ".usage.json",
-        "usage_lock": base + ".usage.lock",
-        "failures": base + ".failures.jsonl",
-    }
-
-
-def session_files(state_dir: str, session_id: str) -> List[str]:
-    """The session's files that exist now, state first."""
-    return [p for p in session_paths(state_dir, session_id).values() if exists(p)]
 
 
 def canonical_tool(name: str) -> Tuple[str, Optional[str]]:
@@ -350,9 +280,10 @@ def read_state(state_dir: str, session_id: str) -> Optional[JSONDict]:
     """The session's state, normalised, or None when there is none (or it is unreadable)."""
     if not is_valid_session_id(session_id):
         raise ValueError("invalid session id: " + repr(session_id))
+    if unsafe_state_dir(state_dir) is not None:
+        return None
     try:
-        with open(session_paths(state_dir, session_id)["state"], "rb") as fh:
-            raw = loads(fh.read().decode("utf-8"))
+        raw = loads(read_bytes(session_paths(state_dir, session_id)["state"]).decode("utf-8"))
     except (OSError, ValueError):
         return None
     return normalise_state(raw, session_id)
@@ -430,12 +361,7 @@ def failure_record(text: str, tool: Optional[str], exit_code: Optional[int]) -> 
 
 
 def append_line(path: str, line: str) -> None:
-    # One write with O_APPEND: cheaper than a read-modify-write, and the state's lock is held.
-    fd = _os.open(path, _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT, 0o644)
-    try:
-        _os.write(fd, line.encode("utf-8"))
-    finally:
-        _os.close(fd)
+    append_bytes(path, line.encode("utf-8"))
 
 
 def classify_pending(state_dir: str, session_id: str, log: Optional[Callable[[str], None]] = None) -> Optional[JSONDict]:
@@ -454,9 +380,10 @@ def classify_pending(state_dir: str, session_id: str, log: Optional[Callable[[st
     def mutate(state: JSONDict) -> bool:
         offset = _as_int(state.get("failures_classified_offset"))
         try:
-            with open(paths["failures"], "rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
+            data = read_bytes(paths["failures"], offset)
+        except SymlinkRefused as exc:
+            say(str(exc))
+            return False
         except OSError:
             return False
         end = data.rfind(b"\n") + 1  # a line still being written waits for the next call
@@ -538,95 +465,15 @@ def apply_event(state: JSONDict, payload: Mapping[str, Any], now: float,
 # --------------------------------------------------------------------------- files and locks
 
 
-def log_error(state_dir: str, message: str, stderr: Any = None) -> None:
-    """Append one line to hook-errors.log (rotated at ERROR_LOG_MAX_BYTES); never raises.
-
-    When the log itself cannot be written the line goes to stderr, which Claude Code keeps
-    in its debug output.
-    """
-    line = iso_utc() + " pid=" + str(_os.getpid()) + " " + message.replace("\n", " ") + "\n"
-    path = join(state_dir, ERROR_LOG)
-    try:
-        try:
-            if _os.stat(path).st_size > ERROR_LOG_MAX_BYTES:
-                _os.replace(path, path + ".1")
-        except FileNotFoundError:
-            pass
-        flags = _os.O_WRONLY | _os.O_CREAT | _os.O_APPEND
-        try:
-            fd = _os.open(path, flags, 0o644)
-        except FileNotFoundError:
-            makedirs(state_dir)
-            fd = _os.open(path, flags, 0o644)
-        try:
-            _os.write(fd, line.encode("utf-8", "replace"))
-        finally:
-            _os.close(fd)
-    except Exception:
-        try:
-            if stderr is None:
-                import sys
-
-                stderr = sys.stderr
-            stderr.write("baton telemetry hook: " + line)
-        except Exception:
-            pass
-
-
-class FileLock:
-    """flock(LOCK_EX) on a separate lock file, released when the descriptor closes."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.fd = -1
-
-    def __enter__(self) -> FileLock:
-        import fcntl
-
-        flags = _os.O_RDWR | _os.O_CREAT
-        try:
-            self.fd = _os.open(self.path, flags, 0o644)
-        except FileNotFoundError:
-            makedirs(self.path.rpartition("/")[0])
-            self.fd = _os.open(self.path, flags, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        except BaseException:
-            _os.close(self.fd)
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _os.close(self.fd)  # closing drops the flock
-
-
 def write_json_atomic(path: str, obj: Any) -> None:
     """Unique temp name (`<path>.<pid>.<ns>.tmp`), fsync, os.replace; temp removed on failure."""
-    data = dumps(obj).encode("ascii")
-    tmp = path + "." + str(_os.getpid()) + "." + str(time.time_ns()) + ".tmp"
-    fd = _os.open(tmp, _os.O_WRONLY | _os.O_CREAT | _os.O_EXCL, 0o644)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[_os.write(fd, view):]
-            _os.fsync(fd)
-        finally:
-            _os.close(fd)
-        _os.replace(tmp, path)
-    except BaseException:
-        try:
-            _os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_bytes_atomic(path, dumps(obj).encode("ascii"))
 
 
 def _load_state_file(path: str, session_id: str, now: float, log: Callable[[str], None]) -> JSONDict:
     """The current state; a poisoned file is kept aside as `<path>.corrupt-<ts>` and restarted."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_bytes(path)
     except FileNotFoundError:
         return new_state(session_id, now)
     try:
@@ -665,14 +512,14 @@ def scan_state_dir(state_dir: str, session_id: str, now: float) -> Tuple[int, in
                 continue
             if name.endswith(".tmp"):
                 try:
-                    if now - entry.stat().st_mtime > ORPHAN_AGE_S:
+                    if now - entry.stat(follow_symlinks=False).st_mtime > ORPHAN_AGE_S:
                         _os.unlink(entry.path)
                         removed += 1
                 except OSError:
                     pass
             elif name.endswith(".json") and name.count(".") == 1 and name != own:
                 try:
-                    if now - entry.stat().st_mtime <= PARALLEL_WINDOW_S:
+                    if now - entry.stat(follow_symlinks=False).st_mtime <= PARALLEL_WINDOW_S:
                         active += 1
                 except OSError:
                     pass
@@ -767,6 +614,9 @@ def run_hook(data: bytes, environ: Mapping[str, str], cwd: str, ppid: int, stder
             transcript = state.get("transcript_path")
             if isinstance(transcript, str) and transcript:
                 refresh_usage(state_dir, session_id, transcript, budget_s=SESSION_END_USAGE_BUDGET_S, log=log)
+    except SymlinkRefused as exc:
+        # Someone else's symlink in the state folder: say so where the user can see it, write nothing.
+        log_error(state_dir, prefix + "refused: " + str(exc)[:300] + "; event skipped", stderr, echo=True)
     except Exception as exc:
         log_error(state_dir, prefix + type(exc).__name__ + ": " + str(exc)[:300], stderr)
 

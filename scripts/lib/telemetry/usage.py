@@ -24,6 +24,7 @@ from lib.telemetry.state import (
     iso_utc,
     loads,
     log_error,
+    read_bytes,
     read_state,
     session_paths,
     update_state,
@@ -292,8 +293,7 @@ def _scan_transcript(path: str, entry: JSONDict, index: Dict[str, Any], pricing:
 
 def _load_ledger(path: str, as_of: str) -> JSONDict:
     try:
-        with open(path, "rb") as fh:
-            ledger = loads(fh.read().decode("utf-8"))
+        ledger = loads(read_bytes(path).decode("utf-8"))
         if isinstance(ledger, dict) and ledger.get("version") == LEDGER_VERSION and ledger.get("pricing_as_of") == as_of \
                 and isinstance(ledger.get("files"), dict):
             return ledger
