@@ -131,6 +131,7 @@ def chain_summary(project: str, data: Mapping[str, Any], *, alive: bool | None =
             "opened_at": breaker.get("opened_at"),
         },
         "runner_alive": alive,
+        "breaker_cooldown_s": number_or_none(settings.get("breaker_cooldown_s")),
         "stopped_by": stopped.get("by") if stopped else None,
         "stopped_at": stopped.get("at") if stopped else None,
         "resume_command": f"python scripts/chains.py run --resume {data.get('id')}",

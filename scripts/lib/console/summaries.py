@@ -40,7 +40,7 @@ def attention(console: Console, project: str | None = None, now: dt.datetime | N
         cooldown_until = None
         opened = epoch(c["breaker"].get("opened_at"))
         if c["breaker"]["state"] == "open" and opened is not None:
-            until = opened + DEFAULT_COOLDOWN_S
+            until = opened + (c.get("breaker_cooldown_s") or DEFAULT_COOLDOWN_S)
             if until > now.timestamp():
                 cooldown_until = dt.datetime.fromtimestamp(until, dt.UTC).isoformat(timespec="seconds")
         blocked.append({**c, "cause": c["end_reason"] or c["status"], "cooldown_until": cooldown_until})
