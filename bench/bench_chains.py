@@ -88,8 +88,9 @@ def main() -> int:
         started = time.perf_counter()
         for i in range(n):
             run_env = {**env, "BATON_SESSION_ID": f"BN-260101-{i + 1:02d}", "OPERATOR": "bn"}
-            subprocess.run([str(FAKE), "-p", "x", "--output-format", "stream-json", "--verbose"], cwd=direct_project,
-                           env=run_env, check=True, capture_output=True)
+            # The prompt on standard input, as the runner passes it.
+            subprocess.run([str(FAKE), "-p", "--output-format", "stream-json", "--verbose"], cwd=direct_project,
+                           env=run_env, input=b"x", check=True, capture_output=True)
         direct = time.perf_counter() - started
 
         # The same sessions through the runner.

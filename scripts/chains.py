@@ -3,12 +3,15 @@
 
     chains.py run --mission FILE|TEXT [options]   start a chain and run it to its end
     chains.py run --resume [CHAIN]                continue the newest incomplete chain (or CHAIN)
+    chains.py run ... --detach                    run it in the background under a supervisor
+    chains.py run ... --worktree                  run it in its own git worktree on branch baton/<chain id>
     chains.py status [CHAIN] [--json]             one chain in detail (default: the newest of this project)
     chains.py list [--project-dir PATH] [--json]  chains of every project, or of one
     chains.py stop CHAIN                          stop its running session cleanly; resumable later
+    chains.py service [CHAIN] --format systemd|launchd   a unit for your own supervisor
 
 Exit status of `run`: 0 when the chain ends done, max_sessions, budget_exhausted
-or stopped; 1 when it ends failed or circuit_open; 2 for bad settings.
+or stopped; 1 when it ends failed, circuit_open or blocked; 2 for bad settings.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lib.chains import lifecycle, supervisor
 from lib.chains import registry as reg
-from lib.chains import runner as chain_runner
 from lib.chains.registry import ChainRecord, Registry
+from lib.chains.settings import load as load_settings
+from lib.chains.summary import last_summary
 from lib.core import cli
 from lib.core.errors import BatonError
 from lib.core.paths import find_root
@@ -84,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="push when the chain ends done or max_sessions (or BATON_AUTO_PUSH=1)")
     run.add_argument("--notify-webhook", metavar="URL",
                      help="POST a JSON summary here when the chain ends (or BATON_NOTIFY_WEBHOOK)")
+    run.add_argument("--routing", choices=("on", "off"),
+                     help="route from failure history (chains.routing in .claude/baton.yaml; default on): "
+                          "refine the prompt, escalate the model, stop early")
+    run.add_argument("--worktree", action="store_true",
+                     help="work in a git worktree of its own on branch baton/<chain id> (reused on resume, "
+                          "removed when the chain ends done and the branch is pushed)")
+    run.add_argument("--detach", action="store_true",
+                     help="run in the background under a supervisor that resumes the runner after a crash "
+                          "(chains.supervisor_max_restarts); prints the chain id and returns")
     run.add_argument("--json", action="store_true", help="print the chain record as JSON at the end")
 
     status = sub.add_parser("status", help="show one chain: sessions, cost, breaker, last summary",
@@ -105,6 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("--timeout", type=float, default=30.0, metavar="S",
                       help="how long to wait for the runner to stop (default 30)")
     stop.add_argument("--json", action="store_true", help="print the chain record as JSON")
+
+    service = sub.add_parser("service", help="print a systemd user unit or a launchd agent that runs a chain",
+                             description="Print a unit that runs `run --resume` and restarts it after a crash.")
+    service.add_argument("chain", nargs="?", type=_chain_id, metavar="CHAIN",
+                         help="the chain to run (default: the newest resumable chain of the project)")
+    service.add_argument("--format", choices=("systemd", "launchd"),
+                         default="launchd" if sys.platform == "darwin" else "systemd",
+                         help="systemd (Linux, the default there) or launchd (macOS, the default there)")
+    service.add_argument("--project-dir", type=Path, metavar="PATH",
+                         help="the project (default: the current repository)")
+    service.add_argument("--json", action="store_true", help="print {format, name, unit} as JSON")
+
+    supervise = sub.add_parser("supervise", help="(internal) supervise the runner of CHAIN; see run --detach",
+                               description="Run `run --resume CHAIN`, restarting it after an abnormal exit.")
+    supervise.add_argument("chain", type=_chain_id, metavar="CHAIN", help="the chain id")
     return parser
 
 
@@ -121,6 +150,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _status(args, registry)
     if args.command == "list":
         return _list(args, registry)
+    if args.command == "service":
+        return _service(args, registry)
+    if args.command == "supervise":
+        return _supervise(args, registry)
     return _stop(args, registry)
 
 
@@ -146,6 +179,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model": args.model,
         "allowed_tools": tools,
         "auto_push": auto_push,
+        "routing": None if args.routing is None else {"enabled": args.routing == "on"},
     }
 
 
@@ -167,18 +201,29 @@ def _run(args: argparse.Namespace, registry: Registry) -> int:
     webhook = args.notify_webhook or os.environ.get("BATON_NOTIFY_WEBHOOK") or None
     overrides = _overrides(args)
     if args.resume is not None:
-        runner = chain_runner.resume_chain(
+        if args.worktree:
+            raise BatonError("--worktree starts a chain; a resumed chain keeps the worktree it started in")
+        if args.detach:
+            return _detach(args, registry, _resumable(args, registry), webhook)
+        runner = lifecycle.resume_chain(
             _project(args), args.resume or None, overrides=overrides, webhook_url=webhook,
             registry=registry, on_event=_progress,
         )
     else:
         mission, mission_file = _mission(args.mission)
-        runner = chain_runner.start_chain(
-            chain_runner.StartRequest(project_dir=_project(args), mission=mission, mission_file=mission_file,
-                                      operator=args.operator, overrides=overrides, webhook_url=webhook),
-            registry=registry, on_event=_progress,
+        runner = lifecycle.start_chain(
+            lifecycle.StartRequest(project_dir=_project(args), mission=mission, mission_file=mission_file,
+                                   operator=args.operator, overrides=overrides, webhook_url=webhook,
+                                   worktree=args.worktree),
+            registry=registry, on_event=None if args.detach else _progress,
         )
-    _progress(f"chain {runner.chain.id} in {runner.chain.project_dir}")
+        if args.detach:
+            # The supervisor's runner takes the lock again with `run --resume`.
+            runner.lock.release()
+            return _detach(args, registry, runner.chain, webhook)
+    where = f" (worktree {runner.chain.worktree['path']}, branch {runner.chain.worktree['branch']})" \
+        if runner.chain.worktree else ""
+    _progress(f"chain {runner.chain.id} in {runner.chain.project_dir}{where}")
 
     def on_signal(signum: int, frame: object) -> None:
         runner.request_stop()
@@ -196,6 +241,70 @@ def _run(args: argparse.Namespace, registry: Registry) -> int:
     return 0 if chain.status in OK_STATUSES else 1
 
 
+def _resumable(args: argparse.Namespace, registry: Registry) -> ChainRecord:
+    if args.resume:
+        chain = registry.get(args.resume, archived=False)
+        if chain is None:
+            raise BatonError(f"no chain {args.resume} in {registry.path}")
+    else:
+        candidates = [c for c in registry.chains(_project(args)) if c.status in reg.RESUMABLE]
+        if not candidates:
+            raise BatonError(f"no chain to resume in {_project(args)} (`chains.py list` shows them)")
+        chain = candidates[-1]
+    if chain.status not in reg.RESUMABLE:
+        raise BatonError(f"chain {chain.id} is {chain.status}: nothing to resume")
+    if chain.status == "running" and lifecycle.runner_alive(registry, chain):
+        raise BatonError(f"chain {chain.id}: a runner is already at work on it")
+    return chain
+
+
+def _detach(args: argparse.Namespace, registry: Registry, chain: ChainRecord, webhook: str | None) -> int:
+    # The webhook URL may carry a token: it travels in the environment, never on a command line.
+    pid = supervisor.spawn(registry, chain.id, env={"BATON_NOTIFY_WEBHOOK": webhook} if webhook else None)
+    log = supervisor.log_path(registry, chain.id)
+    if args.json:
+        cli.print_json({"id": chain.id, "supervisor_pid": pid, "log": str(log), "worktree": chain.worktree})
+    else:
+        print(f"chain {chain.id} runs in the background (supervisor pid {pid})")
+        print(f"  follow it:  chains.py status {chain.id}   (log: {log})")
+        print(f"  stop it:    chains.py stop {chain.id}")
+    return 0
+
+
+def _supervise(args: argparse.Namespace, registry: Registry) -> int:
+    chain = registry.get(args.chain, archived=False)
+    if chain is None:
+        raise BatonError(f"no chain {args.chain} in {registry.path}")
+    settings = load_settings(Path(chain.project_dir), stored=chain.settings)
+    boss = supervisor.Supervisor(registry, chain.id, settings)
+
+    def on_signal(signum: int, frame: object) -> None:
+        boss.request_stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    return boss.run()
+
+
+def _service(args: argparse.Namespace, registry: Registry) -> int:
+    project = _project(args)
+    chain_id = args.chain
+    if chain_id:
+        chain = registry.get(chain_id)
+        if chain is None:
+            raise BatonError(f"no chain {chain_id} in {registry.path}")
+        project = Path(chain.project_dir)
+    settings = load_settings(project)
+    home = registry.home if os.environ.get("BATON_STATE_HOME") else None
+    unit = supervisor.service_unit(args.format, project, chain_id, settings, home)
+    if args.json:
+        name = f"baton-chain-{chain_id}" if chain_id else "baton-chain"
+        cli.print_json({"format": args.format, "name": name, "unit": unit})
+    else:
+        print(unit, end="")
+    return 0
+
+
 # ------------------------------------------------------------------ status, list, stop
 
 
@@ -209,7 +318,7 @@ def _status(args: argparse.Namespace, registry: Registry) -> int:
         if not chains:
             raise BatonError(f"no chain for {_project(args)} in {registry.path}")
         chain = chains[-1]
-    alive = chain.status == "running" and chain_runner.runner_alive(registry, chain)
+    alive = chain.status == "running" and lifecycle.runner_alive(registry, chain)
     if args.json:
         cli.print_json({**chain.to_dict(), "runner_alive": alive, "resumable": chain.status in reg.RESUMABLE})
     else:
@@ -244,11 +353,12 @@ def _row(chain: ChainRecord) -> dict[str, Any]:
         "created_at": chain.created_at,
         "ended_at": chain.ended_at,
         "breaker": chain.breaker.state,
+        "branch": (chain.worktree or {}).get("branch"),
     }
 
 
 def _stop(args: argparse.Namespace, registry: Registry) -> int:
-    chain = chain_runner.request_stop(registry, args.chain, timeout_s=args.timeout)
+    chain = lifecycle.request_stop(registry, args.chain, timeout_s=args.timeout)
     if args.json:
         cli.print_json(chain.to_dict())
     elif chain.status == "stopped":
@@ -265,6 +375,14 @@ def _print_chain(chain: ChainRecord, registry: Registry, *, alive: bool | None =
         state += " (runner at work)" if alive else " (runner gone: chains.py run --resume " + chain.id + ")"
     print(f"chain    {chain.id}  {state}")
     print(f"project  {chain.project_dir}")
+    if chain.worktree:
+        tree = chain.worktree
+        state = "removed" if tree.get("removed") else tree.get("kept") or "in use"
+        print(f"branch   {tree.get('branch')}  worktree {tree.get('path')} ({state})")
+    if chain.supervisor:
+        sup = chain.supervisor
+        print(f"detached supervisor pid {sup.get('pid')}, {sup.get('restarts', 0)}/{sup.get('max_restarts')} "
+              f"restarts ({sup.get('state')})")
     print(f"mission  {(chain.mission.strip().splitlines() or [''])[0][:100]}")
     budget = settings.get("budget_usd")
     budget_text = f" of ${budget:.2f}" if isinstance(budget, (int, float)) else ""
@@ -289,10 +407,10 @@ def _print_chain(chain: ChainRecord, registry: Registry, *, alive: bool | None =
             cost = f"${s.cost_usd:.4f}"
             print(f"  {s.index:>2}  {s.id:<14} {s.status:<11} {cost:>9} {s.turns:>5}  "
                   f"{s.handoff.status:<17} {s.reason or ''}")
-    last = chain_runner.last_summary(chain)
+    last = last_summary(chain)
     if last:
         print(f"last     {' '.join(last.split())[:300]}")
-    log = chain_runner.chain_dir(registry, chain.id) / "runner.log"
+    log = reg.chain_dir(registry, chain.id) / "runner.log"
     print(f"log      {log}")
 
 

@@ -1,6 +1,7 @@
 """The helpers behind `/handoff` (.claude/commands/handoff.md); docs/conventions/handoff.md.
 
-Each step of the command calls one subcommand; every subcommand takes --json.
+The command pre-runs `start` and then calls `finish` once; each step also has a subcommand of its own, for
+scripting and debugging. Every subcommand takes --json.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 
 from lib.core import cli, config
 from lib.core.errors import BatonError
-from lib.core.paths import STORE_FOLDERS, find_root
-from lib.handoff import commit as commits
-from lib.handoff import context, indexes, note, plan, resume_cache, state, worklog
+from lib.core.paths import find_root
+from lib.handoff import context, note, plan, state, steps
+from lib.handoff import finish as finishing
 from lib.handoff import manifest as manifests
 from lib.store import yamlio
 
@@ -81,13 +82,14 @@ def _stdin_content(args: argparse.Namespace) -> Any:
 # ----------------------------------------------------------------- subcommands
 
 def cmd_start(args: argparse.Namespace, root: Path) -> int:
-    words = [w for w in args.words if w]
-    quick = args.quick or "quick" in words
-    auto = args.auto or "auto" in words
+    # The command pre-runs `start --json "$ARGUMENTS"`: flags and words may come as one argument.
+    words = [w for arg in args.words for w in arg.split()]
+    quick = args.quick or any(w in ("quick", "--quick") for w in words)
+    auto = args.auto or any(w in ("auto", "--auto") for w in words)
     result = plan.start(root, quick=quick, auto=auto, operator_confirmed=args.operator_confirmed,
                         claude_id=args.session_id, since=args.since, now=_now())
     payload = result.as_dict()
-    payload["request"] = " ".join(w for w in words if w not in ("quick", "auto"))
+    payload["request"] = " ".join(w for w in words if w not in ("quick", "auto", "--quick", "--auto"))
     _warn(result.warnings)
 
     def text() -> None:
@@ -198,165 +200,88 @@ def cmd_write_learning(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_append_log(args: argparse.Namespace, root: Path) -> int:
-    session_id = _session_id(args)
-    meta = note_meta(root, session_id)
-    workstream = args.workstream or meta.get("workstream")
-    if not workstream:
-        warnings = ["the note names no workstream; no Session Log to update"]
-        _warn(warnings)
-        _emit(args, {"written": False, "warnings": warnings}, lambda: None)
-        return 0
-    line = args.line or str(meta.get("title") or "")
-    recorded = meta.get("date")
-    day = recorded if isinstance(recorded, dt.date) else note.note_date(session_id, _now())
-    result = worklog.append_log(root, str(workstream), session_id, line, day)
-    _warn(result.warnings)
-    _emit(args, result.as_dict(), lambda: print(f"{result.path}: {result.line}" if result.written else
-                                                 f"{result.path}: not updated"))
+    result = steps.append_log(root, _session_id(args), line=args.line, workstream=args.workstream, now=_now())
+    _warn(result.get("warnings") or [])
+    _emit(args, result, lambda: print(f"{result['path']}: {result['line']}" if result.get("written") else
+                                      f"{result.get('path') or 'Session Log'}: not updated"))
     return 0
 
 
-def note_meta(root: Path, session_id: str) -> dict[str, Any]:
-    from lib.handoff import identity
-
-    path = identity.note_path(root, session_id)
-    meta = identity.read_stub(path)
-    if meta is None:
-        raise BatonError(f"{path.relative_to(root)}: no such note")
-    return meta
-
-
-def _dirty_before(root: Path, session_id: str, rels: Sequence[str]) -> set[str]:
-    """Files the handoff has not written yet that already differ from HEAD (the user's own edits)."""
-    record = manifests.load(root, session_id)
-    return {rel for rel in rels if rel not in record.paths and (root / rel).exists()
-            and worklog.has_uncommitted_changes(root, rel)}
-
-
-def _record_written(root: Path, session_id: str, rels: Sequence[str], dirty: set[str]) -> list[str]:
-    """Add files to the handoff's record (so commit takes them); warnings for those with the user's edits."""
-    warnings = []
-    with manifests.editing(root, session_id) as record:
-        for rel in rels:
-            record.add(rel)
-            if rel in dirty and rel not in record.preexisting_changes:
-                record.preexisting_changes.append(rel)
-                warnings.append(f"{rel} already had uncommitted changes; the handoff commit will include them")
-    return warnings
-
-
 def cmd_archive_transcript(args: argparse.Namespace, root: Path) -> int:
-    from lib.handoff import transcripts
-
-    session_id = _session_id(args)
-    claude_id = context.claude_session_id(args.session_id, session_id, root)
-    result = transcripts.archive_transcript(root, session_id, transcript=args.transcript, claude_session_id=claude_id)
-    note_rel = f"{STORE_FOLDERS['session']}/{session_id}.md"
-    if result.note_changed:
-        _record_written(root, session_id, [note_rel], set())
-    if result.warning:
-        _warn([result.warning])
-    redacted = transcripts.total_redactions(result)
+    result = steps.archive_transcript(root, _session_id(args), claude_id=args.session_id, transcript=args.transcript)
+    _warn(result["warnings"])
 
     def text() -> None:
-        if result.transcript is None:
-            print(f"no transcript archived: {result.warning}")
+        archived = result["transcript"]
+        if archived is None:
+            print(f"no transcript archived: {result['warning']}")
             return
-        where = Path(result.archive_dir) / result.transcript.archive
-        extra = f", {len(result.subagents)} subagent transcript(s)" if result.subagents else ""
-        print(f"{result.status} {where} ({result.transcript.bytes} bytes, "
-              f"{sum(redacted.values())} secret(s) redacted{extra})")
+        where = Path(result["archive_dir"]) / archived["archive"]
+        extra = f", {len(result['subagents'])} subagent transcript(s)" if result["subagents"] else ""
+        print(f"{result['status']} {where} ({archived['bytes']} bytes, "
+              f"{sum(result['redactions'].values())} secret(s) redacted{extra})")
 
-    _emit(args, {**result.as_dict(), "redactions": redacted}, text)
+    _emit(args, {k: v for k, v in result.items() if k != "warnings"}, text)
     return 0
 
 
 def cmd_changelog(args: argparse.Namespace, root: Path) -> int:
-    from lib.handoff import changelog
-
     session_id = _session_id(args)
-    dirty = _dirty_before(root, session_id, [changelog.FILENAME])
-    result = changelog.record_session(root, session_id, since=args.since)
-    warnings = _record_written(root, session_id, [changelog.FILENAME], dirty)
-    _warn(warnings)
+    result = steps.changelog(root, session_id, since=args.since)
+    _warn(result["warnings"])
 
     def text() -> None:
-        if result.status == "added":
-            print(f"added {session_id} to {changelog.FILENAME} ({len(result.entry.commits)} commit(s))")
+        if result["status"] == "added":
+            print(f"added {session_id} to {result['path']} ({len(result['entry']['commits'])} commit(s))")
         else:
-            print(f"{changelog.FILENAME} already has {session_id}")
+            print(f"{result['path']} already has {session_id}")
 
-    _emit(args, {**result.as_dict(), "warnings": warnings}, text)
+    _emit(args, result, text)
     return 0
 
 
 def cmd_link(args: argparse.Namespace, root: Path) -> int:
-    from lib import vault
-
-    session_id = _session_id(args)
-    store = vault.load(root, bodies=set())  # frontmatter only: the scope's files are read whole by fix
-    scope = vault.session_scope(store, session_id)
-    dirty = _dirty_before(root, session_id, sorted(scope))
-    report = vault.fix(root, scope, store)
-    written = sorted({*report.created, *report.changed})
-    warnings = _record_written(root, session_id, written, dirty)
-    warnings += [str(p) for p in report.problems if p.path in scope and not p.fixable]
-    _warn(warnings)
+    result = steps.link(root, _session_id(args))
+    _warn(result["warnings"])
 
     def text() -> None:
-        for rel in written:
+        for rel in result["written"]:
             print(f"wrote {rel}")
-        if not written:
+        if not result["written"]:
             print("the vault already links this session")
 
-    _emit(args, {"written": written, "warnings": warnings,
-                 "problems": [p.as_dict() for p in report.problems if p.path in scope]}, text)
+    _emit(args, result, text)
     return 0
 
 
 def cmd_regen_index(args: argparse.Namespace, root: Path) -> int:
-    result = indexes.regen_indexes(root)
-    if args.id:
-        with manifests.editing(root, args.id) as record:
-            for rel in result.paths:
-                record.add(rel)
-    if result.skipped:
-        _warn([f"{p}: unreadable frontmatter, left out of the index" for p in result.skipped])
+    result = steps.regen_index(root, args.id)
+    _warn(result["warnings"])
 
     def text() -> None:
-        for rel in result.written:
+        for rel in result["written"]:
             print(f"wrote {rel}")
-        for rel in result.unchanged:
+        for rel in result["unchanged"]:
             print(f"unchanged {rel}")
 
-    _emit(args, result.as_dict(), text)
+    _emit(args, {k: v for k, v in result.items() if k != "warnings"}, text)
     return 0
 
 
 def cmd_stage(args: argparse.Namespace, root: Path) -> int:
-    settings = commits.Settings.from_config(config.load(root))
-    result = commits.stage(root, _session_id(args), settings)
-    warnings = []
-    if result.staged_by_user:
-        warnings.append("left staged and out of the handoff commit: " + ", ".join(result.staged_by_user))
-    if result.unrelated_changes:
-        warnings.append("other uncommitted changes, not part of the handoff: " + ", ".join(result.unrelated_changes))
-    if result.preexisting_changes:
-        warnings.append("these files had your own uncommitted edits, which the handoff commit will include: "
-                        + ", ".join(result.preexisting_changes))
-    _warn(warnings)
+    result = steps.stage(root, _session_id(args))
+    _warn(result["warnings"])
 
     def text() -> None:
-        for rel in result.paths:
+        for rel in result["paths"]:
             print(f"staged {rel}")
 
-    _emit(args, {**result.as_dict(), "warnings": warnings}, text)
+    _emit(args, result, text)
     return 0
 
 
 def cmd_commit(args: argparse.Namespace, root: Path) -> int:
-    settings = commits.Settings.from_config(config.load(root))
-    result = commits.commit(root, _session_id(args), push=args.push, settings=settings)
+    result = steps.commit(root, _session_id(args), push=args.push)
     _warn(result.warnings)
 
     def text() -> None:
@@ -373,26 +298,59 @@ def cmd_commit(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_archive_state(args: argparse.Namespace, root: Path) -> int:
-    claude_id = context.claude_session_id(args.session_id, args.id, root)
-    if not claude_id:
-        raise BatonError("--session-id is required ($CLAUDE_CODE_SESSION_ID is not set)")
-    result = state.archive_state(root, claude_id)
+    result = steps.archive_state(root, args.id, args.session_id)
 
     def text() -> None:
-        if result.moved:
-            print("archived " + ", ".join(result.moved))
+        if result["moved"]:
+            print("archived " + ", ".join(result["moved"]))
         else:
-            print("nothing to archive" + (" (already archived)" if result.already_archived else ""))
+            print("nothing to archive" + (" (already archived)" if result["already_archived"] else ""))
 
-    _emit(args, result.as_dict(), text)
+    _emit(args, {k: v for k, v in result.items() if k != "warnings"}, text)
     return 0
 
 
 def cmd_refresh_resume_cache(args: argparse.Namespace, root: Path) -> int:
-    result = resume_cache.refresh_resume_cache(root)
-    if not result.ok:
-        _warn([f"resume cache not refreshed: {result.detail}"])
-    _emit(args, result.as_dict(), lambda: print(result.detail))
+    result = steps.refresh_resume_cache(root)
+    _warn(result["warnings"])
+    _emit(args, {k: v for k, v in result.items() if k != "warnings"}, lambda: print(result["detail"]))
+    return 0
+
+
+_MARKS = {"ok": "✓", "warning": "✓", "skipped": "–", "failed": "✗", "not_run": "·"}
+
+
+def cmd_finish(args: argparse.Namespace, root: Path) -> int:
+    try:
+        data = _stdin_content(args)
+    except BatonError as exc:  # unreadable YAML: the same one answer as any other invalid content
+        return _content_failure(args, note.ContentError("content", [str(exc)]), "invalid content")
+    options = finishing.Options(
+        session_id=args.id or os.environ.get("BATON_SESSION_ID") or None,
+        operator_confirmed=args.operator_confirmed, force=args.force, keep_prompt=args.keep_prompt,
+        push=not args.no_push, claude_id=args.session_id, since=args.since, transcript=args.transcript)
+    report = finishing.finish(root, data, options, now=_now())
+    _warn(report.warnings())
+    _loud(report.invariant_violations)
+
+    def text() -> None:
+        for step in report.steps:
+            detail = step.error or "; ".join(step.warnings)
+            print(f"{_MARKS.get(step.status, '?')} {step.step}{': ' + detail if detail else ''}")
+
+    _emit(args, report.as_dict(), text)
+    if report.problems:
+        print(f"{PROG}: error: {len(report.problems)} problem(s); nothing was written:", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    if report.failed_step in ("push", "refresh-resume-cache", "archive-state"):
+        print(f"{PROG}: error: {report.error}", file=sys.stderr)  # after the commit, which stays
+        return 1
+    if report.failed_step:
+        print(f"{PROG}: error: {report.error} (the steps before it are done; run finish again with --force)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -493,6 +451,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("refresh-resume-cache", cmd_refresh_resume_cache,
         "step 8: refresh the /resume cache (when resume_helpers.py is installed)")
+
+    p = add("finish", cmd_finish,
+            "steps 1.2 to 8 in one call: the whole content (note, learnings, log_line) as YAML on stdin, every "
+            "problem listed before anything is written, then every step in order, each one reported")
+    id_opt(p, "the session note id start claimed (default: $BATON_SESSION_ID, else the stub this Claude Code "
+              "session claimed)")
+    p.add_argument("--operator-confirmed", action="store_true",
+                   help="the user confirmed the inferred operator: claim the id now (when start claimed none)")
+    p.add_argument("--force", action="store_true", help="replace a note (and this session's learnings) already written")
+    p.add_argument("--keep-prompt", action="store_true",
+                   help="the Resume Prompt is the user's own words: its length is a warning, not an error")
+    p.add_argument("--no-push", action="store_true", help="commit but do not push")
+    p.add_argument("--since", metavar="ISO", help="start of the session for git (default: recorded by start)")
+    p.add_argument("--transcript", metavar="PATH",
+                   help="the transcript to archive (default: transcript_path in the telemetry state)")
+    p.add_argument("--input", metavar="FILE", help="read the content from FILE instead of stdin")
+    session_id_opt(p)
     return parser
 
 

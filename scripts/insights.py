@@ -55,7 +55,12 @@ def gather(root: Path, filters: insights.Filters) -> dict[str, Any]:
     index = Index(root)
     index.refresh(validate=False)
     since = filters.since.isoformat() if filters.since else None
-    metas = [n.metadata or {} for n in index.notes("session", not_status="claimed", since=since, with_metadata=True)]
+    unreadable = index.unreadable()
+    for path, reason in unreadable.items():
+        if path.startswith("docs/sessions/"):  # counted as no session at all, and said so
+            print(f"insights: skipped {path}: {reason}", file=sys.stderr)
+    metas = [n.metadata or {} for n in index.notes("session", not_status="claimed", since=since, with_metadata=True)
+             if n.path not in unreadable]
     result = insights.compute(metas, chains=_chains(root), decisions=decisions.read_decisions(root=root),
                               filters=filters)
     return result
@@ -72,6 +77,13 @@ def _render(result: dict[str, Any]) -> None:
             [r["key"], str(r["sessions"]), str(r["sessions_with_failures"]), str(r["failed_sessions"]),
              f"{r['failure_rate']:.0%}", f"${r['cost_usd']:.2f}", f"${r['cost_lost_usd']:.2f}"]
             for r in result[key]]))
+    routing = result.get("routing") or {}
+    tables.append(("Routing decisions (this machine's chain registry and decision log)",
+                   ["decision", "class", "decisions", "resolved", "rate", "cost", "cost per resolved"], [
+        [r["type"], r["failure_class"], str(r["decisions"]), str(r["resolved"]),
+         f"{r['resolution_rate']:.0%}" if r["resolution_rate"] is not None else "-", f"${r['cost_usd']:.2f}",
+         f"${r['cost_per_resolved_usd']:.2f}" if r["cost_per_resolved_usd"] is not None else "-"]
+        for r in routing.get("rows", [])]))
     tables.append(("Most frequent error contexts", ["count", "context"], [
         [str(c["count"]), c["context"]] for c in result["top_contexts"]]))
     retries = result["retries"]

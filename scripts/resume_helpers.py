@@ -297,6 +297,12 @@ def plain_lines(payload: dict[str, Any]) -> list[str]:
         if last.get("open_questions"):
             lines.append("  Open questions:")
             lines.extend(_indent(last["open_questions"]))
+    related = payload.get("related") or []
+    if related:
+        lines.append("")
+        lines.append(f"Related notes ({last.get('workstream') if last else ''}):")
+        for r in related:
+            lines.append(f"  {r['id']:<22} {r.get('kind') or '-':<10} {r.get('date') or '-':<10} {r.get('title') or ''}")
     lines.append("")
     slug = payload["operator"]["slug"] if payload.get("operator") else None
     lines.extend(_workstream_lines(payload["workstreams"], slug, payload.get("totals")))
@@ -390,6 +396,13 @@ def _render_rich(payload: dict[str, Any]) -> None:
             parts.append(Text(last["open_questions"]))
         who = "" if payload.get("operator") else f" by {last.get('operator') or 'unknown'}"
         console.print(Panel(Group(*parts), title=f"Last session{who}: {_session_line(last)}", title_align="left"))
+        if payload.get("related"):
+            related = Table(title=f"Related notes ({last.get('workstream')})", title_justify="left", expand=True)
+            for column in ("id", "kind", "date", "title"):
+                related.add_column(column)
+            for r in payload["related"]:
+                related.add_row(r["id"], r.get("kind") or "-", r.get("date") or "-", r.get("title") or "")
+            console.print(related)
 
     slug = payload["operator"]["slug"] if payload.get("operator") else None
     table = Table(title="Live workstreams", title_justify="left", expand=True)

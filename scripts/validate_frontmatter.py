@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lib.core import cli, config, gitfacts
 from lib.core.paths import find_root
-from lib.store import validate
+from lib.store import report, validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,7 @@ def collect(args: argparse.Namespace, root: Path) -> validate.Report:
     if args.staged:
         return validate.check_many(gitfacts.staged_store_files(root))
     if not args.paths:
-        return validate.check_store(root)
+        return report.check_store(root)
     return validate.check_paths([Path(p) for p in args.paths], root)
 
 

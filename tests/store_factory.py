@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import random
+import time
 from pathlib import Path
 
 
 def session_text(ext_id: str, operator: str | None, date: str, *, title: str = "A session",
                  summary: str = "What happened.", outcome: str = "done", workstream: str | None = None,
                  confidence: str = "medium", resume_prompt: str = "Pick up where this left off.",
-                 open_questions: str = "- none", status: str | None = "written", extra: str = "") -> str:
+                 open_questions: str = "- none", status: str | None = "written", extra: str = "",
+                 decisions: str | None = None) -> str:
     """A written session note (a legacy note without `status` when status is None)."""
     lines = ["---", f"title: {title}"]
     if operator:
@@ -21,7 +25,10 @@ def session_text(ext_id: str, operator: str | None, date: str, *, title: str = "
     lines += [f"outcome: {outcome}", f"confidence: {confidence}", f"date: {date}"]
     if extra:
         lines.append(extra.rstrip("\n"))
-    lines += ["---", "## Summary", "", summary, "", "## Open questions", "", open_questions, "",
+    lines += ["---", "## Summary", "", summary, ""]
+    if decisions is not None:
+        lines += ["## Decisions", "", decisions, ""]
+    lines += ["## Open questions", "", open_questions, "",
               "## Resume Prompt", "", resume_prompt, "", f"Confidence: {confidence}", ""]
     return "\n".join(lines)
 
@@ -53,3 +60,49 @@ def write(root: Path, rel: str, text: str) -> Path:
 
 def session(root: Path, ext_id: str, operator: str | None, date: str, **kwargs: object) -> Path:
     return write(root, f"docs/sessions/{ext_id}.md", session_text(ext_id, operator, date, **kwargs))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- a store the size of a busy team's year
+
+BENCH_OPERATORS = (("ana", "AN"), ("bo", "BO"), ("cy", "CY"), ("dee", "DE"), ("eli", "EL"))
+_TOPICS = ("parser", "alerts", "datum", "tides", "export", "billing", "login", "cache", "sync", "search",
+           "migration", "charts", "webhook", "retry", "timezone", "offline", "import", "quota", "audit", "theme")
+_WORDS = ("fixed", "tested", "measured", "reviewed", "split", "renamed", "documented", "guarded", "removed",
+          "the", "edge", "cases", "fallback", "handler", "schema", "station", "batch", "queue", "table", "index",
+          "client", "server", "config", "budget", "threshold", "rollout", "flag", "report", "page", "field")
+
+
+def _sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(n)).capitalize() + "."
+
+
+def bench_store(root: Path, sessions: int = 10_000, workstreams: int = 300, seed: int = 11) -> None:
+    """A store of `sessions` written sessions by five operators over `workstreams` workstreams, with
+    varied text (topics and words drawn at random), mtimes an hour back as in a real store."""
+    rng = random.Random(seed)
+    files: list[tuple[str, str]] = []
+    for i in range(workstreams):
+        topic = _TOPICS[i % len(_TOPICS)]
+        files.append((f"workstreams/stream-{i}.md", workstream_text(
+            f"stream-{i}", BENCH_OPERATORS[i % 5][0], title=f"{topic.capitalize()} stream {i}",
+            whats_next=_sentence(rng, 12), status="done" if i % 7 == 0 else "active")))
+    for i in range(sessions):
+        slug, initials = BENCH_OPERATORS[i % 5]
+        n = i // 5
+        day, month, year, seq = 1 + (n // 3) % 28, 1 + (n // 84) % 12, 24 + n // 1008, 1 + n % 3
+        ext = f"{initials}-{year:02d}{month:02d}{day:02d}-{seq:02d}"
+        ws = rng.randrange(workstreams)
+        topic = _TOPICS[ws % len(_TOPICS)]
+        text = session_text(
+            ext, slug, f"20{year:02d}-{month:02d}-{day:02d}", title=f"{topic.capitalize()} - {_sentence(rng, 4)}",
+            summary=f"Worked on the {topic} of stream-{ws}. {_sentence(rng, 14)}", workstream=f"stream-{ws}",
+            outcome=rng.choice(("done", "done", "incomplete", "blocked")),
+            decisions=f"- {_sentence(rng, 10)}\n- {_sentence(rng, 8)}",
+            open_questions=f"- {_sentence(rng, 9)}",
+            resume_prompt=f"Continue the {topic} work of stream-{ws}. " + " ".join(_sentence(rng, 12) for _ in range(6)),
+            confidence=rng.choice(("high", "medium", "low")))
+        files.append((f"docs/sessions/{ext}.md", text))
+    old = time.time() - 3600
+    for rel, text in files:
+        path = write(root, rel, text)
+        os.utime(path, (old, old))

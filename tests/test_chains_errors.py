@@ -184,3 +184,46 @@ def test_failure_class_is_structural_where_it_can_be_and_from_the_text_otherwise
     evidence = "Error: Cannot find module '/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js'\n" \
                "code: 'MODULE_NOT_FOUND'"
     assert failure_class_for(crashed, evidence, 1) == "dependency_missing"
+
+
+TRACEBACK = """Traceback (most recent call last):
+  File "/srv/app/.venv/lib/python3.12/site-packages/network/client.py", line 3, in <module>
+    from urllib3.connection import HTTPConnection
+  File "/srv/app/src/fetch.py", line 1, in <module>
+    import requests_toolbelt
+ModuleNotFoundError: No module named 'requests_toolbelt'
+"""
+
+
+def test_a_module_not_found_traceback_is_a_missing_dependency_not_a_network_error() -> None:
+    # The path says "network" and "connection": the text rules alone would call it a network error.
+    summary = _summary(*TRACEBACK.splitlines())
+    verdict = classify(summary, returncode=1, stderr_text=TRACEBACK, now=NOW)
+    assert verdict.reason == "work_error" and verdict.error_kind is None and verdict.failed
+    assert "requests_toolbelt" in verdict.message
+    assert failure_class_for(verdict, TRACEBACK, 1) == "dependency_missing"
+
+
+def test_a_connection_error_traceback_is_still_a_network_error() -> None:
+    text = ("Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+            "ConnectionResetError: [Errno 104] Connection reset by peer\n")
+    verdict = classify(_summary(), returncode=1, stderr_text=text, now=NOW)
+    assert (verdict.reason, verdict.error_kind) == ("network", "transient")
+
+
+def test_tool_errors_and_usage_are_kept_for_routing_and_interrupted_costs() -> None:
+    summary = _summary(
+        {"type": "assistant", "message": {"id": "m1", "model": "claude-sonnet-4-6", "content": [
+            {"type": "tool_use", "id": "t1", "name": "Bash", "input": {}}],
+            "usage": {"input_tokens": 1000, "output_tokens": 1}}},
+        {"type": "assistant", "message": {"id": "m1", "model": "claude-sonnet-4-6", "content": [],
+                                          "usage": {"input_tokens": 1000, "output_tokens": 200}}},
+        {"type": "user", "message": {"content": [{"type": "tool_result", "tool_use_id": "t1", "is_error": True,
+                                                  "content": "FAILED tests/test_a.py::test_b - assert 1 == 2"}]}},
+    )
+    assert list(summary.tool_errors) == [("Bash", "FAILED tests/test_a.py::test_b - assert 1 == 2")]
+    cost, source = summary.reported_cost()
+    # One message, its usage counted once: 1000 input at $3/M + 200 output at $15/M.
+    assert source == "usage" and cost == pytest.approx(0.003 + 0.003)
+    summary.result = {"total_cost_usd": 0.5}
+    assert summary.reported_cost() == (0.5, "result")

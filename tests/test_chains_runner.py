@@ -401,7 +401,8 @@ def test_missing_handoff_gets_one_short_retry_turn_then_a_synthetic_note(h: Harn
     assert chain["status"] == "done"
     first = _sessions(chain)[0]
     assert first["handoff"]["status"] == "synthetic"
-    assert first["status"] == "ok"
+    # No note of its own: the session failed (and counts toward the breaker).
+    assert first["status"] == "failed" and first["reason"] == "no_handoff"
     assert [a["purpose"] for a in first["attempts"]] == ["main", "handoff"]
     assert first["cost_usd"] == pytest.approx(0.11)
     runs = h.invocations()
@@ -512,6 +513,61 @@ def test_kill_9_of_the_runner_then_resume_completes_without_running_a_session_tw
     assert ids == [s1["id"], s2["id"], s3["id"]]  # no session run twice
     assert "RESUME-AFTER-CRASH" in runs[2]["prompt"]
     assert any(d["what"] == "rerun" for d in _decisions(chain, "skip"))
+
+
+def _wait_streamed(h: Harness, text: str, timeout: float = 20) -> None:
+    """Until the runner has saved `text` from the session's stream (it reads the pipe as data arrives)."""
+    deadline = time.monotonic() + timeout
+    while not any(text in p.read_text(errors="replace") for p in (h.state / "chains").rglob("*.stream.jsonl")):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the runner never saved {text!r}")
+        time.sleep(0.02)
+
+
+def test_an_interrupted_session_counts_what_its_stream_reported_so_the_budget_holds(h: Harness) -> None:
+    marker = h.tmp / "spent"
+    # The first session reports its usage, then the runner dies before the session's result line.
+    h.scenario(
+        {"steps": [{"init": {}}, {"text": "Spending a lot."}, {"text": "Still spending."}, {"touch": str(marker)},
+                   {"sleep": 1.0}, result(total_cost_usd=0.4)]},
+        default=session("done", cost=0.1),
+    )
+    runner = h.start("run", "--mission", "Build the feature.", "--operator", "rt", "--max-budget-usd", "1")
+    try:
+        h.wait_for(marker)
+        _wait_streamed(h, "Still spending.")
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=10)
+    finally:
+        runner.communicate()
+    proc = h.chains("run", "--resume", "--json")
+    assert proc.returncode == 0, proc.stderr
+    chain = json.loads(proc.stdout)
+    first = _sessions(chain)[0]
+    assert first["status"] == "interrupted" and first["cost_from_stream"] is True
+    # Two assistant messages of 10 input + 5 output tokens at Sonnet prices: not $0.
+    assert first["cost_usd"] == pytest.approx(2 * (10 * 3 + 5 * 15) / 1_000_000)
+    assert chain["totals"]["cost_usd"] == pytest.approx(first["cost_usd"] + 0.1)
+
+
+def test_an_interrupted_session_whose_result_was_streamed_counts_that_cost(h: Harness) -> None:
+    marker = h.tmp / "reported"
+    h.scenario(
+        {"steps": [{"init": {}}, result(total_cost_usd=0.45), {"touch": str(marker)}, {"sleep": 1.0}]},
+        default=session("done", cost=0.1),
+    )
+    runner = h.start("run", "--mission", "Build the feature.", "--operator", "rt", "--max-budget-usd", "0.5")
+    try:
+        h.wait_for(marker)
+        _wait_streamed(h, '"type": "result"')
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=10)
+    finally:
+        runner.communicate()
+    chain = json.loads(h.chains("run", "--resume", "--json").stdout)
+    assert _sessions(chain)[0]["cost_usd"] == pytest.approx(0.45)
+    # $0.05 left: below the floor, so no second session — the budget held across the crash.
+    assert chain["status"] == "budget_exhausted" and len(h.invocations()) == 1
 
 
 def test_resume_ends_a_session_that_outlived_its_runner(h: Harness) -> None:

@@ -20,6 +20,8 @@ CLIS = sorted(p.stem for p in SCRIPTS.glob("*.py") if "\ndef main(" in p.read_te
 # Commands that rightly have no --json, and why.
 NO_JSON = {
     ("serve", ""): "a long-running web server: what it serves is its output",
+    ("chains", "supervise"): "internal to `run --detach`: a long-running supervisor whose output is its log",
+    ("mcp_server", ""): "a stdio MCP server: it speaks JSON-RPC on stdout",
 }
 
 # Read-only runs on a copy of the example store: each must print one JSON document.
@@ -28,6 +30,7 @@ READ_ONLY_JSON: list[tuple[str, list[str]]] = [
     ("insights", ["--json"]),
     ("vault", ["check", "--json"]),
     ("resume_helpers", ["dashboard", "--json", "--operator", "theo"]),
+    ("search", ["datum", "--json"]),
     ("session", ["claims", "--json"]),
     ("chains", ["list", "--json"]),
     ("backfill_frontmatter", ["--json"]),

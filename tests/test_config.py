@@ -32,6 +32,10 @@ def test_partial_sections_merge_over_defaults(tmp_path: Path) -> None:
         ("typo_key: 1\n", ":1: /: Additional properties are not allowed ('typo_key' was unexpected)"),
         ("- a list\n", ":1: must be a mapping"),
         ("pre_commit: [\n", "invalid YAML"),
+        ("chains:\n  budget_usd: .nan\n", ":2: /chains/budget_usd: nan is not a finite number"),
+        ("chains:\n  session_cost_usd: .inf\n", ":2: /chains/session_cost_usd: inf is not a finite number"),
+        ("session_start:\n  time_budget_s: 1e999\n", ":2: /session_start/time_budget_s: inf is not a finite number"),
+        ("chains:\n  max_retries: " + "9" * 5000 + "\n", "5000-digit integer is past the limit"),
     ],
 )
 def test_bad_settings_name_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:

@@ -15,7 +15,8 @@ import pytest
 from chains_harness import Harness, make_harness, note, result
 from console_openapi import check, wait_until
 from console_store import write_session
-from lib.chains import runner as chain_runner
+from lib.chains import journal
+from lib.chains import registry as chain_registry
 from lib.chains.registry import Breaker, ChainRecord, Handoff, Registry, SessionRecord
 from lib.console.data import Console, Settings
 from lib.console.events import Watcher
@@ -74,8 +75,8 @@ def test_chains_list_and_detail(client: TestClient, repo: Path, registry: Regist
                   summary="Exported the first half of the billing data.")
     chain = record(repo, sessions=sessions_of(("CY-260306-01", "ok", 0.75), ("CY-260306-02", "failed", 0.5),
                                               ("CY-260306-03", "running", 0.0)))
-    chain_runner.append_decision(chain, "routing", session="CY-260306-01", model="default")
-    chain_runner.append_decision(chain, "retry", session="CY-260306-02", what="session", reason="rate_limit")
+    journal.append_decision(chain, "routing", session="CY-260306-01", model="default")
+    journal.append_decision(chain, "retry", session="CY-260306-02", what="session", reason="rate_limit")
     registry.save(chain)
     registry.save(record(tmp_path / "elsewhere", "20260306-101500-ffff"))  # another project's chain
     registry.save(record(repo, "20260301-090000-0001", status="done"))
@@ -129,6 +130,27 @@ def test_open_breakers_are_on_the_dashboard(client: TestClient, repo: Path, regi
     assert CHAIN_ID in breakers and "3 failed in a row" in breakers
 
 
+def test_a_worktree_chain_shows_its_branch_and_routing_outcomes_are_on_the_insights_page(
+        client: TestClient, repo: Path, registry: Registry) -> None:
+    chain = record(repo, status="done", sessions=sessions_of(("CY-260306-01", "ok", 0.4)),
+                   worktree={"path": "/tmp/wt", "branch": f"baton/{CHAIN_ID}", "base": "abc"})
+    chain.decisions.append({"id": "d1", "at": "2026-03-06T10:00:00+00:00", "type": "escalation",
+                            "session": "CY-260306-01", "failure_class": "test_fail", "resolved_by": "CY-260306-01",
+                            "cost_usd": 0.4})
+    registry.save(chain)
+    listed = check(client.get("/api/chains"), "/api/chains")
+    assert listed["chains"][0]["branch"] == f"baton/{CHAIN_ID}"
+    assert f"baton/{CHAIN_ID}" in client.get("/chains").text
+    assert f"baton/{CHAIN_ID}" in client.get(f"/chains/{CHAIN_ID}").text
+    figures = check(client.get("/api/insights"), "/api/insights")
+    assert figures["routing"]["rows"] == [{"type": "escalation", "failure_class": "test_fail", "decisions": 1,
+                                           "resolved": 1, "resolution_rate": 1.0, "cost_usd": 0.4,
+                                           "cost_per_resolved_usd": 0.4}]
+    page = client.get("/insights").text
+    section = page[page.index("Routing decisions"):]
+    assert "escalation" in section and "test_fail" in section and "100%" in section
+
+
 # ------------------------------------------------------------------ the kill switch, refused
 
 
@@ -148,7 +170,7 @@ def test_stop_without_the_right_token_leaves_the_chain_untouched(client: TestCli
     response = client.post(f"/api/chains/{CHAIN_ID}/stop", headers=headers)
     check(response, "/api/chains/{chain_id}/stop", status, "post")
     assert registry.path.read_bytes() == before
-    assert not chain_runner.stop_file(registry, CHAIN_ID).exists()
+    assert not chain_registry.stop_file(registry, CHAIN_ID).exists()
 
 
 def test_stop_of_unknown_bad_foreign_or_finished_chains(client: TestClient, repo: Path, registry: Registry,

@@ -312,3 +312,30 @@ def test_importing_it_loads_nothing_outside_the_standard_library() -> None:
     out = subprocess.run([sys.executable, "-c", code, str(MODULE.parent.parent)],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("Exit code 137\n", "exit_137"),
+    ("Exit code 137\nbash: line 1: 4242 Killed                  timeout -s KILL 60 make test\n", "exit_137"),
+    ("Exit code 143\nbuilding assets\nTerminated\n", "exit_143"),
+])
+def test_a_command_killed_by_a_signal_from_outside_is_a_timeout(text: str, code: str) -> None:
+    got = classify(text)
+    assert (got.failure_class, got.rule) == ("timeout", "timeout.signal")
+    assert got.error_context["codes"] == [code]
+
+
+def test_an_exit_143_that_printed_its_own_error_is_not_taken_for_a_timeout() -> None:
+    got = classify("Exit code 143\nTraceback (most recent call last):\n  File \"a.py\", line 1\nValueError: bad\n")
+    assert got.failure_class != "timeout"
+
+
+@pytest.mark.parametrize(("text", "failure_class", "code"), [
+    ("Error: Reached max turns (1)", "budget_exceeded", "max_turns"),
+    ("API Error: Request rejected (429) · rate limited", "orchestration_error", "rate_limit"),
+    ("There's an issue with the selected model (claude-x). It may not exist", "orchestration_error", "invalid_model"),
+    ("Prompt is too long · the request is ~214748 tokens", "orchestration_error", "context_too_long"),
+])
+def test_the_claude_clis_own_stops_and_api_errors_are_named(text: str, failure_class: str, code: str) -> None:
+    got = classify("Exit code 1\n" + text)
+    assert got.failure_class == failure_class and got.error_context["codes"] == [code]

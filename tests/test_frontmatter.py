@@ -293,3 +293,46 @@ def test_property_round_trip_and_single_key_edit(doc_and_keys: tuple[str, list[s
     assert {k: v for k, v in reread.items() if k != key} == {
         k: v for k, v in fm.loads(text)[0].items() if k != key
     }
+
+
+# ---------------------------------------------------------------- bounds
+
+
+def test_read_metadata_stops_at_the_size_cap_without_reading_the_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "huge.md"
+    path.write_bytes(b"---\nkey: '" + b"x" * (8 << 20) + b"'\n---\nbody\n")  # one 8 MB line, no closing in sight
+    for read in (fm.read_metadata, fm.read, fm.load_document):
+        with pytest.raises(fm.FrontmatterError, match=r"huge.md:1: frontmatter larger than the 1 MiB limit"):
+            read(path)
+
+
+def test_a_huge_body_under_a_small_frontmatter_reads(tmp_path: Path) -> None:
+    path = tmp_path / "long.md"
+    path.write_text("---\nkind: learning\n---\n" + "word " * 500_000, encoding="utf-8")
+    assert fm.read_metadata(path) == {"kind": "learning"}
+    assert fm.read(path)[1].startswith("word word")
+
+
+def test_many_small_lines_past_the_cap_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "lines.md"
+    path.write_text("---\n" + "".join(f"k{i}: v\n" for i in range(200_000)) + "---\n", encoding="utf-8")
+    with pytest.raises(fm.FrontmatterError, match="larger than the 1 MiB limit"):
+        fm.read_metadata(path)
+
+
+def test_a_non_finite_number_has_no_content_hash_and_says_where(tmp_path: Path) -> None:
+    with pytest.raises(fm.FrontmatterError, match=r"/cost/1: \.nan is not a finite number"):
+        fm.content_hash({"kind": "session", "cost": [1.0, float("nan")]}, "body")
+    path = tmp_path / "inf.md"
+    path.write_text("---\nkind: session\ncost_usd: .inf\n---\n", encoding="utf-8")
+    doc = fm.load_document(path)
+    with pytest.raises(fm.FrontmatterError, match=r"inf.md: /cost_usd: \.inf is not a finite number"):
+        doc.stamp_content_hash()
+
+
+def test_the_round_trip_path_parses_only_vetted_documents(tmp_path: Path) -> None:
+    laughs = "a: &a [1,1,1,1,1,1,1,1,1]\n" + "".join(
+        f"b{i}: &b{i} [" + ",".join([f"*{'a' if i == 0 else f'b{i - 1}'}"] * 9) + "]\n" for i in range(7))
+    for text in (laughs, "n: " + "1" * 5000 + "\n", "s: !!set {a}\n", "d: " + "[" * 100 + "]" * 100 + "\n"):
+        with pytest.raises(fm.FrontmatterError):
+            fm.loads_document("---\n" + text + "---\n")

@@ -14,7 +14,8 @@ from lib.store import frontmatter
 
 # The per-operator wrappers (handoff-<initials>.md) are generated from this file and checked by session.py.
 COMMANDS = [REPO_ROOT / ".claude" / "commands" / "handoff.md"]
-STEPS = ["0", "0.5", "0.7", "1", "1.2", "1.5", "2", "3", "4", "4.2", "4.5", "5", "5.5", "5.7", "6", "7", "8"]
+STEPS = ["1", "2", "3", "4"]  # draft, ask, finish, close: the helpers' steps are docs/conventions/handoff.md's
+BEFORE = REPO_ROOT / "bench" / "fixtures" / "handoff_command_before.md"  # the fifteen-call command, for the benchmark
 _ENV_PREFIX = re.compile(r"^(?:[A-Z_][A-Z0-9_]*=\S*\s+)+")
 PLACEHOLDERS = {"ID": "RT-250101-01", "$ARGUMENTS": "", "'TEXT'": "text"}
 
@@ -103,8 +104,40 @@ def test_allowed_tools_grants_exactly_the_calls_made(command_file: Path) -> None
 
 def test_the_steps_are_announced_in_order(command_file: Path) -> None:
     _, body = frontmatter.read(command_file)
-    banners = re.findall(r"^## ▶ Step ([0-9.]+) — ", body, flags=re.M)
+    banners = re.findall(r"^## ▶ ([0-9.]+) — ", body, flags=re.M)
     assert banners == STEPS
+
+
+def proxy_tokens(text: str) -> int:
+    """A tokenizer stand-in: words and punctuation marks (what bench/bench_handoff_turns.py reports too)."""
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+def test_start_is_pre_run_and_finish_is_the_only_call_the_model_makes(command_file: Path) -> None:
+    _, body = frontmatter.read(command_file)
+    prerun = re.findall(r"!`([^`]+)`", body)
+    assert prerun == ['./scripts/py scripts/handoff_helpers.py start --json "$ARGUMENTS"']
+    asked = [argv_of(call)[2] for call in bash_calls(body) if call not in prerun]
+    assert asked == ["finish"]
+
+
+def test_the_command_file_is_at_most_half_the_size_of_the_fifteen_call_one(command_file: Path) -> None:
+    now, before = command_file.read_text(encoding="utf-8"), BEFORE.read_text(encoding="utf-8")
+    assert proxy_tokens(now) * 2 <= proxy_tokens(before)
+    assert len(now.encode()) * 2 <= len(before.encode())
+
+
+def test_the_finish_example_uses_only_keys_finish_accepts(command_file: Path) -> None:
+    from lib.handoff import finish, note
+    from lib.store import yamlio
+
+    _, body = frontmatter.read(command_file)
+    example = re.search(r"finish --id ID --json <<'EOF'\n(.*?)\nEOF\n", body, flags=re.S)
+    assert example, "no finish example"
+    data = yamlio.load(example.group(1))
+    assert set(data) <= {*note.TOP_KEYS, *finish.EXTRA_KEYS}
+    assert set(data["sections"]) == set(note.SECTION_KEYS) - {"summary"}
+    assert all(set(item) <= set(note.LEARNING_KEYS) for item in data["learnings"])
 
 
 def test_the_reader_of_the_command_file_finds_heredoc_bodies_and_inline_commands() -> None:

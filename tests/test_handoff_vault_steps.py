@@ -143,10 +143,11 @@ def test_an_id_taken_on_the_remote_renames_the_archive_changelog_and_map(store: 
         assert new_id in text and taken not in text, rel
 
 
-def test_the_command_file_runs_the_new_steps_in_order() -> None:
-    body = (Path(__file__).resolve().parent.parent / ".claude/commands/handoff.md").read_text()
-    order = [body.index(f"handoff_helpers.py {name} ") for name in
-             ("write-session", "archive-transcript", "regen-index", "append-log", "changelog", "link", "stage")]
+def test_finish_runs_the_vault_steps_in_the_contracts_order() -> None:
+    from lib.handoff import finish
+
+    names = ("write-session", "archive-transcript", "regen-index", "append-log", "changelog", "link", "stage")
+    order = [finish.STEP_NAMES.index(name) for name in names]
     assert order == sorted(order)
 
 

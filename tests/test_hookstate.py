@@ -44,6 +44,11 @@ def test_mcp_tool_names_split_on_the_first_double_underscore(name: str, key: str
     assert hookstate.canonical_tool(name) == (key, method)
 
 
+@pytest.mark.parametrize("name", ["mcp__baton__search_notes", "mcp__plugin_baton_baton__search_notes"])
+def test_batons_own_server_counts_under_one_key_from_the_project_or_the_plugin(name: str) -> None:
+    assert hookstate.canonical_tool(name) == ("mcp__baton", "search_notes")
+
+
 def _tool_event(name: str, tool_use_id: str, event: str = "PostToolUse", **extra: Any) -> dict[str, Any]:
     return {"session_id": SID, "hook_event_name": event, "tool_name": name, "tool_use_id": tool_use_id, **extra}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SCRIPTS
-from lib.store import frontmatter, validate
+from lib.store import frontmatter, report, validate
 from lib.store.index import Index, IndexCold, IndexStale, index_path
 from store_factory import claim_text, session, session_text, workstream_text, write
 
@@ -185,7 +185,7 @@ def test_problems_from_the_index_match_a_direct_check(repo: Path) -> None:
                                   sorted((repo / "workstreams").glob("*.md")), repo)
     with Index(repo) as index:
         index.refresh()
-        served = index.report()
+        served = report.store_report(index)
         counted = index.problem_count()
     assert [str(p) for p in served.problems] == [str(p) for p in direct.problems]
     assert len(served.files) == len(direct.files)

@@ -112,3 +112,34 @@ def test_garbage_values_do_not_break_the_figures() -> None:
     assert out["totals"]["cost_usd"] == 0.0 and out["totals"]["tool_failures"] == 0
     assert out["cost_per_day"] == []
     assert out["retries"]["pending"] == 1
+
+
+def test_routing_decisions_resolution_rate_and_cost_per_resolved_failure() -> None:
+    chains = [chain("c1", [], [
+        {"id": "e1", "type": "escalation", "failure_class": "test_fail", "resolved_by": "S3", "cost_usd": 0.3,
+         "at": "2026-03-01T10:00:00+00:00"},
+        {"id": "r1", "type": "refinement_cycle", "failure_class": "test_fail", "resolved_by": "S3", "cost_usd": 0.5,
+         "at": "2026-03-01T09:00:00+00:00"},
+        {"id": "r2", "type": "refinement_cycle", "failure_class": "test_fail", "cost_usd": 0.3,
+         "at": "2026-03-01T10:00:00+00:00"},
+        {"id": "x", "type": "escalation", "reason": "circuit_open", "at": "2026-03-01T10:00:00+00:00"},
+    ])]
+    log: list[dict[str, Any]] = [
+        {"ts": "2026-03-02T10:00:00Z", "kind": "escalation", "chain": "c1", "decision_id": "e1",
+         "failure_class": "test_fail"},  # the registry has it
+        {"ts": "2026-03-02T10:00:00Z", "kind": "escalation", "chain": "old", "decision_id": "e9",
+         "failure_class": "compile_error"},
+        {"ts": "2026-03-02T11:00:00Z", "kind": "escalation", "chain": "old", "follow_up_of": "e9",
+         "failure_class": "compile_error", "resolved_by": None, "cost_usd": 0.2},
+        {"ts": "2026-03-02T12:00:00Z", "kind": "escalation", "chain": "old", "follow_up_of": "e9",
+         "failure_class": "compile_error", "resolved_by": "S9", "cost_usd": 0.4},
+    ]
+    rows = {(r["type"], r["failure_class"]): r for r in insights.routing_outcomes(chains, log)["rows"]}
+    assert set(rows) == {("escalation", "test_fail"), ("refinement_cycle", "test_fail"),
+                         ("escalation", "compile_error")}
+    refine = rows[("refinement_cycle", "test_fail")]
+    assert (refine["decisions"], refine["resolved"], refine["resolution_rate"]) == (2, 1, 0.5)
+    assert refine["cost_usd"] == pytest.approx(0.8) and refine["cost_per_resolved_usd"] == pytest.approx(0.8)
+    old = rows[("escalation", "compile_error")]
+    assert (old["decisions"], old["resolved"]) == (1, 1) and old["cost_per_resolved_usd"] == pytest.approx(0.6)
+    assert insights.compute([], chains=chains, decisions=log)["routing"]["rows"] == list(rows.values())

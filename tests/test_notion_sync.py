@@ -471,3 +471,13 @@ def test_the_audit_log_names_the_operator_from_the_roster(
     session_note(repo, "RT-260511-01")
     assert sync(repo, capsys, "--apply")[0] == 0
     assert "- Who: tess" in (repo / "docs/sync/LAST_SYNC.md").read_text()
+
+
+def test_a_secret_in_a_note_never_reaches_notion(repo: Path, ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "gh" + "p_" + "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGaAbcd"  # assembled: no token-shaped text in the repository
+    note = session_note(repo, "RT-260511-01", f"Deploy failed:\n\n```\nGITHUB_TOKEN={secret}\n```\n")
+    code, out = sync(repo, capsys, "--apply")
+    assert code == 0, out
+    texts = [n["text"] for n in ws.fake.tree(meta(note)["notion_page_id"])]
+    assert not any(secret in t for t in texts)
+    assert any("[REDACTED:github-token]" in t for t in texts)

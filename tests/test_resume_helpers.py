@@ -131,6 +131,27 @@ def test_dashboard_json_has_every_part(store: Path) -> None:
     assert data["validation"] == {"problems": 0, "files": 0, "notes": 11}
 
 
+def test_dashboard_shows_up_to_three_notes_related_to_the_workstream_being_resumed(store: Path) -> None:
+    write(store, "docs/adr/ADR-0007-index.md", "---\ntitle: Store index in SQLite\nkind: adr\nexternal_id: ADR-0007\n"
+          "status: accepted\ndate: 2026-11-10\n---\n## Decision\n\nThe store keeps its index in SQLite.\n")
+    for i in range(1, 5):
+        write(store, f"docs/learnings/store-lesson-{i}.md", f"---\ntitle: Store lesson {i}\nkind: learning\n"
+              f"external_id: store-lesson-{i}\nsummary: About the store.\ntags: [store]\n---\nbody\n")
+    data = as_json(helpers(store, "dashboard", "--operator", "RT", "--json"))
+    related = data["related"]
+    assert len(related) == 3 and {r["id"] for r in related} <= {"ADR-0007", *(f"store-lesson-{i}" for i in range(1, 5))}
+    # Not the workstream itself, nor its own sessions: the dashboard shows those already.
+    assert not {r["id"] for r in related} & {"store", "RT-261118-01", "RT-261120-01", "RT-261120-02"}
+    assert all(r["path"] and r["kind"] in ("adr", "learning") for r in related)
+    text = helpers(store, "dashboard", "--operator", "RT", "--plain").stdout
+    assert "Related notes (store):" in text and related[0]["id"] in text
+
+
+def test_dashboard_without_a_workstream_has_no_related_notes(repo: Path) -> None:
+    session(repo, "RT-261120-01", "rt", "2026-11-20", title="Loose end")
+    assert as_json(helpers(repo, "dashboard", "--operator", "rt", "--json"))["related"] == []
+
+
 def test_dashboard_counts_validation_problems(store: Path) -> None:
     write(store, "docs/sessions/RT-261119-01.md", session_text("RT-261119-01", "Not A Slug", "2026-11-19"))
     data = as_json(helpers(store, "dashboard", "--operator", "rt", "--json"))

@@ -18,7 +18,8 @@ import pytest
 from conftest import PYTHON, SCRIPTS, git
 
 HOOK = SCRIPTS / "hooks" / "session_state.py"
-HOT_MODULES = [HOOK, *(SCRIPTS / "lib" / "telemetry" / f"{m}.py" for m in ("state", "files", "ids", "jsonc", "usage"))]
+HOT_MODULES = [HOOK, *(SCRIPTS / "lib" / "telemetry" / f"{m}.py" for m in ("state", "files", "ids", "jsonc", "usage")),
+               SCRIPTS / "lib" / "security" / "redact.py", SCRIPTS / "lib" / "security" / "rules.py"]
 CAPTURED = Path(__file__).parent / "fixtures" / "claude_code"
 FLAGS = ("-I", "-S")  # as registered in .claude/settings.json
 S1 = "8f4f9bf2-05f2-48ab-bc5c-31723315db35"
@@ -394,7 +395,8 @@ def _scripts_with_classifier(tmp_path: Path, body: str) -> Path:
     shutil.copy(HOOK, copy / "hooks" / HOOK.name)
     for name in ("__init__.py", "telemetry/__init__.py", "telemetry/state.py", "telemetry/files.py",
                  "telemetry/ids.py", "telemetry/jsonc.py", "telemetry/usage.py",
-                 "telemetry/pricing.json", "failures/__init__.py"):
+                 "telemetry/pricing.json", "failures/__init__.py",
+                 "security/__init__.py", "security/redact.py", "security/rules.py"):
         (copy / "lib" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SCRIPTS / "lib" / name, copy / "lib" / name)
     (copy / "lib" / "failures" / "classify.py").write_text(body)
@@ -477,7 +479,8 @@ def test_the_hook_imports_nothing_outside_the_standard_library(
     transcript = tmp_path / f"{S1}.jsonl"
     transcript.write_text("")
     ours = {"lib", "lib.telemetry", "lib.telemetry.state", "lib.telemetry.files",
-            "lib.telemetry.ids", "lib.telemetry.jsonc", "lib.telemetry.usage", "lib.failures", "lib.failures.classify"}
+            "lib.telemetry.ids", "lib.telemetry.jsonc", "lib.telemetry.usage", "lib.failures", "lib.failures.classify",
+            "lib.security", "lib.security.redact", "lib.security.rules"}
     seen: set[str] = set()
     for payload in (
         {"session_id": S1, "hook_event_name": "SessionStart", "source": "startup", "transcript_path": str(transcript)},

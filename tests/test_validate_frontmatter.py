@@ -163,3 +163,28 @@ def test_summary_line(repo: Path) -> None:
 def test_help_text() -> None:
     result = run_script("validate_frontmatter.py", "--help", cwd=Path.cwd())
     assert result.returncode == 0 and "--strict" in result.stdout and "--staged" in result.stdout
+
+
+def test_non_finite_numbers_are_problems_wherever_they_are(repo: Path) -> None:
+    text = GOOD_SESSION.replace("tool_calls_count: 12\n", "tool_calls_count: 12\ncost_usd: -.inf\n"
+                                "custom: {rate: .nan, list: [1, 1e999]}\n")
+    write(repo, "docs/sessions/RT-260511-01.md", text)
+    code, out, err = validate(repo, "--strict")
+    assert code == 1 and "Traceback" not in err
+    lines = out.splitlines()
+    assert "docs/sessions/RT-260511-01.md:13: /cost_usd: -.inf is not a finite number" in out
+    assert any("/custom/rate: .nan is not a finite number" in line for line in lines)
+    assert any("/custom/list/1: .inf is not a finite number" in line for line in lines)
+    assert len(lines) == 3
+
+
+def test_refused_tags_and_huge_integers_are_one_line_problems(repo: Path) -> None:
+    write(repo, "docs/learnings/set.md", "---\nkind: learning\nexternal_id: set\nsummary: s\ntags: !!set {a}\n---\n")
+    write(repo, "docs/learnings/int.md", "---\nkind: learning\nexternal_id: int\nsummary: s\ntags: []\n"
+          "n: " + "4" * 4400 + "\n---\n")
+    code, out, err = validate(repo)
+    assert code == 0 and "Traceback" not in err
+    assert out.splitlines() == [
+        "docs/learnings/int.md:6: /: invalid YAML: a 4400-digit integer is past the limit of 4300 digits",
+        "docs/learnings/set.md:5: /: invalid YAML: unsupported YAML tag 'tag:yaml.org,2002:set'",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -118,3 +119,107 @@ def test_an_alias_inside_its_own_anchor_is_refused_not_recursed_forever() -> Non
     with pytest.raises(yamlio.YAMLLoadError, match="alias refers to a node that contains it"):
         yamlio.load("a: &x [1, *x]\n")
     assert yamlio.load("a: &x [1, 2]\nb: *x\n") == {"a": [1, 2], "b": [1, 2]}  # a shared value is fine
+
+
+# ---------------------------------------------------------------- bounds
+
+
+def _laughs(levels: int) -> str:
+    lines = ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("load", [yamlio.load, yamlio.load_jsonable])
+def test_nested_aliases_are_refused_before_they_expand(load: Any) -> None:
+    text = _laughs(8)  # 9**9 strings once expanded
+    assert len(text.encode()) < 500
+    started = time.perf_counter()
+    with pytest.raises(yamlio.YAMLLoadError, match="aliases expand to more than the limit of 10000 nodes"):
+        load(text)
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("load", [yamlio.load, yamlio.load_jsonable])
+def test_merge_keys_count_as_aliases(load: Any) -> None:
+    text = "a: &a {x: 1, y: 2}\n" + "".join(
+        f"m{i}: &m{i} {{<<: [" + ",".join([f"*{'a' if i == 0 else f'm{i - 1}'}"] * 9) + "]}\n" for i in range(8))
+    with pytest.raises(yamlio.YAMLLoadError, match="aliases expand"):
+        load(text)
+
+
+def test_aliases_within_the_limit_still_load() -> None:
+    assert yamlio.load(_laughs(3)) == yamlio.load_jsonable(_laughs(3))
+    assert len(yamlio.load(_laughs(3))["l3"]) == 9
+
+
+@pytest.mark.parametrize("text, size", [("n: " + "7" * 4301, 4301), ("n: -" + "1" * 5000, 5000),
+                                        ("n: 0x" + "f" * 4000, 4000), ("n: 0b" + "1" * 20000, 20000)])
+@pytest.mark.parametrize("load", [yamlio.load, yamlio.load_jsonable])
+def test_an_integer_past_the_digit_limit_is_one_yaml_error(load: Any, text: str, size: int) -> None:
+    with pytest.raises(yamlio.YAMLLoadError, match=f"a {size}-digit integer is past the limit of 4300 digits"):
+        load("ok: 1\n" + text + "\n")
+
+
+def test_an_integer_at_the_digit_limit_loads() -> None:
+    assert yamlio.load("n: " + "7" * 4300) == {"n": int("7" * 4300)}
+    assert yamlio.load("n: 0" + "0" * 6000 + "12") == {"n": 12}  # leading zeros are not digits of the value
+
+
+@pytest.mark.parametrize("tag", ["!!set {a, b}", "!!binary aGVsbG8=", "!!omap [{a: 1}]", "!!pairs [{a: 1}]",
+                                 "!!python/object:os.system x", "!custom 1"])
+@pytest.mark.parametrize("load", [yamlio.load, yamlio.load_jsonable])
+def test_collection_binary_and_unknown_tags_are_refused(load: Any, tag: str) -> None:
+    with pytest.raises(yamlio.YAMLLoadError, match="unsupported YAML tag") as caught:
+        load(f"ok: 1\nv: {tag}\n")
+    assert caught.value.line == 2
+
+
+@pytest.mark.parametrize("load", [yamlio.load, yamlio.load_jsonable])
+def test_nesting_past_the_depth_limit_is_refused_without_recursing(load: Any) -> None:
+    assert load("a: " + "[" * 63 + "]" * 63) is not None
+    for text in ("a: " + "[" * 64 + "]" * 64, "a: " + "[" * 900 + "]" * 900,
+                 "a:\n" + "".join("  " * i + "-\n" for i in range(1, 200)),
+                 "z: &z [[[[[[[[1]]]]]]]]\na: " + "[" * 60 + "*z" + "]" * 60):
+        with pytest.raises(yamlio.YAMLLoadError, match="nested deeper than the limit of 64 levels"):
+            load(text)
+
+
+@pytest.mark.parametrize("load", [yamlio.load, yamlio.load_jsonable])
+def test_a_document_over_the_size_cap_is_refused_before_parsing(load: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "a: '" + "é" * 600_000 + "'\n"  # 600,000 characters, 1.2 MB of UTF-8
+    with pytest.raises(yamlio.YAMLTooLarge, match=r"larger than the 1 MiB limit \(BATON_MAX_FRONTMATTER_BYTES\)"):
+        load(text)
+    monkeypatch.setenv("BATON_MAX_FRONTMATTER_BYTES", str(2 << 20))
+    assert len(load(text)["a"]) == 600_000
+    monkeypatch.setenv("BATON_MAX_FRONTMATTER_BYTES", "1000")
+    with pytest.raises(yamlio.YAMLTooLarge, match="larger than the 1000 bytes limit"):
+        load("a: '" + "x" * 1000 + "'\n")
+
+
+def test_non_finite_numbers_are_found_wherever_they_are() -> None:
+    data = yamlio.load("a: .inf\nb: [1, -.inf, {c: .nan}]\nd: 1e999\ne: 1.5\n")
+    found = {where: yamlio.spell_float(v) for where, v in yamlio.non_finite(data)}
+    assert found == {("a",): ".inf", ("b", 1): "-.inf", ("b", 2, "c"): ".nan", ("d",): ".inf"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("d: 2024-13-45", "'2024-13-45' is not a valid date or timestamp"),
+    ("d: 2024-02-30T10:00:00Z", "is not a valid date or timestamp"),
+    ("d: !!timestamp yesterday", "'yesterday' is not a valid date or timestamp"),
+    ("d: !!int x", "'x' is not an integer"),
+    ("d: !!int 1.5", "'1.5' is not an integer"),
+    ("d: !!float x", "'x' is not a number"),
+    ("d: !!float 0x1F", "'0x1F' is not a number"),
+    ("d: !!bool maybe", "'maybe' is not true or false"),
+])
+@pytest.mark.parametrize("load", [yamlio.load, yamlio.load_jsonable])
+def test_a_value_its_tag_cannot_hold_is_one_yaml_error(load: Any, text: str, message: str) -> None:
+    with pytest.raises(yamlio.YAMLLoadError, match=message) as caught:
+        load("ok: 1\n" + text + "\n")
+    assert caught.value.line == 2
+
+
+def test_explicit_tags_on_values_they_fit_still_load() -> None:
+    assert yamlio.load("a: !!float 1\nb: !!int 0x1F\nc: !!bool TRUE\nd: !!timestamp 2024-05-01\n") == {
+        "a": 1.0, "b": 31, "c": True, "d": dt.date(2024, 5, 1)}

@@ -13,7 +13,8 @@ from typing import Any
 
 from . import standin as s
 from .claude_cli import REPO_ROOT, Claude, ProjectClone
-from .standin import Request, StandIn
+from .handoff_flow import closing, finish_call, quick_content
+from .standin import StandIn
 
 # The environment running the tests has baton's dependencies: the plugin's helpers use it through
 # BATON_PYTHON, the installed copy through --venv, so nothing is fetched from the network.
@@ -134,32 +135,12 @@ def test_marketplace_validates_installs_and_the_installed_plugin_works(
     assert _state(scratch_project, run.session_id)["tool_calls_count"] == 1
 
 
-def _quick_handoff_script(standin: StandIn, helper: str) -> dict[str, str]:
-    """The model's side of `/handoff --quick`, calling the helper the way the command file shows it."""
-    seen: dict[str, str] = {}
-
-    def write_note(request: Request) -> s.Reply:
-        result = request.tool_results()[-1]
-        assert result["is_error"] is False, result
-        started = json.loads(s.flatten_text(result["content"]))
-        seen["id"] = started["id"]
-        prompt = "  " + ("Continue from the adopted repository's handoff. " * 12).strip()
-        content = ("title: Adopted handoff\nsummary: |\n  Checked /handoff where baton was adopted.\n"
-                   "outcome: done\nworkstream: null\nplan: null\ntags:\n  - adopt\n"
-                   f"sections:\n  resume_prompt: |\n  {prompt}\n\n    Confidence: high\n")
-        return s.bash(f"{helper} write-session --id {seen['id']} --json <<'EOF'\n{content}EOF")
-
-    def step(command: str) -> Any:
-        return lambda request: s.bash(f"{helper} {command.format(id=seen['id'])}")
-
-    standin.add(
-        s.bash(f"{helper} start --json --quick"),
-        write_note,
-        step("regen-index --id {id} --json"),
-        step("stage --id {id} --json"),
-        step("commit --id {id} --push --json"),
-        s.text("Handoff done."),
-    )
+def _quick_handoff_script(standin: StandIn, helper: str) -> dict[str, Any]:
+    """The model's side of `/handoff --quick`: one `finish` call the way the command file shows it, then the
+    closing message."""
+    seen: dict[str, Any] = {}
+    content = {**quick_content("adopted handoff"), "title": "Adopted handoff"}
+    standin.add(finish_call(content, helper=helper, seen=seen), closing(seen))
     return seen
 
 
@@ -188,11 +169,13 @@ def test_handoff_in_an_installed_repo_runs_only_through_the_rewritten_grant(
 
     assert run.returncode == 0, run.describe()
     standin.assert_script_consumed()
-    assert [r["is_error"] for r in run.tool_results()] == [False] * 5, run.tool_results()
-    assert seen["id"].startswith("TA-")
+    assert [r["is_error"] for r in run.tool_results()] == [False], run.tool_results()
+    assert len(standin.model_requests()) == 2
+    note_id = seen["finish"]["id"]
+    assert note_id.startswith("TA-") and seen["start"]["mode"] == "quick"
     subject, files = _pushed(remote)
-    assert subject == f"handoff: {seen['id']} Adopted handoff"
-    assert f"docs/sessions/{seen['id']}.md" in files
+    assert subject == f"handoff: {note_id} Adopted handoff"
+    assert f"docs/sessions/{note_id}.md" in files
 
 
 def test_plugin_handoff_reaches_its_helper_through_bin(
@@ -209,11 +192,15 @@ def test_plugin_handoff_reaches_its_helper_through_bin(
 
     assert run.returncode == 0, run.describe()
     standin.assert_script_consumed()
-    assert [r["is_error"] for r in run.tool_results()] == [False] * 5, run.tool_results()
+    assert [r["is_error"] for r in run.tool_results()] == [False], run.tool_results()
+    assert len(standin.model_requests()) == 2
+    note_id = seen["finish"]["id"]
     subject, files = _pushed(remote)
-    assert subject == f"handoff: {seen['id']} Adopted handoff" and seen["id"].startswith("AL-")
-    assert f"docs/sessions/{seen['id']}.md" in files
-    assert _state(scratch_project, run.session_id)["tool_calls_count"] == 5
+    assert subject == f"handoff: {note_id} Adopted handoff" and note_id.startswith("AL-")
+    assert f"docs/sessions/{note_id}.md" in files
+    # finish archived the session's telemetry; the plugin's hook then counted the finish call itself
+    archived = list((scratch_project / ".claude/state/archive").glob(f"session-{run.session_id}.json"))
+    assert archived and _state(scratch_project, run.session_id)["tool_calls_count"] == 1
 
 
 def test_plugin_resume_preruns_its_helpers_through_bin(

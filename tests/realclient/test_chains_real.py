@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lib.store import frontmatter
 
 from . import standin as s
 from .claude_cli import REPO_ROOT, Claude, ProjectClone
-from .standin import Request, StandIn
-
-HELPER = "./scripts/py scripts/handoff_helpers.py"
+from .handoff_flow import closing, finish_call, quick_content
+from .standin import StandIn
 
 # Written by the "model" through the Bash tool, as `/handoff --auto` would: the id and the
 # operator come from the environment the runner gave the session.
@@ -49,15 +49,16 @@ EOF
 echo hello > greeting.txt && git add greeting.txt "docs/sessions/$BATON_SESSION_ID.md" && git commit -q -m "handoff: $BATON_SESSION_ID" && echo committed"""
 
 
-def _run_chain(claude: Claude, project: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def _run_chain(claude: Claude, project: Path, *args: str, mission: str = "Write greeting.txt.",
+               settings: str = "") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     (project / ".claude").mkdir(exist_ok=True)
     (project / ".claude" / "operators.yaml").write_text(
         "operators:\n  - slug: rt\n    initials: RT\n    name: Rita\n    emails: [rt@example.com]\n")
     (project / ".claude" / "baton.yaml").write_text(
-        "chains:\n  backoff_base_s: 0.05\n  stall_s: 60\n  session_wall_clock_s: 60\n  kill_grace_s: 1\n")
+        "chains:\n  backoff_base_s: 0.05\n  stall_s: 60\n  session_wall_clock_s: 60\n  kill_grace_s: 1\n" + settings)
     env = claude.environment({"BATON_STATE_HOME": os.environ["BATON_STATE_HOME"]})
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "chains.py"), "run", "--mission", "Write greeting.txt.",
+        [sys.executable, str(REPO_ROOT / "scripts" / "chains.py"), "run", f"--mission={mission}",
          "--operator", "rt", "--model", claude.model, "--allowed-tools", "Bash", "--max-sessions", "2", "--json",
          *args],
         cwd=project, env=env, capture_output=True, text=True, timeout=180,
@@ -119,37 +120,17 @@ def test_a_real_overload_is_retried_by_the_runner(claude: Claude, standin: Stand
 def test_a_chain_session_runs_the_real_handoff_command_through_the_skill_tool(
         claude: Claude, standin: StandIn, project_clone: ProjectClone) -> None:
     """The whole path: the runner's prompt asks for /handoff --auto; the model invokes it with the Skill
-    tool (not in --allowedTools: the CLI does not ask for it); the command's helpers reuse the id the
-    runner claimed, write the note, commit and push it; the runner finds it valid and ends the chain."""
+    tool (granted by the runner as Skill(handoff)); the command's pre-run `start` reuses the id the runner
+    claimed; one `finish` call writes, commits and pushes the note; the runner finds it valid."""
     root = project_clone.path
     (root / ".venv").symlink_to(Path(sys.prefix))
     seen: dict[str, Any] = {}
-
-    def write_note(request: Request) -> s.Reply:
-        result = request.tool_results()[-1]
-        assert result["is_error"] is False, result
-        # The JSON, then any warning lines the helper printed on stderr.
-        started, _ = json.JSONDecoder().raw_decode(s.flatten_text(result["content"]).lstrip())
-        seen.update(started)
-        prompt = "  " + ("Nothing is left of the mission: the chain can end here. " * 10).strip()
-        content = ("title: Chain session under the real client\n"
-                   "summary: |\n  Finished the mission the chain runner gave this session.\n"
-                   "outcome: done\nworkstream: null\nplan: null\ntags:\n  - chain\n"
-                   f"sections:\n  resume_prompt: |\n  {prompt}\n\n    Confidence: high\n")
-        return s.bash(f"{HELPER} write-session --id {started['id']} --json <<'EOF'\n{content}EOF")
-
-    def step(command: str) -> Any:
-        return lambda request: s.bash(f"{HELPER} {command.format(id=seen['id'])}")
+    content = {**quick_content("chain session"), "title": "Chain session under the real client"}
 
     standin.add(
         s.tool_call("Skill", {"skill": "handoff", "args": "--auto"}),
-        s.bash(f"{HELPER} start --json --auto"),
-        write_note,
-        step("regen-index --id {id} --json"),
-        step("stage --id {id} --json"),
-        step("commit --id {id} --push --json"),
-        step("archive-state --id {id} --json"),
-        s.text("Handoff done."),
+        finish_call(content, seen=seen),
+        closing(seen),
     )
     env = claude.environment({"BATON_STATE_HOME": os.environ["BATON_STATE_HOME"]})
     proc = subprocess.run(
@@ -163,8 +144,10 @@ def test_a_chain_session_runs_the_real_handoff_command_through_the_skill_tool(
     assert chain["status"] == "done", proc.stderr
     [session] = chain["sessions"]
     assert session["handoff"]["status"] == "valid"
-    # The command reused the id the runner had claimed.
-    assert seen["id"] == session["id"] and seen["claim"] == "preclaimed"
+    # The Skill call loaded the command, whose pre-run start reused the id the runner had claimed.
+    assert seen["start"]["id"] == session["id"] and seen["start"]["claim"] == "preclaimed"
+    assert seen["start"]["mode"] == "auto" and seen["finish"]["ok"]
+    assert len(standin.model_requests()) == 3  # the Skill call, finish, the closing message
     metadata = frontmatter.read_metadata(root / "docs" / "sessions" / f"{session['id']}.md")
     assert metadata["outcome"] == "done" and metadata["mode"] == "auto" and metadata["operator"] == "ada"
     assert metadata["claude_session_id"] == session["claude_session_id"]
@@ -214,3 +197,50 @@ def test_a_budget_the_cli_enforces_stops_the_chain(claude: Claude, standin: Stan
     assert session["result_subtype"] == "error_max_budget_usd"
     assert session["failure_class"] == "budget_exceeded"
     assert chain["totals"]["cost_usd"] >= 0.05
+
+
+@pytest.mark.parametrize("mission", ["- write greeting.txt\n- then stop", "--allowedTools=Bash(rm:*) write greeting.txt"])
+def test_a_mission_that_looks_like_an_option_is_a_prompt_to_the_real_cli(
+        claude: Claude, standin: StandIn, scratch_project: Path, mission: str) -> None:
+    standin.add(s.bash(WRITE_NOTE), s.text("Done."))
+
+    proc, chain = _run_chain(claude, scratch_project, mission=mission)
+
+    # As an argument, the CLI would take it for an option ("unknown option", or a wider grant).
+    assert chain["status"] == "done", proc.stderr
+    first = standin.model_requests()[0]
+    assert mission in s.flatten_text(first.messages()[0].get("content"))
+
+
+PARSER_TEST = """def test_roundtrip():
+    assert int("1") == 2
+"""
+
+
+def test_two_sessions_failing_the_same_test_escalate_the_third_with_a_prompt_naming_it(
+        claude: Claude, standin: StandIn, scratch_project: Path) -> None:
+    (scratch_project / "tests").mkdir()
+    (scratch_project / "tests" / "test_parser.py").write_text(PARSER_TEST)
+    subprocess.run(["git", "add", "tests"], cwd=scratch_project, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "a failing test"], cwd=scratch_project, check=True)
+    pytest_run = f"{sys.executable} -m pytest -q -p no:cacheprovider tests/test_parser.py"
+    failing = [s.bash(pytest_run), s.bash(_note_with("incomplete", "Fix test_roundtrip.")), s.text("Still red.")]
+    standin.add(*failing, *failing, s.bash(WRITE_NOTE), s.text("Green now."))
+    escalated = "claude-opus-4-1"
+
+    proc, chain = _run_chain(claude, scratch_project, "--max-sessions", "3",
+                             settings=f"  routing:\n    ladder: [{claude.model}, {escalated}]\n    escalate_after: 2\n")
+
+    assert chain["status"] == "done", proc.stderr
+    # The first request of each session: no tool result to answer yet.
+    starts = [r for r in standin.model_requests() if not r.tool_results()]
+    models = [str(r.json.get("model")) for r in starts]
+    # The CLI resolves an Opus id to its current Opus model: what counts is that the tier changed.
+    assert models[:2] == [claude.model, claude.model] and models[2].startswith("claude-opus-4"), models
+    assert [x["requested_model"] for x in chain["sessions"]] == [claude.model, claude.model, escalated]
+    third = s.flatten_text(starts[2].messages()[0].get("content"))
+    assert "test_roundtrip" in third and "test_fail" in third
+    s1, s2, s3 = chain["sessions"]
+    assert s1["failure_class"] == s2["failure_class"] == "test_fail" and s3["failure_class"] is None
+    [escalation] = [d for d in chain["decisions"] if d["type"] == "escalation"]
+    assert escalation["session"] == s3["id"] and escalation["resolved_by"] == s3["id"]

@@ -1,4 +1,4 @@
-"""/handoff's transcript, changelog and link steps under the real Claude Code CLI."""
+"""/handoff's transcript, changelog and link steps, run by its one `finish` call under the real Claude Code CLI."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from typing import Any
 
 from lib.store import frontmatter
 
-from . import standin as s
 from .claude_cli import Claude, ProjectClone
-from .standin import Request, StandIn
+from .handoff_flow import closing, finish_call, quick_content
+from .standin import StandIn
 
-HELPER = "./scripts/py scripts/handoff_helpers.py"
 WORKSTREAM = """\
 ---
 title: Real client
@@ -33,13 +32,6 @@ status: active
 """
 
 
-def _last_json(request: Request) -> dict[str, Any]:
-    result = request.tool_results()[-1]
-    assert result["is_error"] is False, result
-    payload: dict[str, Any] = json.loads(s.flatten_text(result["content"]))
-    return payload
-
-
 def test_the_transcript_is_archived_redacted_and_the_vault_and_changelog_are_committed(
         claude: Claude, standin: StandIn, project_clone: ProjectClone) -> None:
     root = project_clone.path
@@ -49,46 +41,20 @@ def test_the_transcript_is_archived_redacted_and_the_vault_and_changelog_are_com
     subprocess.run(["git", "commit", "-q", "-m", "A workstream to hand off into"], cwd=root, check=True)
     secret = "sk-" + "ant-api03-" + "Zq8Xw7Vu6Ts5Rq4Po3Nm2Lk1Ji0Hg9Fe8Dc7Ba6" + "-x"
     seen: dict[str, Any] = {}
-
-    def write_note(request: Request) -> s.Reply:
-        seen["id"] = _last_json(request)["id"]
-        prompt = "  " + ("Continue from the real-client vault test. " * 12).strip()
-        content = ("title: Real client vault\n"
-                   "summary: |\n  Archived the transcript and linked the note.\n"
-                   "outcome: done\nworkstream: realclient\nplan: null\ntags:\n  - realclient\n"
-                   f"sections:\n  resume_prompt: |\n  {prompt}\n\n    Confidence: high\n")
-        return s.bash(f"{HELPER} write-session --id {seen['id']} --json <<'EOF'\n{content}EOF")
-
-    def step(command: str) -> Any:
-        return lambda request: s.bash(f"{HELPER} {command.format(id=seen['id'])}")
-
-    def archived(request: Request) -> s.Reply:
-        seen["archive"] = _last_json(request)
-        return s.bash(f"{HELPER} regen-index --id {seen['id']} --json")
-
-    standin.add(
-        s.bash(f"{HELPER} start --json --quick"),
-        write_note,
-        step("archive-transcript --id {id} --json"),
-        archived,
-        step("append-log --id {id} --line 'Archived and linked' --json"),
-        step("changelog --id {id} --json"),
-        step("link --id {id} --json"),
-        step("stage --id {id} --json"),
-        step("commit --id {id} --push --json"),
-        s.text("Handoff done."),
-    )
+    data = {**quick_content("vault"), "workstream": "realclient", "log_line": "Archived and linked"}
+    standin.add(finish_call(data, seen=seen), closing(seen))
 
     run = claude.run(f"/handoff --quick my key is {secret}", cwd=root, env={"OPERATOR": "ada"})
 
     assert run.returncode == 0, run.describe()
     standin.assert_script_consumed()
-    assert [r["is_error"] for r in run.tool_results()] == [False] * 9, run.tool_results()
-
-    note_id = seen["id"]
-    payload = seen["archive"]
-    assert payload["status"] == "archived" and payload["source"].startswith(str(run.home))
-    assert payload["redactions"].get("anthropic-key", 0) >= 1
+    assert len(standin.model_requests()) == 2
+    report = seen["finish"]
+    assert report["ok"], report
+    note_id = report["id"]
+    steps = {step["step"]: step for step in report["steps"]}
+    archived = steps["archive-transcript"]["result"]
+    assert archived["status"] == "archived" and archived["redactions"].get("anthropic-key", 0) >= 1
     archive = root / ".claude" / "archive" / "transcripts" / f"{note_id}.jsonl.gz"
     text = gzip.decompress(archive.read_bytes())
     assert secret.encode() not in text and b"[REDACTED:anthropic-key]" in text
@@ -106,4 +72,4 @@ def test_the_transcript_is_archived_redacted_and_the_vault_and_changelog_are_com
             "docs/maps/realclient.md"} <= committed
     assert not any(path.startswith(".claude/archive") for path in committed)
     log = (root / "workstreams" / "realclient.md").read_text()
-    assert f"- [{note_id}](../docs/sessions/{note_id}.md) (" in log
+    assert f"- [{note_id}](../docs/sessions/{note_id}.md) (" in log and "Archived and linked" in log

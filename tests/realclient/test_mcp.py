@@ -30,7 +30,8 @@ def test_notion_offplan_calls_land_under_the_canonical_key_and_break_the_invaria
         s.text("Looked in Notion."),
     )
 
-    run = claude.run("check notion", cwd=root, args=["--mcp-config", str(config)],
+    # Only this server: the project's own (baton's, from .mcp.json) would start beside it and slow it down.
+    run = claude.run("check notion", cwd=root, args=["--mcp-config", str(config), "--strict-mcp-config"],
                      allowed_tools="mcp__notion_offplan__search,mcp__notion_offplan__create_page")
 
     assert run.returncode == 0, run.describe()

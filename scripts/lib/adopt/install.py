@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lib.adopt import ci, claude_settings, githooks, roster
+from lib.adopt import ci, claude_settings, githooks, mcp, roster
 from lib.adopt.layout import (
     BLOCK,
     GIT_HOOK,
@@ -116,6 +116,7 @@ def install(source: Path, target: Path, options: Options) -> Report:
             make_dirs(target, HOME, dirs)
         _install_files(target, files, old["files"], new_manifest["files"], dirs, options, report)
         _install_settings(target, settings_path, settings_before, old, new_manifest, dirs, options, report)
+        report.add("mcp", mcp.MCP_JSON, mcp.register(target, SCRIPTS, dry_run=options.dry_run))
         new_manifest["gitignore"] = _install_gitignore(target, gitignore_text, old.get("gitignore"), options,
                                                        report)
         if fresh and not (target / OPERATORS).exists():

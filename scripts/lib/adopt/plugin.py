@@ -4,6 +4,8 @@ The repository root is the plugin root (`/plugin marketplace add <repo>` then `/
 baton@baton`):
 
 - `.claude-plugin/plugin.json` and `.claude-plugin/marketplace.json` (version from pyproject.toml);
+- `.mcp.json`: baton's read-only MCP server (lib.adopt.mcp), which this repository registers
+  through the same file;
 - `hooks/hooks.json`: the hooks of `claude_settings.baton_hook_entries`, addressed through
   `${CLAUDE_PLUGIN_ROOT}` and run with `python3` (they are standard-library only), plus the
   SessionStart hook `scripts/hooks/plugin_env.py` that readies the helpers. The hooks write to
@@ -22,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lib.adopt import claude_settings
+from lib.adopt import claude_settings, mcp
 from lib.adopt.manifest import baton_version
 from lib.adopt.payload import rewrite_helper_calls, source_commands
 from lib.core import atomic
@@ -85,6 +87,7 @@ def expected(root: Path) -> dict[str, str]:
         PLUGIN_JSON: _json(plugin_json(root)),
         MARKETPLACE_JSON: _json(marketplace_json(root)),
         HOOKS_JSON: _json(hooks_json()),
+        mcp.MCP_JSON: _json(mcp.plugin_mcp_json()),
     }
     for name, text in source_commands(root).items():
         files[f"{COMMANDS_DIR}/{name}"] = rewrite_helper_calls(text, HELPER_PREFIX)

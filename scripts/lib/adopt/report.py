@@ -26,7 +26,7 @@ class Options:
 class Step:
     """One thing the installer did (or, in a dry run, would do)."""
 
-    what: str  # file | settings | gitignore | git-hook | operators | venv | manifest | folder
+    what: str  # file | settings | mcp | gitignore | git-hook | operators | venv | manifest | folder
     path: str
     action: str
     note: str = ""

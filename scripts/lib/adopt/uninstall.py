@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lib.adopt import claude_settings, githooks
+from lib.adopt import claude_settings, githooks, mcp
 from lib.adopt.layout import (
     BLOCK,
     GIT_HOOK,
@@ -17,6 +17,7 @@ from lib.adopt.layout import (
     LOCATION,
     MANIFEST,
     OPERATORS,
+    SCRIPTS,
     VENV,
     read_text,
     shown,
@@ -44,6 +45,7 @@ def uninstall(target: Path, options: Options) -> Report:
 
     _uninstall_settings(settings_path, current_settings, manifest.get("settings") or {}, dry, report)
     _uninstall_gitignore(target, gitignore_text, manifest.get("gitignore"), dry, report)
+    report.add("mcp", mcp.MCP_JSON, mcp.unregister(target, SCRIPTS, dry_run=dry))
     hook = githooks.hooks_dir(target) / GIT_HOOK
     if githooks.is_ours(hook) and GIT_HOOK_TARGET in hook.read_text(encoding="utf-8"):
         report.add("git-hook", shown(target, hook), "removed" if dry else githooks.uninstall(target, GIT_HOOK))

@@ -2,15 +2,16 @@
 
 Environment variables do not persist between Claude Code's Bash tool calls, so
 telling the model "you are ada" once is not enough: every helper call must carry
-`OPERATOR=<slug>` on its own command line. A wrapper is a thin command file that
-sends the model to the real `.claude/commands/<name>.md` and grants only the
-prefixed helper commands, so a helper typed without the prefix is not
-pre-approved (Claude Code asks), which makes a slip visible.
+`OPERATOR=<slug>` on its own command line. A wrapper carries the real `.claude/commands/<name>.md`'s body with every
+helper call prefixed (so the model follows the same flow in as many requests:
+no extra turn to read the real file) and grants only the prefixed helper
+commands, so a helper typed without the prefix is not pre-approved (Claude
+Code asks), which makes a slip visible.
 
 A wrapper's `allowed-tools` is derived from the real command's: each
 `Bash(./scripts/py scripts/<helper>...)` entry gets the prefix, other entries are
 copied. Lines the real command pre-runs (!`cmd`) are pre-run by the wrapper too,
-prefixed the same way. So `session.py wrappers --check` reports wrappers as out
+prefixed the same way, with the wrapper's own arguments. So `session.py wrappers --check` reports wrappers as out
 of date when operators.yaml or the real command's frontmatter changes.
 """
 
@@ -75,6 +76,7 @@ class BaseCommand:
     model: str | None = None
     allowed_tools: tuple[str, ...] = ()
     prerun: tuple[str, ...] = ()
+    body: str = ""
 
 
 @dataclass
@@ -131,6 +133,7 @@ def read_base(root: Path, name: str) -> BaseCommand:
         model=str(model) if model is not None else None,
         allowed_tools=tuple(split_tools(metadata.get("allowed-tools"))),
         prerun=tuple(dict.fromkeys(m.group(1).strip() for m in _PRERUN.finditer(body))),
+        body=body,
     )
 
 
@@ -139,6 +142,12 @@ def prefixed(command: str, slug: str) -> str:
     if command.startswith(launcher()):
         return f"OPERATOR={slug} {command}"
     return command
+
+
+def prefixed_body(body: str, slug: str) -> str:
+    """The real command's text with the operator prefix before every helper call (pre-runs included)."""
+    call = launcher()
+    return re.sub(rf"(?<!OPERATOR={re.escape(slug)} ){re.escape(call)}", f"OPERATOR={slug} {call}", body)
 
 
 def allowed_tools(base: BaseCommand, slug: str) -> list[str]:
@@ -204,23 +213,19 @@ def render(base: BaseCommand, operator: Operator) -> str:
         "If the operator check shows an error instead of "
         f"`{slug} {operator.initials}`, stop and show that error to the user.",
         "",
-        f"Read `.claude/commands/{base.name}.md` and follow it exactly, step by step, with these arguments: $ARGUMENTS",
+        f"What follows is `.claude/commands/{base.name}.md` as operator `{slug}`, with these arguments: $ARGUMENTS",
         "",
-        f"One difference: this runs as operator `{slug}`. Environment variables do not carry over between Bash",
-        f"calls, so every command that runs a baton helper (`{call}<helper>.py ...`) must start with the",
-        f"literal prefix `OPERATOR={slug} ` on its own command line, every time. The helper commands are:",
+        "Environment variables do not carry over between Bash calls, so every command that runs a baton helper",
+        f"(`{call}<helper>.py ...`) starts with the literal prefix `OPERATOR={slug} ` on its own command line,",
+        "every time, as written below. The helper commands are:",
         "",
         *(f"    {command} ..." for command in helpers),
         "",
     ]
-    if base.prerun:
-        lines += [
-            f"`.claude/commands/{base.name}.md` pre-runs these commands; here they ran as `{slug}` and their output",
-            "is below. Use it instead of running them again:",
-            "",
-            *(f"- !`{prefixed(command, slug)}`" for command in base.prerun),
-            "",
-        ]
+    if base.body.strip():
+        lines += [prefixed_body(base.body, slug).strip(), ""]
+    elif base.prerun:
+        lines += [f"- !`{prefixed(command, slug)}`" for command in base.prerun] + [""]
     return "\n".join(lines)
 
 

@@ -40,11 +40,12 @@ def resolve_operator(project_dir: Path, operator: str | None) -> Operator:
     return operators.resolve(project_dir, env=env).operator
 
 
-def claim_session_id(project_dir: Path, operator: Operator) -> ids.Claim:
-    """Claim the next free `<INITIALS>-YYMMDD-NN` for the session about to start (its claim stub)."""
+def claim_session_id(project_dir: Path, operator: Operator, chain_id: str | None = None) -> ids.Claim:
+    """Claim the next free `<INITIALS>-YYMMDD-NN` for the session about to start (its claim stub, which
+    names the chain so the note `/handoff` writes over it keeps `chain_id`)."""
     # A BATON_SESSION_ID inherited by the runner itself must not make every session reuse one id.
     env = {k: v for k, v in os.environ.items() if k != "BATON_SESSION_ID"}
-    return ids.claim(project_dir, operator, env=env)
+    return ids.claim(project_dir, operator, env=env, chain_id=chain_id)
 
 
 # ------------------------------------------------------------------ validation

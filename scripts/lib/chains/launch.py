@@ -58,16 +58,22 @@ def run_claude(
     stderr_path: Path,
     should_stop: Callable[[], bool],
     on_spawn: Callable[[int], None] | None = None,
+    stdin_path: Path | None = None,
 ) -> ProcessOutcome:
-    """Run one claude command to its end (or ours); never raises for the process's own failures."""
+    """Run one claude command to its end (or ours); never raises for the process's own failures.
+
+    The prompt is read by `claude -p` from `stdin_path`: text on standard input is never parsed
+    as an option, whatever it starts with, and is not bound by the kernel's cap on one argument.
+    """
     reader = StreamReader()
     outcome = ProcessOutcome(summary=reader.summary)
     stream_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with open(stream_path, "ab") as stream_log, open(stderr_path, "ab") as stderr_log:
+    with open(stream_path, "ab") as stream_log, open(stderr_path, "ab") as stderr_log, \
+            (open(stdin_path, "rb") if stdin_path is not None else open(os.devnull, "rb")) as stdin:
         try:
             proc = subprocess.Popen(
-                list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                list(argv), cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
                 stderr=stderr_log, start_new_session=True,
             )
         except OSError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 
 from lib.core import git
 from lib.core.errors import BatonError
+from lib.security import redact
 
 # Chains that finished as planned: the only ones whose work is pushed.
 PUSH_STATUSES = ("done", "max_sessions")
@@ -39,7 +40,7 @@ def post_webhook(url: str, payload: dict[str, Any], *, retry_delay_s: float = 2.
         if attempt == 2:
             sleep(retry_delay_s)
         try:
-            response = httpx.post(url, json=payload, timeout=timeout_s)
+            response = httpx.post(url, json=redact.redact_data(payload), timeout=timeout_s)
         except httpx.HTTPError as exc:
             error = type(exc).__name__  # never str(exc): it may quote the URL
             continue

@@ -36,9 +36,9 @@ from lib.core.errors import BatonError
 SCHEMA_VERSION = 1
 MAX_CHAINS = 50
 
-STATUSES = ("running", "done", "max_sessions", "failed", "budget_exhausted", "circuit_open", "stopped")
+STATUSES = ("running", "done", "max_sessions", "failed", "budget_exhausted", "circuit_open", "stopped", "blocked")
 # A chain in one of these can be continued with `run --resume`.
-RESUMABLE = ("running", "stopped", "circuit_open", "failed", "budget_exhausted")
+RESUMABLE = ("running", "stopped", "circuit_open", "failed", "budget_exhausted", "blocked")
 SESSION_STATUSES = ("running", "ok", "failed", "interrupted", "stopped")
 
 _CHAIN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
@@ -115,6 +115,12 @@ class SessionRecord:
     error: str | None = None
     reason: str | None = None
     failure_class: str | None = None
+    # what the classifier named in the failure: tests, files with lines, first error line, missing module
+    failure_context: dict[str, Any] | None = None
+    # the model the runner asked for (`model` is the one the CLI reported)
+    requested_model: str | None = None
+    # the cost was read back from the stream of an interrupted session
+    cost_from_stream: bool = False
     attempts: list[Attempt] = field(default_factory=list)
     handoff: Handoff = field(default_factory=Handoff)
     warnings: list[str] = field(default_factory=list)
@@ -155,6 +161,12 @@ class ChainRecord:
     completion_streak: int = 0
     push: dict[str, Any] | None = None
     notification: dict[str, Any] | None = None
+    # the routing policy's state: {"rung": index in the model ladder}
+    routing: dict[str, Any] = field(default_factory=dict)
+    # {"path", "branch", "base"} when the chain runs in its own git worktree
+    worktree: dict[str, Any] | None = None
+    # {"pid", "host", "restarts", "max_restarts"} when `run --detach` supervises the runner
+    supervisor: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChainRecord:
@@ -281,6 +293,10 @@ class Registry:
     def save(self, chain: ChainRecord) -> None:
         chain.refresh_totals()
         with self.transaction() as data:
+            existing = data.find(chain.id)
+            if existing is not None and existing.supervisor is not None:
+                # The supervisor's field is written by the supervisor only (lib.chains.supervisor).
+                chain.supervisor = existing.supervisor
             data.put(chain)
 
     def recover(self) -> None:
@@ -364,6 +380,18 @@ def _parse(text: str, path: Path) -> RegistryData:
         raise RegistryError(f"{path}: chains: malformed record: {exc}") from None
     generation = raw.get("generation")
     return RegistryData(generation=generation if isinstance(generation, int) else 0, chains=records)
+
+
+# ------------------------------------------------------------------ per-chain files
+
+
+def chain_dir(registry: Registry, chain_id: str) -> Path:
+    """The runner's log, the raw streams and the stop request of one chain."""
+    return registry.home / "chains" / chain_id
+
+
+def stop_file(registry: Registry, chain_id: str) -> Path:
+    return chain_dir(registry, chain_id) / "stop"
 
 
 # ------------------------------------------------------------------ project lock

@@ -19,7 +19,7 @@ DEFAULT_ALLOWED_TOOLS = ["Bash", "Read", "Edit", "Write", "MultiEdit", "Glob", "
 # Kept in the chain record and reused by `run --resume`.
 CHAIN_LEVEL = (
     "max_sessions", "budget_usd", "session_cost_usd", "max_turns", "model", "allowed_tools",
-    "permission_mode", "auto_push", "completion_signal", "completion_repeats",
+    "permission_mode", "auto_push", "completion_signal", "completion_repeats", "routing",
 )
 
 _NULLABLE = ("session_cost_usd", "max_turns", "model", "permission_mode", "completion_signal")
@@ -50,6 +50,13 @@ class ChainSettings:
     completion_repeats: int = 2
     webhook_retry_delay_s: float = 2
     resume_wait_s: float = 30
+    # environment variables (names or shell patterns) the sessions never see, besides baton's own secrets
+    env_drop: list[str] = field(default_factory=list)
+    # the routing policy (lib.chains.routing.RoutingPolicy); {"enabled": False} is `--routing off`
+    routing: dict[str, Any] = field(default_factory=dict)
+    # `run --detach`: restarts of a runner that ended abnormally, and the delay before each (x 4 each time)
+    supervisor_max_restarts: int = 3
+    supervisor_backoff_s: float = 2.0
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> ChainSettings:
@@ -59,6 +66,10 @@ class ChainSettings:
     def chain_level(self) -> dict[str, Any]:
         data = asdict(self)
         return {k: data[k] for k in CHAIN_LEVEL}
+
+    def restart_delay(self, restart: int) -> float:
+        """Delay before the supervisor's restart number `restart` (1-based)."""
+        return float(self.supervisor_backoff_s) * float(4 ** (restart - 1))
 
     def backoff_delay(self, retry: int) -> float:
         """Delay before retry number `retry` (1-based): base, 4 x base, 16 x base."""
@@ -79,5 +90,10 @@ def load(project_dir: Path, stored: dict[str, Any] | None = None,
     if stored:
         values.update({k: v for k, v in stored.items() if k in CHAIN_LEVEL})
     if overrides:
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key == "routing" and isinstance(value, dict):
+                value = {**(values.get("routing") or {}), **value}
+            values[key] = value
     return ChainSettings.from_mapping(values)

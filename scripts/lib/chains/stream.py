@@ -19,6 +19,8 @@ EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 
 _TEXT_KEPT = 40  # assistant text blocks kept for the synthetic handoff
 _RAW_KEPT = 20  # non-JSON lines kept for error classification
+_TOOL_ERRORS_KEPT = 5  # failed tool results kept for the failure classifier
+_TOOL_ERROR_CHARS = 8000
 
 
 @dataclass
@@ -40,6 +42,10 @@ class StreamSummary:
     json_lines: int = 0
     # a line that looked like JSON but did not parse: a truncated or corrupt stream
     undecodable: int = 0
+    # (tool name, output) of the newest tool results marked is_error, newest last
+    tool_errors: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=_TOOL_ERRORS_KEPT))
+    # message id -> (model, usage) of each assistant message: what an interrupted session spent
+    usage_by_message: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     # -- what the result says -------------------------------------------------
 
@@ -70,6 +76,29 @@ class StreamSummary:
         denied_ids = {d.get("tool_use_id") for d in denied}
         attempted = {tid for tid, name in self.tool_uses.items() if name in EDIT_TOOLS}
         return attempted <= denied_ids
+
+    def tokens_by_model(self) -> dict[str, dict[str, int]]:
+        """Token totals per model from the assistant messages' usage, in lib.telemetry.usage's fields."""
+        from lib.telemetry.usage import TOKEN_FIELDS, usage_fields
+
+        totals: dict[str, dict[str, int]] = {}
+        for model, usage in self.usage_by_message.values():
+            entry = totals.setdefault(model, dict.fromkeys(TOKEN_FIELDS, 0))
+            for name, value in zip(TOKEN_FIELDS, usage_fields(usage), strict=True):
+                entry[name] += value
+        return totals
+
+    def reported_cost(self, pricing: dict[str, Any] | None = None) -> tuple[float, str]:
+        """(cost in USD, how it was known): the result's `total_cost_usd`, else the assistant messages'
+        usage priced with baton's table (a session killed before its result line)."""
+        if self.result is not None:
+            return self.cost_usd, "result"
+        if not self.usage_by_message:
+            return 0.0, "none"
+        from lib.telemetry.usage import load_pricing, price_tokens
+
+        cost, _ = price_tokens(self.tokens_by_model(), pricing if pricing is not None else load_pricing())
+        return cost, "usage"
 
     def partial_output(self, limit: int = 4000) -> str:
         """The last assistant text, newest last, at most `limit` characters."""
@@ -169,6 +198,23 @@ def _absorb(summary: StreamSummary, event: dict[str, Any]) -> None:
         error = event.get("error")
         if isinstance(error, str) and error:
             summary.assistant_errors.append((error, text))
+        usage = message.get("usage")
+        model = _str(message.get("model"))
+        message_id = _str(message.get("id"))
+        if isinstance(usage, dict) and model and message_id and model != "<synthetic>":
+            # One event per content block, each repeating the message's usage: keep the largest.
+            seen = summary.usage_by_message.get(message_id)
+            if seen is not None:
+                usage = {k: max(_int(seen[1].get(k)), _int(v)) if isinstance(v, int) else v
+                         for k, v in {**seen[1], **usage}.items()}
+            summary.usage_by_message[message_id] = (model, usage)
+    elif kind == "user":
+        raw_message = event.get("message")
+        content = raw_message.get("content") if isinstance(raw_message, dict) else None
+        for block in content if isinstance(content, list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("is_error") is True:
+                name = summary.tool_uses.get(str(block.get("tool_use_id")), "")
+                summary.tool_errors.append((name, _block_text(block.get("content"))[-_TOOL_ERROR_CHARS:]))
         summary.claude_session_id = summary.claude_session_id or _str(event.get("session_id"))
     elif kind == "rate_limit_event":
         info = event.get("rate_limit_info")
@@ -185,6 +231,18 @@ def _message_text(message: dict[str, Any]) -> str:
         if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
             parts.append(block["text"])
     return "\n".join(parts)
+
+
+def _block_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(b.get("text")) for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
+    return ""
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _str(value: Any) -> str | None:

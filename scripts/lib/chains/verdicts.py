@@ -70,6 +70,12 @@ _TEXT_RULES: tuple[tuple[re.Pattern[str], str, ErrorKind], ...] = (
                 r"network|connection (?:error|reset|refused)|timed? ?out", re.I), "network", "transient"),
 )
 
+# A Python traceback at the end of the session's output: the classifier reads it before the text rules,
+# so `ModuleNotFoundError` in a module path that says "network" is a missing dependency, not a network error.
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\w+(?:Error|Exception): ", re.M)
+# Classes of the work itself: the session's own failure, not the API's; retrying the same prompt does not help.
+WORK_CLASSES = frozenset({"dependency_missing", "compile_error", "test_fail", "lint_error", "contract_violation"})
+
 # Reasons whose class the runner knows from structure alone; the rest go to lib.failures.classify.
 _FAILURE_CLASS = {
     "stall": "timeout",
@@ -100,6 +106,32 @@ def failure_class_for(verdict: Verdict, evidence: str = "", exit_code: int | Non
 
     text = "\n".join(part for part in (verdict.message, evidence) if part)
     return failures.classify(text, tool="claude", exit_code=exit_code).failure_class
+
+
+def failure_for(verdict: Verdict, evidence: str = "", exit_code: int | None = None
+                ) -> tuple[str | None, dict[str, Any] | None]:
+    """`failure_class_for`, with what the classifier named (tests, files, missing module...) when it read text."""
+    failure_class = failure_class_for(verdict, evidence, exit_code)
+    if failure_class is None or verdict.reason in _FAILURE_CLASS or verdict.reason in _ORCHESTRATION:
+        return failure_class, None
+    from lib.failures import classify as failures
+
+    text = "\n".join(part for part in (verdict.message, evidence) if part)
+    return failure_class, failures.classify(text, tool="claude", exit_code=exit_code).error_context
+
+
+def work_failure(texts: list[str]) -> Verdict | None:
+    """A failure of the work (a traceback the classifier files under a work class), or None."""
+    joined = "\n".join(t for t in texts if t)
+    if not _TRACEBACK.search(joined):
+        return None
+    from lib.failures import classify as failures
+
+    failure = failures.classify(joined, tool="claude")
+    if failure.failure_class not in WORK_CLASSES:
+        return None
+    first = failure.error_context.get("first_error_line") or _last_line(texts)
+    return Verdict("work_error", None, True, str(first)[:300])
 
 
 def fatal_retry_reason(event: dict[str, Any]) -> str | None:
@@ -159,6 +191,9 @@ def classify(
         return Verdict("missing_binary", "fatal", True, _last_line(texts) or "command not found (exit 127)")
     if returncode is not None and returncode < 0 and -returncode == 2:
         return Verdict("user_abort", "fatal", True, "claude was interrupted (SIGINT)")
+    work = work_failure(texts)
+    if work is not None:
+        return work
     limit = _usage_limit(summary, texts, now)
     if limit is not None:
         return limit
@@ -199,7 +234,7 @@ def _classify_result(summary: StreamSummary, result: dict[str, Any], now: dt.dat
     verdict = _from_assistant_error(summary, now)
     if verdict is not None:
         return verdict
-    verdict = _from_text(texts, now)
+    verdict = work_failure(texts) or _from_text(texts, now)
     if verdict is not None:
         return verdict
     if subtype == "error_during_execution":

@@ -320,6 +320,7 @@ def create_app(console: Console, security: Security) -> Guard:
         Route("/workstreams", html_page(lambda r: pages.workstreams(console, params_of(r))), name="workstreams"),
         Route("/insights", html_page(lambda r: pages.insights(console, params_of(r))), name="insights"),
         Route("/team", html_page(lambda r: pages.team(console, params_of(r))), name="team"),
+        Route("/search", html_page(lambda r: pages.search(console, params_of(r))), name="search"),
         Route("/metrics", metrics, name="metrics"),
         Route("/openapi.json", api_openapi, name="openapi"),
         Route("/api/health", _api(api_health)),

@@ -36,7 +36,7 @@ def open_registry(home: Path | None) -> Any:
 def alive(registry: Any, chain: Any) -> bool | None:
     if chain.status != "running":
         return None
-    from lib.chains import runner as chain_runner
+    from lib.chains import lifecycle as chain_runner
 
     return bool(chain_runner.runner_alive(registry, chain))
 
@@ -125,6 +125,8 @@ def chain_summary(project: str, data: Mapping[str, Any], *, alive: bool | None =
         "budget_usd": budget,
         "model": text_or_none(settings.get("model")),
         "current_session": running[-1].get("id") if running else None,
+        # the git branch of a chain that runs in a worktree of its own (`run --worktree`)
+        "branch": (data.get("worktree") or {}).get("branch") if isinstance(data.get("worktree"), Mapping) else None,
         "breaker": {
             "state": breaker.get("state") or "closed",
             "consecutive_failures": breaker.get("consecutive_failures") or 0,
@@ -201,8 +203,10 @@ def merged_decisions(data: Mapping[str, Any], log: list[dict[str, Any]]) -> list
     recorded = [decision(d, "registry") for d in data.get("decisions") or [] if isinstance(d, Mapping)]
     seen = [(d["type"], d["session"], epoch(d["at"]) or 0.0) for d in recorded]
     logged = []
+    recorded_ids = {d.get("id") for d in data.get("decisions") or [] if isinstance(d, Mapping) and d.get("id")}
     for entry in log:
-        if entry.get("chain") != chain_id:
+        # A follow-up says whether a recorded decision resolved its failure: the record has it already.
+        if entry.get("chain") != chain_id or entry.get("follow_up_of") or entry.get("decision_id") in recorded_ids:
             continue
         item = decision(entry, "log")
         at = epoch(item["at"]) or 0.0

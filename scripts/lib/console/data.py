@@ -49,6 +49,7 @@ from lib.console.storeview import Note, StoreView
 from lib.core.errors import BatonError
 from lib.failures import decisions as decision_log
 from lib.failures import insights
+from lib.security import redact
 
 __all__ = ["CHAIN_STATUSES", "MAX_LIMIT", "SESSION_OUTCOMES", "SESSION_STATUSES", "BadRequest", "Conflict",
            "Console", "NotFound", "Project", "SessionQuery", "Settings", "Unavailable", "chains_available",
@@ -227,7 +228,8 @@ class Console:
             body = ""
             note = dataclasses.replace(note, error=note.error or str(exc))
         out = session_row(proj, note, self.chained().get(note.external_id))
-        out["frontmatter"] = note.meta
+        out["frontmatter"] = redact.redact_data(note.meta)
+        body = redact.redact(body)
         shown, cut = cut_body(body, self.settings.max_body_bytes)
         out["body_markdown"] = shown
         out["body_html"] = render(shown) if render else None
@@ -357,11 +359,11 @@ class Console:
             "per_session": [{"id": s["id"], "cost_usd": s["cost_usd"]} for s in sessions],
         }
         out["decisions"] = chainview.merged_decisions(data, decision_log.read_decisions(root=proj.root))
-        out["failures"] = [
+        out["failures"] = redact.redact_data([
             {"session": s["id"], "failure_class": s["failure_class"], "reason": s["reason"],
              "error_kind": s["error_kind"], "error": s["error"]}
             for s in sessions if s["status"] == "failed" or s["failure_class"]
-        ]
+        ])
         return out
 
     def stop_chain(self, chain_id: str, operator: str | None = None) -> dict[str, Any]:
@@ -370,7 +372,7 @@ class Console:
         if record.status != "running":
             raise Conflict(f"chain {chain_id} is {record.status}: nothing to stop")
         who = self.resolve_operator(operator) if operator else None
-        from lib.chains import runner as chain_runner
+        from lib.chains import lifecycle as chain_runner
 
         registry = open_registry(self.settings.registry_home)
         chainview.record_stop(self.settings.registry_home, chain_id, who)

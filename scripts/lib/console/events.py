@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from typing import Any
 from lib.console import chainview
 from lib.console.data import Console, Project
 from lib.console.live import telemetry_row
+from lib.core.paths import STORE_FOLDERS
 from lib.telemetry import state as hookstate
 
 EVENT_TYPES = (
@@ -42,6 +44,7 @@ EVENT_TYPES = (
 )
 HANDOFF_DONE = ("valid", "valid_after_retry", "synthetic")
 HISTORY = 500
+_log = logging.getLogger("baton.console")
 QUEUE_MAX = 1000
 HEARTBEAT_S = 15.0
 
@@ -101,6 +104,7 @@ class Watcher:
         self._note_gen: dict[str, int] = {}
         self._written: dict[str, set[str]] = {}
         self._telemetry: dict[tuple[str, str], tuple[tuple[int, int, int] | None, Any, Any]] = {}
+        self._unreadable: dict[str, set[tuple[str, str]]] = {}
 
     def look(self) -> list[Change]:
         """Events since the last look (none on the first, which only records what is there)."""
@@ -177,6 +181,7 @@ class Watcher:
         if self._note_gen.get(project.name) == generation and self.primed:
             return []
         self._note_gen[project.name] = generation
+        self._log_unreadable(project)
         written = {n.external_id: n for n in project.view.notes("session") if n.meta.get("status") == "written"}
         before = self._written.get(project.name)
         self._written[project.name] = set(written)
@@ -195,6 +200,16 @@ class Watcher:
                 "status": "written", "source": "store", "path": note.relpath,
             }))
         return out
+
+    def _log_unreadable(self, project: Project) -> None:
+        # A note the store cannot read is left out of every event: say so once (per reason), so a
+        # note that never shows up is explained in the console's log rather than silently missing.
+        unreadable = {(note.relpath, note.error) for kind in STORE_FOLDERS for note in project.view.notes(kind)
+                      if note.error is not None}
+        logged = self._unreadable.setdefault(project.name, set())
+        for relpath, error in sorted(unreadable - logged):
+            _log.warning("%s: %s: not read: %s", project.name, relpath, error)
+        self._unreadable[project.name] = unreadable
 
     # -- telemetry of sessions in progress --------------------------------------
 

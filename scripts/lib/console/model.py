@@ -11,6 +11,7 @@ from lib.console.queries import number_or_none, text_or_none
 from lib.console.storeview import Note, StoreView
 from lib.core.paths import STATE_DIR
 from lib.failures import insights
+from lib.security import redact
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ def project_names(roots: Iterable[Path]) -> list[str]:
     return names
 
 
+def _redacted(value: str | None) -> str | None:
+    return redact.redact(value) if value else value
+
+
 def session_row(project: Project, note: Note, chained: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One session for a list. `chained` is the registry's record of it when a chain ran it: the note
     of a chain session may carry no cost, and only the registry knows that it failed."""
@@ -82,13 +87,13 @@ def session_row(project: Project, note: Note, chained: Mapping[str, Any] | None 
         "project": project.name,
         "id": note.external_id,
         "path": note.relpath,
-        "title": text_or_none(meta.get("title")),
+        "title": _redacted(text_or_none(meta.get("title"))),
         "operator": text_or_none(meta.get("operator")),
         "date": note.date or None,
         "status": text_or_none(meta.get("status")),
         "outcome": text_or_none(meta.get("outcome")),
         "workstream": text_or_none(meta.get("workstream")),
-        "summary": text_or_none(meta.get("summary")),
+        "summary": _redacted(text_or_none(meta.get("summary"))),
         "model": text_or_none(meta.get("model")),
         "cost_usd": cost,
         "chain_id": text_or_none(meta.get("chain_id")) or (chained.get("chain") if chained else None),

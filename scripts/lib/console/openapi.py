@@ -123,7 +123,7 @@ SCHEMAS: dict[str, Any] = {
         sessions_failed=INT, max_sessions=N_INT, cost_usd=NUM, budget_usd=N_NUM, current_session=N_STR,
         breaker=_ref("Breaker"), runner_alive=_nullable("boolean"), breaker_cooldown_s=N_NUM, duration_s=N_NUM,
         model=N_STR,
-        stopped_by=N_STR, stopped_at=N_STR, resume_command=STR,
+        stopped_by=N_STR, stopped_at=N_STR, resume_command=STR, branch=N_STR,
     ),
     "ChainList": _obj(chains={"type": "array", "items": _ref("ChainSummary")}, available=BOOL),
     "ChainSession": _obj(
@@ -171,6 +171,12 @@ SCHEMAS: dict[str, Any] = {
             by_reason={"type": "array", "items": _obj(reason=STR, total=INT, succeeded=INT, failed=INT,
                                                       pending=INT)},
             per_day={"type": "array", "items": _obj(date=STR, succeeded=INT, failed=INT, pending=INT)},
+        ),
+        routing=_obj(
+            source=STR,
+            rows={"type": "array", "items": _obj(type=STR, failure_class=STR, decisions=INT, resolved=INT,
+                                                 resolution_rate=N_NUM, cost_usd=NUM,
+                                                 cost_per_resolved_usd=N_NUM)},
         ),
         projects={"type": "array", "items": STR},
     ),

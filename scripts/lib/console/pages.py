@@ -186,3 +186,12 @@ def team(console: Console, params: Mapping[str, str]) -> Page:
     weeks = _forgiving(lambda: parse_int(params.get("weeks"), "weeks", 8, 1, 104), "weeks", errors) or 8
     return "team.html", {"t": summaries.team(console, project, weeks=weeks), "errors": errors,
                          "form": dict(params)}
+
+
+def search(console: Console, params: Mapping[str, str]) -> Page:
+    from lib.console import search as fulltext
+    from lib.core.paths import KINDS
+
+    kind = params.get("kind") or None
+    result = fulltext.search(console, params.get("q") or "", project=params.get("project") or None, kind=kind)
+    return "search.html", {"result": result, "kinds": KINDS, "search_q": result["query"]}

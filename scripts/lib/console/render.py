@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from lib.security import redact
+
 SERIES_CLASSES = 8  # .s0 .. .s7 in console.css
 
 
@@ -26,7 +28,8 @@ def _markdown() -> Any:
 
 def markdown_html(text: str) -> str:
     """A note's markdown as HTML; raw HTML in the note is shown as text, never interpreted."""
-    rendered: str = _markdown().render(text or "")
+    # Notes are committed redacted, but a teammate's note or an older one may still hold a secret.
+    rendered: str = _markdown().render(redact.redact(text or ""))
     return rendered
 
 

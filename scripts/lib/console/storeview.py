@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lib.core.paths import KINDS, STORE_FOLDERS
-from lib.store import frontmatter
+from lib.store import frontmatter, fulltext
 from lib.store import index as store_index
+from lib.store import report as store_report
 
 # File-system timestamps move in ticks (a jiffy on Linux: 1-10 ms): a folder changed this recently may
 # change again without its mtime moving, so the next call looks again.
@@ -235,6 +236,11 @@ class StoreView:
     def get(self, kind: str, external_id: str) -> Note | None:
         return self._of_kind(kind)[1].get(external_id)
 
+    def search(self, query: str, *, kind: str | None = None, limit: int = 30) -> list[fulltext.Hit]:
+        """Full-text hits for a query, best first (lib.store.fulltext; raises its QueryError)."""
+        self.refresh()
+        return self._on_index_thread(lambda idx: fulltext.search(idx, query, kind=kind, limit=limit))
+
     def body(self, note: Note) -> str:
         """The markdown body of a note, read now."""
         _, body = frontmatter.read(self.root / note.relpath)
@@ -245,7 +251,7 @@ def _errors(idx: store_index.Index, paths: Iterable[str] | None) -> dict[str, st
     """Why a note could not be read (its first problem), for notes the index holds no metadata of."""
     wanted = None if paths is None else set(paths)
     out: dict[str, str] = {}
-    for problem in idx.file_problems():
+    for problem in store_report.file_problems(idx):
         if (wanted is None or problem.path in wanted) and problem.path not in out:
             out[problem.path] = f"{problem.message} (line {problem.line})" if problem.line else problem.message
     return out

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import Any
 
 from lib.core.errors import BatonError
@@ -13,8 +11,11 @@ from lib.core.errors import BatonError
 JSON_VERSION = 1
 
 
+# json and datetime are imported when output is written: a CLI that prints text never pays for them.
 def _default(obj: object) -> Any:
-    if isinstance(obj, (datetime, date)):
+    from datetime import date  # datetime.datetime is a date too
+
+    if isinstance(obj, date):
         return obj.isoformat()
     if hasattr(obj, "__fspath__"):
         return str(obj)
@@ -22,6 +23,8 @@ def _default(obj: object) -> Any:
 
 
 def dumps(payload: Any) -> str:
+    import json
+
     return json.dumps(payload, indent=2, ensure_ascii=False, default=_default)
 
 

@@ -55,6 +55,18 @@ DEFAULTS: dict[str, Any] = {
         "usage_limit_max_waits": 3,
         "webhook_retry_delay_s": 2,
         "resume_wait_s": 30,
+        "env_drop": [],
+        "routing": {
+            "enabled": True,
+            "refine": True,
+            "ladder": [],
+            "escalate_after": 2,
+            "stop_early": True,
+            "block_after": 2,
+            "team_history": True,
+        },
+        "supervisor_max_restarts": 3,
+        "supervisor_backoff_s": 2.0,
     },
 }
 

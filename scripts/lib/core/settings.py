@@ -9,6 +9,7 @@ is read, which schema file it is checked against, and how an error is worded:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -85,7 +86,11 @@ def parse_document(text: str, source: str, schema_name: str, *, shape: str,
         line = yamlio.key_line(text, pointer) or 1
         if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
             line = yamlio.key_line(text, [*pointer, error.instance]) or line  # the offending key's own line
-        raise ConfigError(f"{source}:{line}: {pointer_of(pointer)}: {message(error)}")
+        if isinstance(error.instance, float) and not math.isfinite(error.instance):
+            wording = f"{error.instance} is not a finite number"  # .inf/.nan: the schema's `finite` bounds
+        else:
+            wording = message(error)
+        raise ConfigError(f"{source}:{line}: {pointer_of(pointer)}: {wording}")
     return data
 
 

@@ -21,7 +21,8 @@ Rules are tried in this order; the first that fires decides the class:
    `error_max_turns`, "Exceeded USD budget", proxies' "Budget has been exceeded", spend limits.
    An account's billing state (credit balance, subscription usage limit) is not a budget the
    team set and is left to orchestration_error.
-2. timeout - exit code 124 (GNU `timeout` killed the command) whatever was printed, or
+2. timeout - exit code 124 (GNU `timeout` killed the command) whatever was printed; 137 or 143 (SIGKILL,
+   SIGTERM from outside) with nothing printed or the shell's "Killed"/"Terminated" notice; or
    `TimeoutExpired`, "timed out", "deadline exceeded", test runners' own timeouts
    (pytest-timeout, jest, go test, node:test), CI jobs cancelled or failed for time. Before the
    test rules, so a test killed by its runner's timeout counts as a timeout.
@@ -289,7 +290,8 @@ _BUDGET = _Rx(('budget', 'spend', 'usage limit', 'max_turns', 'number of turns',
     r"|budget (?:has been |was )?exceeded|exceeded (?:the |your |its )?(?:\w+ )?budget|over budget"
     r"|(?:reached|exceeded|hit|over) (?:\w+ ){0,4}spend(?:ing)? limit|spend(?:ing)? limit (?:reached|exceeded)"
     r"|specified api usage limits?"
-    r"|reached (?:the )?maximum number of turns|max(?:imum)? turns (?:reached|exceeded)",
+    r"|reached (?:the )?maximum number of turns|max(?:imum)? turns (?:reached|exceeded)"
+    r"|reached max(?:imum)? turns",
     re.I,
 )
 _TURNS = _Re(r"error_max_turns|maximum number of turns|max(?:imum)? turns", re.I)
@@ -323,12 +325,25 @@ _PY_TEST_FILE_LINE = _Rx(('.py:',), r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+)
 _NODE_LOCATION = _Rx(("location: '",), r"^\s*location: '(?P<path>[^':]+):(?P<line>\d+):(?P<col>\d+)'", _M)
 
 
+# What a shell prints when a command it ran was killed by SIGKILL or SIGTERM ("... 1234 Killed  cmd").
+_SIGNAL_LINE = _Rx(('killed', 'terminated'), r"^(?:.*\s)?(?:killed|terminated)(?:\s.*)?$", _MI)
+
+
 def _timeout(c: _Ctx) -> bool:
     if c.exit_code == 124:
         c.rule = "timeout.exit_124"
         c.add_code("exit_124")
         _timeout_context(c, _TIMEOUT.search(c.lower))
         return True
+    if c.exit_code in (137, 143):
+        # Killed from outside (`timeout -s KILL`, `timeout --kill-after`, a CI or sandbox time limit): the
+        # exit status is all that is left, with at most the shell's "Killed"/"Terminated" notice.
+        m = _SIGNAL_LINE.search(c.lower)
+        if m or not c.text.strip():
+            c.rule = "timeout.signal"
+            c.add_code(f"exit_{c.exit_code}")
+            c.first_line(c.line_of(m) if m else f"killed by signal {c.exit_code - 128}")
+            return True
     m = _TIMEOUT.search(c.lower)
     if not m:
         return False
@@ -513,8 +528,9 @@ _GIT_SIGNS = (
     ("auth", _Rx(('Permission denied (publickey)', 'Authentication failed for'), r"Permission denied \(publickey\)|Authentication failed for")),
     ("git_fatal", _Rx(('fatal: ',), r"^fatal: \S", _M)),
 )
-_CLAUDE_SIGNS = _Rx(('api error', 'authentication_error', 'permission_error', 'rate_limit_error', 'overloaded_error', 'api_error', 'authentication_failed', '/login', 'not logged in', 'oauth token', 'invalid api key', 'hit your', 'usage limit', 'credit balance', 'error_during_execution', 'requires --verbose', 'when using --print', 'invalid value for'),
-    r"API Error: \d{3}|\"type\": ?\"(?:authentication_error|permission_error|rate_limit_error|overloaded_error"
+_CLAUDE_SIGNS = _Rx(('api error', 'selected model', 'prompt is too long', 'authentication_error', 'permission_error', 'rate_limit_error', 'overloaded_error', 'api_error', 'authentication_failed', '/login', 'not logged in', 'oauth token', 'invalid api key', 'hit your', 'usage limit', 'credit balance', 'error_during_execution', 'requires --verbose', 'when using --print', 'invalid value for'),
+    r"API Error: (?:\d{3}|Request rejected)|issue with the selected model|Prompt is too long"
+    r"|\"type\": ?\"(?:authentication_error|permission_error|rate_limit_error|overloaded_error"
     r"|api_error)\"|authentication_failed|Please run /login|Not logged in|OAuth token (?:has )?expired"
     r"|Invalid API key|You've hit your (?:usage )?limit|usage limit reached|credit balance (?:is )?too low"
     r"|error_during_execution|--output-format=stream-json requires --verbose"
@@ -570,6 +586,12 @@ def _claude_code(hit: str) -> str:
         return "usage_limit"
     if "overloaded" in low:
         return "overloaded"
+    if "request rejected" in low:
+        return "rate_limit"
+    if "selected model" in low:
+        return "invalid_model"
+    if "too long" in low:
+        return "context_too_long"
     if "api error" in low:
         return "api_error"
     return "cli_error"

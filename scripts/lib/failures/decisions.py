@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.core.paths import STATE_DIR, find_root
+from lib.security import redact
 
 try:  # POSIX; elsewhere appends go unlocked (one os.write per line still keeps lines whole in practice)
     import fcntl
@@ -84,6 +85,7 @@ def log_decision(
         if context:
             record["context"] = dict(context)
         record.setdefault("pid", os.getpid())
+        record = redact.redact_data(record)
         line = (json.dumps(record, ensure_ascii=True, default=str, separators=(", ", ": ")) + "\n").encode()
         target.parent.mkdir(parents=True, exist_ok=True)
         with _locked(target.with_name(target.name + ".lock"), lock_timeout):

@@ -23,6 +23,12 @@ Definitions (the figures mean exactly this):
   record's `outcome` says ok/success/succeeded/done; it *failed* when the session ended failed/stopped/
   interrupted (the handoff went synthetic) or the record says so; otherwise it is pending. Retries are
   this machine's record: the registry and the log are machine-local.
+- a *routing decision* is a chain runner's `refinement_cycle` or `escalation` about a failure class
+  (lib.chains.routing). It *resolved* the failure when a later session of its chain ended with a valid
+  note of its own and without that class (`resolved_by`); its *cost* is what the sessions run under it
+  cost until then (or until the chain ended); *cost per resolved failure* is the cost of all decisions
+  of a type and class over the number that resolved. Read from the registry's decisions, and from the
+  decision log (original records and their `follow_up_of` records) for chains the registry no longer has.
 """
 
 from __future__ import annotations
@@ -161,6 +167,7 @@ def compute(sessions: Iterable[Mapping[str, Any]], *, chains: Iterable[Mapping[s
     """Every figure the console and `insights.py` show; see the module docstring for the definitions."""
     filters = filters or Filters()
     chain_list = [c for c in chains if isinstance(c, Mapping)]
+    decisions_list = [d for d in decisions if isinstance(d, Mapping)]
     by_chain_session = _chain_sessions(chain_list)
     total = _Group()
     by_operator: dict[str, _Group] = defaultdict(_Group)
@@ -263,8 +270,68 @@ def compute(sessions: Iterable[Mapping[str, Any]], *, chains: Iterable[Mapping[s
             for day, counts in sorted(failures_per_day.items()) if counts
         ],
         "top_contexts": [{"context": c, "count": n} for c, n in contexts.most_common(top_contexts)],
-        "retries": retries(chain_list, decisions, filters=filters),
+        "retries": retries(chain_list, decisions_list, filters=filters),
+        "routing": routing_outcomes(chain_list, decisions_list, filters=filters),
     }
+
+
+ROUTING_TYPES = ("refinement_cycle", "escalation")
+
+
+def routing_outcomes(chains: Iterable[Mapping[str, Any]], decisions: Iterable[Mapping[str, Any]], *,
+                     filters: Filters | None = None) -> dict[str, Any]:
+    """Per decision type and failure class: decisions, how many resolved the failure, cost per resolution."""
+    filters = filters or Filters()
+    items: dict[str, tuple[str, str, bool, float]] = {}  # decision id -> (type, class, resolved, cost)
+    known_chains: set[str] = set()
+    for chain in chains:
+        if not isinstance(chain, Mapping):
+            continue
+        if isinstance(chain.get("id"), str):
+            known_chains.add(chain["id"])
+        if filters.operator and _key(chain.get("operator")) != filters.operator:
+            continue
+        for n, decision in enumerate(chain.get("decisions") or []):
+            if not isinstance(decision, Mapping) or decision.get("type") not in ROUTING_TYPES:
+                continue
+            failure = decision.get("failure_class")
+            if not isinstance(failure, str) or not filters.date_ok(as_date(decision.get("at"))):
+                continue
+            key = str(decision.get("id") or f"{chain.get('id')}#{n}")
+            items[key] = (str(decision["type"]), failure, bool(decision.get("resolved_by")),
+                          _num(decision.get("cost_usd")))
+    originals: dict[str, tuple[str, str]] = {}
+    follow: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for record in decisions:
+        if not isinstance(record, Mapping) or record.get("kind") not in ROUTING_TYPES:
+            continue
+        if record.get("chain") in known_chains or not isinstance(record.get("failure_class"), str):
+            continue
+        if filters.operator and record.get("operator") not in (None, filters.operator):
+            continue
+        origin = record.get("follow_up_of")
+        if isinstance(origin, str):
+            follow[origin].append(record)
+        elif isinstance(record.get("decision_id"), str) and filters.date_ok(as_date(record.get("ts"))):
+            originals[record["decision_id"]] = (str(record["kind"]), record["failure_class"])
+    for decision_id, (kind, failure) in originals.items():
+        ups = follow.get(decision_id, [])
+        items.setdefault(decision_id, (kind, failure, any(u.get("resolved_by") for u in ups),
+                                       sum(_num(u.get("cost_usd")) for u in ups)))
+    groups: dict[tuple[str, str], list[tuple[bool, float]]] = defaultdict(list)
+    for kind, failure, resolved, cost in items.values():
+        groups[(kind, failure)].append((resolved, cost))
+    rows = []
+    for (kind, failure), group in sorted(groups.items()):
+        resolved_count = sum(1 for r, _ in group if r)
+        cost = sum(c for _, c in group)
+        rows.append({
+            "type": kind, "failure_class": failure, "decisions": len(group), "resolved": resolved_count,
+            "resolution_rate": round(resolved_count / len(group), 4) if group else None,
+            "cost_usd": round(cost, 6),
+            "cost_per_resolved_usd": round(cost / resolved_count, 6) if resolved_count else None,
+        })
+    return {"source": "this machine's chain registry and decision log", "rows": rows}
 
 
 def _context_label(ctx: Any) -> str | None:

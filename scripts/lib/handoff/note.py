@@ -19,6 +19,7 @@ from lib.core.paths import STORE_FOLDERS
 from lib.handoff import manifest as manifests
 from lib.handoff.gitstats import GitStats
 from lib.handoff.state import Telemetry
+from lib.security import redact
 from lib.store import frontmatter, schema, sessionid, validate
 
 MODES = ("full", "quick", "trivial", "auto")
@@ -384,8 +385,10 @@ def check_overwrite(path: Path, rel: str, force: bool) -> dict[str, Any]:
 
 def render_note(session_id: str, operator: str, content: Content, telemetry: Telemetry, stats: GitStats,
                 existing: Mapping[str, Any], now: dt.datetime) -> frontmatter.Document:
-    meta = build_metadata(session_id, operator, content, telemetry, stats, existing, now)
-    doc = frontmatter.new_document(meta, render_body(content, telemetry, stats), kind="session")
+    # The note is committed and pushed: every field (the model's text, failure contexts quoted from
+    # tool output) goes through the redactor first.
+    meta = redact.redact_data(build_metadata(session_id, operator, content, telemetry, stats, existing, now))
+    doc = frontmatter.new_document(meta, redact.redact(render_body(content, telemetry, stats)), kind="session")
     doc.stamp_content_hash()
     return doc
 
@@ -393,14 +396,6 @@ def render_note(session_id: str, operator: str, content: Content, telemetry: Tel
 def validate_document(rel: str, doc: frontmatter.Document, kind: str) -> list[str]:
     result = validate.check_text(rel, doc.render(), kind_hint=kind)
     return [str(p) for p in result.problems]
-
-
-def write_note(root: Path, rel: str, doc: frontmatter.Document, kind: str) -> str:
-    problems = validate_document(rel, doc, kind)
-    if problems:
-        raise ContentError(rel, problems)
-    doc.save(root / rel)
-    return str(doc.get("content_hash"))
 
 
 def record(root: Path, session_id: str, rel: str, *, learning: str | None = None) -> None:
@@ -448,7 +443,7 @@ def build_learning(data: Any, session_id: str, operator: str, now: dt.datetime) 
         "sync_status": "pending",
     }
     body = "\n".join(f"## {heading}\n\n{texts[key] or EMPTY_SECTION}\n" for key, heading in LEARNING_SECTIONS)
-    doc = frontmatter.new_document(meta, body, kind="learning")
+    doc = frontmatter.new_document(redact.redact_data(meta), redact.redact(body), kind="learning")
     doc.stamp_content_hash()
     return str(slug), doc
 
@@ -466,9 +461,22 @@ def check_learning_target(path: Path, rel: str, session_id: str, force: bool) ->
 
 # ----------------------------------------------------------------- the two write steps
 
-def write_session(root: Path, session_id: str, data: Any, *, force: bool, claude_id: str | None,
-                  since: str | None, now: dt.datetime) -> WriteResult:
-    """Build, validate and write the note over its claim stub; nothing is written when anything is wrong."""
+@dataclass
+class PreparedNote:
+    """A note rendered and validated, not yet written."""
+
+    id: str
+    rel: str
+    doc: frontmatter.Document
+    content: Content
+    warnings: list[str]
+    invariant_violations: list[str]
+
+
+def prepare_session(root: Path, session_id: str, data: Any, *, force: bool, claude_id: str | None,
+                    since: str | None, now: dt.datetime) -> PreparedNote:
+    """Build and validate the note over its claim stub; raises (ContentError listing every problem) and writes
+    nothing when anything is wrong."""
     from lib.handoff import context, identity
 
     path = identity.note_path(root, session_id)
@@ -482,28 +490,69 @@ def write_session(root: Path, session_id: str, data: Any, *, force: bool, claude
     ctx = context.gather(root, context.claude_session_id(claude_id, session_id, root), since, now, refresh=True,
                          recorded=(record_.since, record_.since_source))
     doc = render_note(session_id, operator, content, ctx.telemetry, ctx.stats, existing, now)
-    digest = write_note(root, rel, doc, "session")
-    record(root, session_id, rel)
+    problems = validate_document(rel, doc, "session")
+    if problems:
+        raise ContentError(rel, problems)
+    return PreparedNote(session_id, rel, doc, content, [*ctx.warnings, *content.warnings],
+                        list(ctx.telemetry.violations))
+
+
+def save_session(root: Path, prepared: PreparedNote) -> WriteResult:
+    prepared.doc.save(root / prepared.rel)  # validated by prepare_session
+    digest = str(prepared.doc.get("content_hash"))
+    record(root, prepared.id, prepared.rel)
+    content = prepared.content
     return WriteResult(
-        id=session_id, path=rel, mode=content.mode, content_hash=digest, outcome=content.outcome,
+        id=prepared.id, path=prepared.rel, mode=content.mode, content_hash=digest, outcome=content.outcome,
         confidence=content.confidence, workstream=content.workstream,
-        sections=re.findall(r"^## (.+)$", doc.body, flags=re.M),
-        warnings=[*ctx.warnings, *content.warnings],
-        invariant_violations=list(ctx.telemetry.violations),
+        sections=re.findall(r"^## (.+)$", prepared.doc.body, flags=re.M),
+        warnings=prepared.warnings, invariant_violations=prepared.invariant_violations,
     )
 
 
-def write_learning(root: Path, session_id: str, data: Any, *, force: bool, now: dt.datetime) -> dict[str, Any]:
+def write_session(root: Path, session_id: str, data: Any, *, force: bool, claude_id: str | None,
+                  since: str | None, now: dt.datetime) -> WriteResult:
+    """Build, validate and write the note over its claim stub; nothing is written when anything is wrong."""
+    prepared = prepare_session(root, session_id, data, force=force, claude_id=claude_id, since=since, now=now)
+    return save_session(root, prepared)
+
+
+@dataclass
+class PreparedLearning:
+    slug: str
+    rel: str
+    doc: frontmatter.Document
+
+
+def learning_operator(root: Path, session_id: str) -> str:
     from lib.handoff import identity
 
-    note = identity.note_path(root, session_id)
-    meta = identity.read_stub(note) or {}
+    meta = identity.read_stub(identity.note_path(root, session_id)) or {}
     operator = meta.get("operator") or manifests.load(root, session_id).operator
     if not isinstance(operator, str) or not operator:
         raise BatonError(f"{session_id}: no claim with an operator; run `handoff_helpers.py start` first")
+    return operator
+
+
+def prepare_learning(root: Path, session_id: str, operator: str, data: Any, *, force: bool,
+                     now: dt.datetime) -> PreparedLearning:
     slug, doc = build_learning(data, session_id, operator, now)
     path, rel = learning_path(root, slug)
     check_learning_target(path, rel, session_id, force)
-    digest = write_note(root, rel, doc, "learning")
-    record(root, session_id, rel, learning=slug)
-    return {"slug": slug, "path": rel, "content_hash": digest}
+    problems = validate_document(rel, doc, "learning")
+    if problems:
+        raise ContentError(rel, problems)
+    return PreparedLearning(slug, rel, doc)
+
+
+def save_learning(root: Path, session_id: str, prepared: PreparedLearning) -> dict[str, Any]:
+    prepared.doc.save(root / prepared.rel)  # validated by prepare_learning
+    digest = str(prepared.doc.get("content_hash"))
+    record(root, session_id, prepared.rel, learning=prepared.slug)
+    return {"slug": prepared.slug, "path": prepared.rel, "content_hash": digest}
+
+
+def write_learning(root: Path, session_id: str, data: Any, *, force: bool, now: dt.datetime) -> dict[str, Any]:
+    operator = learning_operator(root, session_id)
+    prepared = prepare_learning(root, session_id, operator, data, force=force, now=now)
+    return save_learning(root, session_id, prepared)

@@ -45,10 +45,23 @@ class StartResult:
     since: str | None
     since_source: str
     commits: list[dict[str, Any]] = field(default_factory=list)
+    telemetry: dict[str, Any] = field(default_factory=dict)
+    git: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+GIT_KEYS = ("commits_count", "lines_added", "lines_removed", "files_changed")
+TELEMETRY_KEYS = ("tool_calls_count", "tool_failures_count", "subagents_dispatched")
+
+
+def telemetry_summary(ctx: SessionContext) -> dict[str, Any]:
+    """What the model reports of the session's telemetry: counters, and the invariants it broke."""
+    state = ctx.telemetry.state
+    return {"found": ctx.telemetry.found, **{key: int(state.get(key) or 0) for key in TELEMETRY_KEYS},
+            "invariant_violations": list(ctx.telemetry.violations)}
 
 
 def is_trivial(ctx: SessionContext) -> tuple[bool, str]:
@@ -156,6 +169,8 @@ def start(root: Path, *, quick: bool, auto: bool, operator_confirmed: bool, clau
         since=ctx.stats.since,
         since_source=ctx.stats.since_source,
         commits=[{"sha": c.short, "subject": c.subject, "committed_at": c.committed_at} for c in ctx.stats.commits],
+        telemetry=telemetry_summary(ctx),
+        git={key: getattr(ctx.stats, key) for key in GIT_KEYS},
         warnings=warnings,
     )
     if claim is None:

@@ -168,6 +168,7 @@ def failure_summary(state: Mapping[str, Any], records: list[dict[str, Any]]) -> 
     None for a session without failures, so the key stays empty on clean sessions.
     """
     from lib.failures import classify as failures
+    from lib.security import redact
 
     total = int(state.get("tool_failures_count") or 0)
     if total == 0:
@@ -192,8 +193,9 @@ def failure_summary(state: Mapping[str, Any], records: list[dict[str, Any]]) -> 
         entry["count"] += 1
     contexts = sorted(grouped.values(), key=lambda e: (-e["count"], e["failure_class"], e["first_error_line"] or ""))
     dominant = max(sorted(by_class), key=lambda k: by_class[k]) if by_class else None
+    # Records written before the hook redacted (or by an older hook) are redacted here too.
     return {"total": total, "by_class": by_class, "dominant_class": dominant,
-            "contexts": contexts[:SUMMARY_CONTEXTS]}
+            "contexts": redact.redact_data(contexts[:SUMMARY_CONTEXTS])}
 
 
 def parse_time(value: str | None) -> dt.datetime | None:

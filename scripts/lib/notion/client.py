@@ -36,6 +36,7 @@ import httpx
 
 from lib.core.errors import ConfigError
 from lib.notion.limiter import TokenBucket
+from lib.security import redact
 
 NOTION_VERSION = "2025-09-03"
 DEFAULT_BASE_URL = "https://api.notion.com"
@@ -190,7 +191,8 @@ class NotionClient:
         self.close()
 
     def redact(self, text: str) -> str:
-        return text.replace(self._secret, "[redacted]") if self._secret else text
+        text = text.replace(self._secret, "[redacted]") if self._secret else text
+        return redact.redact(text)  # and any other secret a response quoted
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:

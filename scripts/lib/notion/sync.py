@@ -46,6 +46,7 @@ from lib.notion.client import (
 from lib.notion.config import KindConfig, NotionConfig
 from lib.notion.pages import BodyWriter
 from lib.notion.properties import build_properties, check_mapping, property_types
+from lib.security import redact
 from lib.store import frontmatter
 
 AUDIT_LOG = "docs/sync/LAST_SYNC.md"
@@ -204,7 +205,10 @@ def _plan_one(path: Path, rel: str, kind: str) -> FilePlan:
     external_id = str(raw_id).strip() if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else ""
     if not external_id:
         return FilePlan(path, rel, kind, "error", "no external_id in the frontmatter", metadata=metadata)
-    digest = frontmatter.content_hash(metadata, body)
+    try:
+        digest = frontmatter.content_hash(metadata, body)
+    except frontmatter.FrontmatterError as exc:  # .inf/.nan: no JSON form, so nothing to mirror
+        return FilePlan(path, rel, kind, "error", one_line(exc.reason), metadata=metadata)
     page = metadata.get("notion_page_id")
     page_id = normalize_id(page) if isinstance(page, str) and is_notion_id(page) else None
     plan = FilePlan(path, rel, kind, "create", external_id=external_id, page_id=page_id, content_hash=digest,
@@ -323,8 +327,8 @@ class Syncer:
         source = self.resolve(plan.kind)
         assert plan.external_id is not None and plan.content_hash is not None
         fallback = plan.path.stem
-        props = build_properties(source.kind, source.types, plan.metadata, fallback)
-        body = nblocks.markdown_to_blocks(plan.body)
+        props = redact.redact_data(build_properties(source.kind, source.types, plan.metadata, fallback))
+        body = nblocks.markdown_to_blocks(redact.redact(plan.body))
         plan.blocks = body
         writer = BodyWriter(self.client, max_attempts=self.config.file_attempts)
         lookup = self.find_page(source)

@@ -2,7 +2,8 @@
 
 Used by `scripts/resume_helpers.py` (the `/resume` dashboard) and the SessionStart
 hook. Everything here reads the store index (lib.store.index); nothing writes notes.
-Imports stay light (standard library and lib.store.index) because the hook loads this.
+Imports stay light (standard library and lib.store.index; lib.store.fulltext when there is a
+workstream to find related notes for) because the hook loads this.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ CLOSED_WORKSTREAM_STATUSES = frozenset({"done", "superseded", "archived"})
 DEFAULT_PEER_DAYS = 7
 DEFAULT_STALE_HOURS = 24.0
 DEFAULT_MAX_ITEMS = 20
+RELATED_NOTES = 3
 
 
 class OperatorRef(NamedTuple):
@@ -98,6 +100,25 @@ def last_session(index: Index, operator: str | None) -> dict[str, Any] | None:
     out["open_questions"] = sections.get("Open questions")
     out["next_steps"] = sections.get("Next steps")
     return out
+
+
+def related_notes(index: Index, last: Mapping[str, Any] | None, limit: int = RELATED_NOTES) -> list[dict[str, Any]]:
+    """Up to `limit` notes about the workstream the last session belongs to (its title and slug, by full
+    text), best first; the workstream's own note and sessions are left out (the dashboard shows them)."""
+    slug = last.get("workstream") if last else None
+    if not slug or not last:
+        return []
+    from lib.store import fulltext  # only this part of the dashboard searches
+
+    rows = index.select("SELECT path, title FROM notes WHERE kind = 'workstream' AND external_id = ?", (slug,))
+    words = " ".join(str(x) for x in (slug, rows[0][1] if rows else None, last.get("title")) if x)
+    exclude = [last["path"], *(r[0] for r in rows)]
+    try:
+        hits = fulltext.search_related(index, words, workstream=slug, exclude=exclude, limit=limit)
+    except fulltext.QueryError:
+        return []
+    return [{"id": h.note.id, "kind": h.note.kind, "title": h.note.title, "date": h.note.date,
+             "operator": h.note.operator, "path": h.note.path, "snippet": h.plain_snippet()} for h in hits]
 
 
 def _workstream_entry(note: Note, activity: Note | None, index: Index, with_next: bool) -> dict[str, Any]:
@@ -207,6 +228,7 @@ def dashboard(index: Index, operator: OperatorRef | None, *, today: dt.date, now
         "view": "operator" if operator else "team",
         "today": today.isoformat(),
         "last_session": last,
+        "related": related_notes(index, last),
         "message": None if last else no_sessions_message(slug),
         "workstreams": workstreams,
         "peers": peer_data,

@@ -88,10 +88,13 @@ def split(text: str, path: str | Path | None = None) -> Split:
     newline = "\r\n" if first.endswith("\r\n") else "\n"
     pos = len(first)
     lines: list[str] = []
+    cap = yamlio.limits().max_bytes
     while pos < len(text):
         end = text.find("\n", pos)
         line = text[pos:] if end < 0 else text[pos : end + 1]
         pos += len(line)
+        if pos - len(first) > cap + len(line):  # characters <= bytes: past the cap, stop looking
+            _refuse_size(path, cap)
         if _is_delimiter(line, closing=True):
             yaml_text = "".join(lines).replace("\r\n", "\n")
             return Split(
@@ -102,6 +105,18 @@ def split(text: str, path: str | Path | None = None) -> Split:
     raise FrontmatterError(path, "frontmatter has no closing '---'", line=1)
 
 
+def yaml_error(path: str | Path | None, exc: yamlio.YAMLLoadError) -> FrontmatterError:
+    """The FrontmatterError for a frontmatter the YAML loader refused (lines counted in the file)."""
+    if isinstance(exc, yamlio.YAMLTooLarge):
+        return FrontmatterError(path, f"frontmatter {exc}", line=1)
+    line = exc.line + 1 if exc.line else None  # +1: the opening delimiter
+    return FrontmatterError(path, f"invalid YAML: {exc}", line=line)
+
+
+def _refuse_size(path: str | Path | None, cap: int) -> None:
+    raise FrontmatterError(path, f"frontmatter {yamlio.too_large(cap)}", line=1)
+
+
 def parse_metadata(yaml_text: str | None, path: str | Path | None = None) -> dict[str, Any]:
     """The frontmatter mapping through the fast loader (empty for no or empty frontmatter)."""
     if yaml_text is None or not yaml_text.strip():
@@ -109,8 +124,7 @@ def parse_metadata(yaml_text: str | None, path: str | Path | None = None) -> dic
     try:
         data = yamlio.load(yaml_text)
     except yamlio.YAMLLoadError as exc:
-        line = exc.line + 1 if exc.line else None  # +1: the opening delimiter
-        raise FrontmatterError(path, f"invalid YAML: {exc}", line=line) from None
+        raise yaml_error(path, exc) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -171,10 +185,17 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         if not _is_delimiter(_decode(first, path), closing=False):
             return {}
         chunks: list[bytes] = []
-        for raw in fh:
+        cap, read = yamlio.limits().max_bytes, 0
+        # a line at a time, never more than the cap: a one-line 50 MB file is not read whole
+        for raw in iter(lambda: fh.readline(cap + 2), b""):
+            if len(raw) > cap:  # (perhaps cut inside a character: refuse before decoding)
+                _refuse_size(path, cap)
             line = _decode(raw, path)
             if _is_delimiter(line, closing=True):
                 return parse_metadata(_decode(b"".join(chunks), path).replace("\r\n", "\n"), path)
+            read += len(raw)
+            if read > cap:  # no need to read on to the end of a huge file
+                _refuse_size(path, cap)
             chunks.append(raw)
     raise FrontmatterError(path, "frontmatter has no closing '---'", line=1)
 
@@ -184,10 +205,18 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 def canonical_json(metadata: Mapping[str, Any]) -> str:
     """Metadata without sync keys, as sorted-key compact JSON (the first half of the hash input)."""
     meta = {str(k): v for k, v in metadata.items() if str(k) not in _SYNC_SET}
-    return json.dumps(
-        yamlio.jsonable(meta), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-        allow_nan=False,
-    )
+    try:
+        return json.dumps(
+            yamlio.jsonable(meta), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+            allow_nan=False,
+        )
+    except ValueError:  # .inf/.nan: refused with where it is, not a traceback
+        for location, value in yamlio.non_finite(meta):
+            pointer = "/" + "/".join(str(p) for p in location)
+            raise FrontmatterError(
+                None, f"{pointer}: {yamlio.spell_float(value)} is not a finite number, so the note has no content hash"
+            ) from None
+        raise
 
 
 def content_hash(metadata: Mapping[str, Any], body: str) -> str:
@@ -287,8 +316,11 @@ class Document:
 
     def stamp_content_hash(self) -> str:
         """Set `content_hash` to the hash of the document as it will read back from disk."""
-        metadata, body = loads(self.render())
-        digest = content_hash(metadata, body)
+        metadata, body = loads(self.render(), self.path)
+        try:
+            digest = content_hash(metadata, body)
+        except FrontmatterError as exc:
+            raise FrontmatterError(self.path, exc.reason) from None
         self.set("content_hash", digest)
         return digest
 
@@ -427,7 +459,10 @@ def loads_document(text: str, path: str | Path | None = None, kind: str | None =
     rt = yamlio.round_trip_yaml()
     from ruamel.yaml.comments import CommentedMap
 
-    data = rt.load(parts.yaml_text) if parts.yaml_text and parts.yaml_text.strip() else None
+    try:
+        data = yamlio.round_trip_load(rt, parts.yaml_text) if parts.yaml_text and parts.yaml_text.strip() else None
+    except yamlio.YAMLLoadError as exc:
+        raise yaml_error(path, exc) from None
     if data is None:
         data = CommentedMap()
     return Document(

@@ -13,10 +13,11 @@ bench/bench_claim.py, importing GitPython alone costs several times a whole clai
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -38,7 +39,7 @@ FILE_PROVIDER_MARKERS = ("/Library/Mobile Documents/", "/Library/CloudStorage/")
 
 STUB_BODY = "This session id is claimed; `/handoff` writes the session note here.\n"
 # A claim stub holds these keys only (the session schema's `status: claimed` branch).
-STUB_KEYS = ("operator", "kind", "external_id", "status", "claimed_at")
+STUB_KEYS = ("operator", "kind", "external_id", "status", "claimed_at", "chain_id")
 
 
 class Claim(NamedTuple):
@@ -140,8 +141,68 @@ def _names_in_batch(data: bytes) -> set[str]:
     return names
 
 
+def linked_worktrees(root: Path) -> list[Path]:
+    """The other working trees of the repository at `root` (`git worktree add`), read from the git
+    folder without running git: a chain in its own worktree claims ids next to a person in the main one."""
+    common = git_common_dir(root)
+    if common is None:
+        return []
+    trees = [common.parent] if common.name == ".git" else []
+    folder = common / "worktrees"
+    try:
+        entries = list(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        entries = []
+    for entry in entries:
+        try:
+            pointer = (entry / "gitdir").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        trees.append(Path(pointer).parent)
+    here = os.path.realpath(root)
+    return [t for t in trees if os.path.realpath(t) != here and t.is_dir()]
+
+
+def git_common_dir(root: Path) -> Path | None:
+    dot_git = root / ".git"
+    try:
+        if dot_git.is_dir():
+            return dot_git
+        if not dot_git.is_file():
+            return None
+        text = dot_git.read_text(encoding="utf-8").strip()
+        if not text.startswith("gitdir:"):
+            return None
+        gitdir = (root / text[len("gitdir:"):].strip()).resolve()
+        commondir = gitdir / "commondir"
+        return (gitdir / commondir.read_text(encoding="utf-8").strip()).resolve() if commondir.is_file() else gitdir
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _across_worktrees(root: Path) -> Iterator[None]:
+    """With linked worktrees, claims in any of them are serialised on a lock in the shared git folder:
+    exclusive creation only guards one folder, and each worktree has its own docs/sessions."""
+    common = git_common_dir(root) if linked_worktrees(root) else None
+    if common is None:
+        yield
+        return
+    import fcntl
+
+    fd = os.open(common / "baton-claim.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def used_numbers(root: Path, prefix: str) -> set[int]:
-    return numbers_in(worktree_names(root), prefix) | numbers_in(git_tree_names(root), prefix)
+    names = set(worktree_names(root))
+    for tree in linked_worktrees(root):
+        names.update(worktree_names(tree))
+    return numbers_in(names, prefix) | numbers_in(git_tree_names(root), prefix)
 
 
 def utc_now() -> dt.datetime:
@@ -154,14 +215,18 @@ def format_timestamp(value: dt.datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def stub_metadata(operator: Operator, sid: str, claimed_at: dt.datetime) -> dict[str, Any]:
-    return {
+def stub_metadata(operator: Operator, sid: str, claimed_at: dt.datetime, chain_id: str | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
         "operator": operator.slug,
         "kind": "session",
         "external_id": sid,
         "status": "claimed",
         "claimed_at": claimed_at,
     }
+    if chain_id is not None:
+        # A chain session's note keeps it: the note `/handoff` writes starts from the stub's keys.
+        metadata["chain_id"] = chain_id
+    return metadata
 
 
 def render_stub(metadata: Mapping[str, Any], body: str = STUB_BODY) -> str:
@@ -209,6 +274,7 @@ def claim(
     day: dt.date | None = None,
     now: dt.datetime | None = None,
     env: Mapping[str, str] | None = None,
+    chain_id: str | None = None,
 ) -> Claim:
     """Claim the next free `<INITIALS>-YYMMDD-NN` for `operator` (or reuse `$BATON_SESSION_ID`)."""
     _check_operator(operator)
@@ -231,6 +297,12 @@ def claim(
         raise BatonError(f"{folder}: cannot create the sessions folder: {exc.strerror}") from None
     day = day or dt.date.today()
     claimed_at = now or utc_now()
+    with _across_worktrees(root):
+        return _claim_next(root, folder, operator, day, claimed_at, chain_id, warnings)
+
+
+def _claim_next(root: Path, folder: Path, operator: Operator, day: dt.date, claimed_at: dt.datetime,
+                chain_id: str | None, warnings: list[str]) -> Claim:
     prefix = f"{operator.initials}-{day:%y%m%d}"
     taken = used_numbers(root, prefix)
     for number in range(FIRST_NUMBER, LAST_NUMBER + 1):
@@ -244,7 +316,7 @@ def claim(
             continue  # another terminal took it between our scan and now: try the next number
         except OSError as exc:
             raise BatonError(f"{path}: cannot create the claim: {exc.strerror}") from None
-        _write_stub(fd, path, render_stub(stub_metadata(operator, sid, claimed_at)))
+        _write_stub(fd, path, render_stub(stub_metadata(operator, sid, claimed_at, chain_id)))
         return Claim(sid, path, operator.slug, format_timestamp(claimed_at), warnings=tuple(warnings))
     raise BatonError(
         f"no session number left for {operator.initials} on {day.isoformat()}: {prefix}-01 to -{LAST_NUMBER} are all "

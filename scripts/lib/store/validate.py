@@ -7,6 +7,7 @@ key when it exists; reporting is the CLI's job.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections import defaultdict
@@ -80,6 +81,8 @@ def _pointer(parts: Iterable[Any]) -> str:
 
 
 def _message(error: Any) -> str:
+    if isinstance(error.instance, float) and not math.isfinite(error.instance):
+        return _not_finite(error.instance)
     validator = error.validator
     if validator == "required":
         match = re.match(r"'(.+)' is a required property", error.message)
@@ -114,6 +117,14 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+def _not_finite(value: float) -> str:
+    return f"{yamlio.spell_float(value)} is not a finite number (JSON, Notion and the content hash have no form for it)"
+
+
+# Only a text with one of these can hold a non-finite number: `.inf`, `.nan`, or a float too big (1e999).
+_NON_FINITE_HINT = re.compile(r"\.(?:inf|Inf|INF|nan|NaN|NAN)|[0-9][eE][-+]?[0-9]{3}")
 
 
 def check_text(path: str, text: str, kind_hint: str | None = None) -> FileResult:
@@ -175,6 +186,14 @@ def check_metadata(path: str, yaml_text: str | None, metadata: dict[str, Any], k
                 line = line_of(location)
             result.problems.append(Problem(path, line, _pointer(location), _message(error)))
 
+    if _NON_FINITE_HINT.search(text):
+        # Anywhere in the note, not only where the schema has a number: an unknown key too.
+        reported = {p.pointer for p in result.problems}
+        for where, value in yamlio.non_finite(instance):
+            pointer = _pointer(where)
+            if pointer not in reported:
+                result.problems.append(Problem(path, line_of(list(where)), pointer, _not_finite(value)))
+
     if isinstance(ext_id, str) and schema.id_is_valid(kind, ext_id):
         stem = PurePosixPath(path).stem
         if not schema.expected_stem_matches(kind, stem, ext_id):
@@ -230,16 +249,6 @@ def check_paths(paths: Sequence[Path], root: Path, jobs: int | None = None) -> R
     report = Report(files=files)
     report.cross_problems = cross_check(report.files)
     return report
-
-
-def check_store(root: Path) -> Report:
-    """Every note of the store, checked through the store index: only files changed since the last
-    check are read again; the cross-file checks run over the indexed ids."""
-    from lib.store.index import Index
-
-    with Index(root) as index:
-        index.refresh()
-        return index.report()
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -14,14 +14,26 @@ dates and timestamps become date/datetime values. docs/conventions/frontmatter.m
 states this and tests/test_yamlio.py checks both paths agree on a corpus.
 
 Both paths are safe: no tag constructs a Python object; an unknown tag is an
-error.
+error, and so are the YAML 1.1 collection tags (`!!set`, `!!omap`, `!!pairs`) and
+`!!binary`, which have no JSON form.
+
+Both paths are bounded (`Limits`, docs/security.md "YAML bounds"): a document over the
+size cap is refused before it is parsed; the composed node graph is checked before any
+value is built, so aliases that would expand past the cap ("billion laughs"), nesting
+past the depth cap and aliases inside their own anchor are refused in time linear in the
+document; an integer past the digit limit is refused where it is constructed. The
+round-trip path parses only documents the fast path has vetted
+(`frontmatter.loads_document`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -38,6 +50,62 @@ class YAMLLoadError(ValueError):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message)
         self.line = line
+
+
+class YAMLTooLarge(YAMLLoadError):
+    """A document over the size cap, refused before parsing."""
+
+
+MAX_BYTES_ENV = "BATON_MAX_FRONTMATTER_BYTES"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one YAML document may hold; the defaults are documented in docs/security.md."""
+
+    # UTF-8 bytes of the document (a note's frontmatter, a settings file)
+    max_bytes: int = 1 << 20
+    # nesting of mappings and sequences, aliases followed (a note nests three or four deep)
+    max_depth: int = 64
+    # nodes that aliases and merge keys may add to the document once expanded
+    max_alias_nodes: int = 10_000
+    # decimal digits of an integer: Python's own int-str conversion limit
+    max_int_digits: int = 4300
+
+
+def limits() -> Limits:
+    """The limits in force: the defaults, with the size cap from BATON_MAX_FRONTMATTER_BYTES when set."""
+    raw = os.environ.get(MAX_BYTES_ENV)
+    if not raw:
+        return _DEFAULT_LIMITS
+    try:
+        value = int(raw)
+    except ValueError:
+        return _DEFAULT_LIMITS
+    return Limits(max_bytes=value) if value > 0 else _DEFAULT_LIMITS
+
+
+_DEFAULT_LIMITS = Limits()
+
+
+def _size_label(size: int) -> str:
+    if size % (1 << 20) == 0:
+        return f"{size >> 20} MiB"
+    if size % 1024 == 0:
+        return f"{size >> 10} KiB"
+    return f"{size} bytes"
+
+
+def check_size(text: str, bounds: Limits | None = None) -> None:
+    """Refuse a document over the size cap (before any parsing)."""
+    cap = (bounds or limits()).max_bytes
+    # characters <= UTF-8 bytes <= 4 x characters: encode only when it can matter
+    if len(text) > cap or (len(text) * 4 > cap and len(text.encode("utf-8", "surrogatepass")) > cap):
+        raise YAMLTooLarge(too_large(cap))
+
+
+def too_large(cap: int) -> str:
+    return f"larger than the {_size_label(cap)} limit ({MAX_BYTES_ENV})"
 
 
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
@@ -100,21 +168,49 @@ for _tag, _regexp, _first in (
     FastLoader.add_implicit_resolver(_tag, _regexp, list(_first))
 
 
+# bits of the largest integer with `max_int_digits` decimal digits, for the other bases
+_BITS_PER_DIGIT = math.log2(10)
+
+
+def _not_a(node: yaml.Node, text: str, what: str) -> yaml.YAMLError:
+    # An explicit tag (`!!int x`) or an impossible date (`2024-13-45`): one line, not a traceback.
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    return yaml.constructor.ConstructorError(None, None, f"{shown!r} is not {what}", node.start_mark)
+
+
+_PLAIN_INT = re.compile(r"^[-+]?[0-9_]+$")
+
+
 def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    text = str(loader.construct_scalar(node)).replace("_", "")
+    text = str(loader.construct_scalar(node))
+    if not _INT.match(text):
+        raise _not_a(node, text, "an integer")
+    text = text.replace("_", "")
     sign = -1 if text.startswith("-") else 1
     text = text.lstrip("+-")
-    if text.startswith("0b"):
-        return sign * int(text[2:], 2)
-    if text.startswith("0x"):
-        return sign * int(text[2:], 16)
-    if text.startswith("0o"):
-        return sign * int(text[2:], 8)
-    return sign * int(text)
+    max_digits = _DEFAULT_LIMITS.max_int_digits
+    if text[:2] in ("0b", "0x", "0o"):
+        value = int(text[2:], {"0b": 2, "0x": 16, "0o": 8}[text[:2]])
+        if value.bit_length() > max_digits * _BITS_PER_DIGIT:
+            raise _too_many_digits(node, f"{len(text) - 2}-digit", max_digits)
+        return sign * value
+    digits = text.lstrip("0") or "0"  # int() counts leading zeros against its own limit
+    if len(digits) > max_digits:  # int() itself would refuse, with a traceback
+        raise _too_many_digits(node, f"{len(digits)}-digit", max_digits)
+    return sign * int(digits)
+
+
+def _too_many_digits(node: yaml.Node, size: str, max_digits: int) -> yaml.YAMLError:
+    return yaml.constructor.ConstructorError(
+        None, None, f"a {size} integer is past the limit of {max_digits} digits", node.start_mark
+    )
 
 
 def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
-    text = str(loader.construct_scalar(node)).replace("_", "").lower()
+    text = str(loader.construct_scalar(node))
+    if not (_FLOAT.match(text) or _PLAIN_INT.match(text)) or not text.strip("+-_"):
+        raise _not_a(node, text, "a number")
+    text = text.replace("_", "").lower()
     sign = -1.0 if text.startswith("-") else 1.0
     text = text.lstrip("+-")
     if text == ".inf":
@@ -125,7 +221,18 @@ def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
 
 
 def _construct_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
-    return str(loader.construct_scalar(node)).lower() == "true"
+    text = str(loader.construct_scalar(node))
+    if not _BOOL.match(text):
+        raise _not_a(node, text, "true or false")
+    return text.lower() == "true"
+
+
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> dt.date | dt.datetime:
+    try:
+        value: dt.date | dt.datetime = loader.construct_yaml_timestamp(node)
+    except (ValueError, AttributeError, OverflowError):  # no such day, or not a timestamp at all
+        raise _not_a(node, str(node.value), "a valid date or timestamp") from None
+    return value
 
 
 def _refuse_unknown(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
@@ -134,9 +241,17 @@ def _refuse_unknown(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -
     )
 
 
+def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    return _refuse_unknown(loader, "", node)
+
+
 FastLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 FastLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 FastLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+FastLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+# YAML 1.1 types with no JSON form: refused like any other unknown tag
+for _refused in ("set", "binary", "omap", "pairs"):
+    FastLoader.add_constructor(f"tag:yaml.org,2002:{_refused}", _refuse_tag)
 FastLoader.add_multi_constructor("", _refuse_unknown)
 
 
@@ -155,26 +270,125 @@ def _one_line(exc: yaml.YAMLError) -> str:
 
 
 def load(text: str) -> Any:
-    """Parse one YAML document with the fast loader; raises YAMLLoadError."""
+    """Parse one YAML document with the fast loader, within `limits()`; raises YAMLLoadError."""
+    bounds = limits()
+    check_size(text, bounds)
     try:
-        data = yaml.load(text, Loader=FastLoader)
+        loader = FastLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            vet(node, bounds, aliases="*" in text)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise YAMLLoadError(_one_line(exc), _mark_line(exc)) from None
-    if "*" in text:  # only an alias can make a value contain itself
-        _refuse_cycles(data)
-    return data
+    except YAMLLoadError:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+        raise _unforeseen(exc) from None
 
 
-def _refuse_cycles(value: Any, inside: frozenset[int] = frozenset()) -> None:
-    # `a: &x [1, *x]` is valid YAML for a list that contains itself: no JSON, hash or
-    # schema check can take it, so it is refused like a malformed document.
-    if not isinstance(value, (dict, list)):
+def _unforeseen(exc: Exception) -> YAMLLoadError:
+    # The constructors check what they build; this is the last line for a value that slipped past them.
+    text = " ".join(str(exc).split())[:200]
+    return YAMLLoadError(f"a value cannot be read ({type(exc).__name__}: {text})")
+
+
+def _vet_tree(root: yaml.Node, max_depth: int, shared_possible: bool) -> bool:
+    """Check the depth level by level; False (stop) at the first collection reached twice.
+
+    In a tree (no alias to a collection, the usual note) this is the whole check, at a
+    fraction of the cost of the memoised one; a shared collection means aliases, which
+    `vet` then checks properly.
+    """
+    level, depth = [root], 1
+    seen: set[int] = {id(root)}
+    scalar, mapping = yaml.ScalarNode, yaml.MappingNode
+    while level:
+        below: list[yaml.Node] = []
+        for node in level:
+            if node.__class__ is mapping:
+                for key_node, value_node in node.value:
+                    if key_node.__class__ is not scalar:
+                        below.append(key_node)
+                    if value_node.__class__ is not scalar:
+                        below.append(value_node)
+            elif node.__class__ is not scalar:
+                below.extend(item for item in node.value if item.__class__ is not scalar)
+        if below:
+            if shared_possible:
+                before = len(seen)
+                seen.update(map(id, below))
+                if len(seen) - before < len(below):
+                    return False
+            depth += 1
+            if depth > max_depth:
+                raise YAMLLoadError(f"nested deeper than the limit of {max_depth} levels",
+                                    below[0].start_mark.line + 1)
+        level = below
+    return True
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if node.__class__ is yaml.MappingNode:
+        return [part for pair in node.value for part in pair]
+    if node.__class__ is yaml.SequenceNode:
+        return list(node.value)
+    return []
+
+
+def vet(root: yaml.Node, bounds: Limits | None = None, aliases: bool = True) -> None:
+    """Refuse a composed node graph too deep, expanding too far through aliases, or cyclic.
+
+    An alias is the anchored node itself, shared: the graph stays as small as the text,
+    while the values built from it repeat each shared node once per path to it. Sizes and
+    depths are counted per node once (memoised), so a document that would expand to
+    billions of values is refused in time linear in its text. Iterative: no recursion
+    limit to hit. A graph in which no collection is reached twice (always so when the text
+    has no `*`: `aliases=False`) is a tree, and only its depth needs checking.
+    """
+    bounds = bounds or limits()
+    if _vet_tree(root, bounds.max_depth, aliases):
         return
-    if id(value) in inside:
-        raise YAMLLoadError("an alias refers to a node that contains it")
-    inside = inside | {id(value)}
-    for item in value.values() if isinstance(value, dict) else value:
-        _refuse_cycles(item, inside)
+    size: dict[int, int] = {}
+    height: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    composed = 0
+    while stack:
+        node, closing = stack.pop()
+        key = id(node)
+        if closing:
+            open_nodes.discard(key)
+            total, deepest = 1, 0
+            for child in _children(node):
+                total += size[id(child)]
+                deepest = max(deepest, height[id(child)])
+            # a scalar is no level; a collection is one more than its deepest child
+            level = 0 if node.__class__ is yaml.ScalarNode else deepest + 1
+            size[key], height[key] = total, level
+            if level > bounds.max_depth:
+                raise YAMLLoadError(f"nested deeper than the limit of {bounds.max_depth} levels",
+                                    node.start_mark.line + 1)
+            continue
+        if key in size:
+            continue  # a shared node (an alias), counted already
+        if key in open_nodes:
+            # `a: &x [1, *x]` is valid YAML for a list that contains itself: no JSON, hash or
+            # schema check can take it, so it is refused like a malformed document.
+            raise YAMLLoadError("an alias refers to a node that contains it", node.start_mark.line + 1)
+        composed += 1
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(_children(node)))
+    if size[id(root)] - composed > bounds.max_alias_nodes:
+        raise YAMLLoadError(
+            f"aliases expand to more than the limit of {bounds.max_alias_nodes} nodes "
+            "(nested aliases, as in a \"billion laughs\" document)"
+        )
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -187,39 +401,38 @@ class _Unusual(Exception):
     """A document the direct construction does not handle: load it the ordinary way."""
 
 
-class _Cycle(Exception):
-    def __init__(self, line: int) -> None:
-        super().__init__(line)
-        self.line = line
-
-
 def load_jsonable(text: str) -> Any:
     """`jsonable(load(text))`, about twice as fast: what readers that want JSON values use.
 
     libyaml composes the node tree; plain mappings, sequences and the core scalar tags are
     then turned into JSON values directly, skipping PyYAML's general constructor. Anything
     else (merge keys, non-string keys, other tags) goes the ordinary way, so the result and
-    the errors are those of `jsonable(load(text))`; except that an alias inside its own
-    anchor, which JSON cannot hold (`jsonable` would recurse forever), is a YAMLLoadError.
+    the errors are those of `jsonable(load(text))`.
     """
+    bounds = limits()
+    check_size(text, bounds)
     try:
         loader = FastLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:
                 return None
-            return _direct(loader, node, set())
+            vet(node, bounds, aliases="*" in text)
+            return _direct(loader, node)
         finally:
             loader.dispose()
     except _Unusual:
         return jsonable(load(text))
-    except _Cycle as exc:
-        raise YAMLLoadError("an alias refers to a node that contains it", exc.line) from None
     except yaml.YAMLError as exc:
         raise YAMLLoadError(_one_line(exc), _mark_line(exc)) from None
+    except YAMLLoadError:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+        raise _unforeseen(exc) from None
 
 
-def _direct(loader: Any, node: Any, open_nodes: set[int]) -> Any:
+def _direct(loader: Any, node: Any) -> Any:
+    # the graph was vetted: no cycle, bounded depth and expansion
     cls = node.__class__
     if cls is yaml.ScalarNode:
         tag = node.tag
@@ -230,29 +443,22 @@ def _direct(loader: Any, node: Any, open_nodes: set[int]) -> Any:
         if tag == _INT_TAG:
             return _construct_int(loader, node)
         if tag == _BOOL_TAG:
-            return node.value.lower() == "true"
+            return _construct_bool(loader, node)
         if tag == _FLOAT_TAG:
             return _construct_float(loader, node)
         if tag == _TIMESTAMP_TAG:
-            return loader.construct_yaml_timestamp(node).isoformat()
+            return _construct_timestamp(loader, node).isoformat()
         raise _Unusual
-    key = id(node)
-    if key in open_nodes:  # an alias inside its own anchor
-        raise _Cycle(node.start_mark.line + 1)
-    open_nodes.add(key)
-    try:
-        if cls is yaml.MappingNode and node.tag == _MAP:
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR:
-                    raise _Unusual
-                out[key_node.value] = _direct(loader, value_node, open_nodes)
-            return out
-        if cls is yaml.SequenceNode and node.tag == _SEQ:
-            return [_direct(loader, item, open_nodes) for item in node.value]
-        raise _Unusual
-    finally:
-        open_nodes.discard(key)
+    if cls is yaml.MappingNode and node.tag == _MAP:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR:
+                raise _Unusual
+            out[key_node.value] = _direct(loader, value_node)
+        return out
+    if cls is yaml.SequenceNode and node.tag == _SEQ:
+        return [_direct(loader, item) for item in node.value]
+    raise _Unusual
 
 
 def key_line(text: str, pointer: list[str | int]) -> int | None:
@@ -296,6 +502,21 @@ def round_trip_yaml() -> Any:
     rt.representer.add_representer(dt.datetime, _represent_datetime)
     rt.representer.ignore_aliases = _ignore_alias
     return rt
+
+
+def round_trip_load(rt: Any, text: str) -> Any:
+    """`rt.load(text)` for a text `load` accepted; where ruamel reads it otherwise (libyaml and
+    ruamel differ on a few malformed inputs), a YAMLLoadError rather than ruamel's own."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return rt.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(exc.problem or exc.context or "cannot be parsed").split())
+        raise YAMLLoadError(problem, mark.line + 1 if mark is not None else None) from None
+    except (YAMLError, ValueError, TypeError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+        raise _unforeseen(exc) from None
 
 
 def _ignore_alias(data: Any) -> bool:
@@ -358,6 +579,27 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value
+
+
+def non_finite(value: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], float]]:
+    """(path, value) of every .inf/.nan inside a value: YAML has them, JSON does not."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield at, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from non_finite(item, (*at, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from non_finite(item, (*at, index))
+
+
+def spell_float(value: float) -> str:
+    """How YAML spells a float (`.inf`, `-.inf`, `.nan` for the non-finite ones)."""
+    if value != value:
+        return ".nan"
+    if math.isinf(value):
+        return "-.inf" if value < 0 else ".inf"
+    return repr(value)
 
 
 def same_values(a: Any, b: Any) -> bool:

@@ -138,6 +138,10 @@ FAILURE_HEAD_CHARS = 12 * 1024
 FAILURE_TAIL_CHARS = 4 * 1024
 
 SUBAGENT_TOOLS = ("Agent", "Task")
+# baton's read-only MCP server (scripts/mcp_server.py): its canonical key, and the name its tools
+# get when the plugin registers it (`mcp__plugin_<plugin>_<server>__<tool>`).
+BATON_MCP_KEY = "mcp__baton"
+MCP_KEY_ALIASES = {"mcp__plugin_baton_baton": BATON_MCP_KEY}
 TOOL_EVENTS = ("PostToolUse", "PostToolUseFailure")
 # Cheap, regex-free hints that a successful-looking Bash call actually failed (lower case).
 STDERR_FAILURE_SIGNS = (
@@ -157,12 +161,14 @@ def canonical_tool(name: str) -> Tuple[str, Optional[str]]:
     """`mcp__<server>__<method>` -> (`mcp__<server>`, method); other tools -> (name, None).
 
     Server names may contain single underscores (`mcp__notion_offplan__search`), so the
-    split is on the first double underscore after the prefix.
+    split is on the first double underscore after the prefix. baton's own server counts
+    under `mcp__baton` whether the project's .mcp.json or the plugin registered it.
     """
     if name.startswith("mcp__"):
         cut = name.find("__", 5)
         if cut > 5 and cut + 2 < len(name):
-            return name[:cut], name[cut + 2:]
+            key = name[:cut]
+            return MCP_KEY_ALIASES.get(key, key), name[cut + 2:]
     return name, None
 
 
@@ -354,9 +360,19 @@ def classify_failure(text: str, tool: Optional[str], exit_code: Optional[int],
 
 
 def failure_record(text: str, tool: Optional[str], exit_code: Optional[int]) -> str:
-    """One line of `session-<id>.failures.jsonl`: what classification needs, bounded in size."""
+    """One line of `session-<id>.failures.jsonl`: what classification needs, bounded in size,
+    secrets redacted (the text later becomes the note's `failure_summary`, which is committed).
+
+    When the redactor cannot run, the text is dropped rather than written as it was.
+    """
     if len(text) > FAILURE_HEAD_CHARS + FAILURE_TAIL_CHARS:
         text = text[:FAILURE_HEAD_CHARS] + "\n...\n" + text[-FAILURE_TAIL_CHARS:]
+    try:
+        from lib.security import redact  # stdlib-only; compiles only the rules this text wakes
+
+        text = redact.redact(text)
+    except Exception as exc:
+        text = "[REDACTED: redactor unavailable: " + type(exc).__name__ + "]"
     return dumps({"tool": tool, "exit_code": exit_code, "text": text}) + "\n"
 
 
