@@ -204,7 +204,7 @@ def _seed_pages(h: Harness) -> tuple[str, str]:
 
 def _pages(chain_id: str, session_id: str) -> list[str]:
     return ["/", "/chains", f"/chains/{chain_id}", "/sessions", "/sessions?operator=Nobody+Here&since=soon",
-            f"/sessions/{session_id}", "/workstreams", "/insights", "/team"]
+            f"/sessions/{session_id}", "/workstreams", "/insights", "/team", "/search?q=summary"]
 
 
 def test_no_page_overflows_sideways_at_390_px(h: Harness, console: Console, browser: Any) -> None:
