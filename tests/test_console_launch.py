@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chains_harness import Harness, make_harness, note, result
-from console_openapi import check, wait_until
 from lib.console.data import Console, Settings
+from support.chains import Harness, make_harness, note, result
+from support.console_openapi import check, wait_until
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_openapi import check
-from console_store import build, write_session
 from lib.chains.registry import Breaker, ChainRecord, Registry, SessionRecord
 from lib.console import summaries
 from lib.console.data import Console, Settings
+from support.console_openapi import check
+from support.console_store import build, write_session
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 
