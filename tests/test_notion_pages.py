@@ -10,9 +10,9 @@ from fakenotion import FakeNotion, iter_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lib.notion import pages
-from lib.notion.blocks import markdown_to_blocks
 from lib.notion.client import NotionClient, RetryPolicy
 from lib.notion.limiter import TokenBucket
+from lib.notion.markdown import markdown_to_blocks
 from lib.notion.pages import BodyWriter
 
 FAST = RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=5.0)
