@@ -46,7 +46,7 @@ from lib.store.cachefile import (
     NOTE_TABLES,
     CacheFile,
     IndexCold,
-    IndexError_,
+    IndexUnavailable,
     bump_generation,
     exists,
     index_path,
@@ -54,7 +54,7 @@ from lib.store.cachefile import (
     is_query_error,
     write_transaction,
 )
-from lib.store.queries import Note, Queries
+from lib.store.queries import IndexedNote, Queries
 from lib.store.rows import (
     DOC_COLUMNS,
     FILE_COLUMNS,
@@ -76,15 +76,18 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: SQLite's own locking still keeps the data safe
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FORMAT", "INDEX_FILE", "SECTIONS", "Index", "IndexCold", "IndexError_", "IndexStale", "Note",
-           "RefreshResult", "exists", "index_path", "scan", "split"]
+__all__ = ["FORMAT", "INDEX_FILE", "SECTIONS", "Index", "IndexCold", "IndexStale", "IndexUnavailable", "IndexedNote",
+           "Note", "RefreshResult", "exists", "index_path", "scan", "split"]
+
+# The console still names the indexed row `store_index.Note`; new code says IndexedNote.
+Note = IndexedNote
 
 RACY_WINDOW_NS = 2_000_000_000
 # Below this many files to parse a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 400
 
 
-class IndexStale(IndexError_):
+class IndexStale(IndexUnavailable):
     """Refreshing would take more than the caller allowed (changes or time); what was done is kept."""
 
 class RefreshResult:
