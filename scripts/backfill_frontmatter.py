@@ -14,13 +14,12 @@ from __future__ import annotations
 import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
 
 import argparse
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lib.core import cli
+from lib.core import cli, git
 from lib.core.errors import BatonError
 from lib.core.paths import find_root
 from lib.store import backfill
@@ -80,22 +79,18 @@ def uncommitted(root: Path, paths: list[str]) -> list[str]:
     """Those of `paths` whose content differs from HEAD (or that git does not track yet)."""
     if not paths:
         return []
-    out = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths],
-                         cwd=root, capture_output=True, check=True).stdout.decode("utf-8", "surrogateescape")
+    status = git.run_bytes(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+    if not status.ok:
+        raise BatonError(f"git status failed: {status.stderr.decode('utf-8', 'replace').strip()}")
+    out = status.stdout.decode("utf-8", "surrogateescape")
     changed = {entry[3:] for entry in out.split("\0") if len(entry) > 3}
     return [p for p in paths if p in changed]
 
 
 def commit(root: Path, paths: list[str]) -> str:
-    subprocess.run(["git", "add", "--", *paths], cwd=root, check=True, capture_output=True)
-    result = subprocess.run(
-        ["git", "commit", "-q", "-m", f"backfill: {len(paths)} files", "--only", "--", *paths],
-        cwd=root, capture_output=True, text=True,
-    )
-    if result.returncode != 0:
-        raise BatonError(f"git commit failed: {(result.stderr or result.stdout).strip().splitlines()[-1]}")
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    git.check(root, "add", "--", *paths)
+    git.check(root, "commit", "-q", "-m", f"backfill: {len(paths)} files", "--only", "--", *paths)
+    return git.check(root, "rev-parse", "--short", "HEAD").strip()
 
 
 def run(argv: Sequence[str] | None) -> int:

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -335,6 +336,10 @@ def test_wrappers_never_overwrite_a_hand_written_command(team: Path) -> None:
     assert (folder / "resume-gh.md").read_text(encoding="utf-8") == "my own command\n"
 
 
-def test_committed_wrappers_match_the_shipped_operators() -> None:
-    result = run_script("session.py", "--root", str(REPO_ROOT), "wrappers", "--check", cwd=REPO_ROOT)
+def test_committed_wrappers_match_the_shipped_operators(tmp_path: Path) -> None:
+    # A copy of the committed .claude/ folder: reading the roster caches it under .claude/state/, which must not
+    # happen in the checkout.
+    copy = tmp_path / "checkout"
+    shutil.copytree(REPO_ROOT / ".claude", copy / ".claude", ignore=shutil.ignore_patterns("state"))
+    result = run_script("session.py", "--root", str(copy), "wrappers", "--check", cwd=copy)
     assert (result.returncode, result.stdout) == (0, ""), result.stderr

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +61,7 @@ from lib.adopt.report import (
     Options,
     Report,
 )
-from lib.core import atomic, config, pyenv
+from lib.core import atomic, config, git, pyenv
 from lib.core.errors import BatonError
 
 
@@ -153,7 +152,7 @@ def install(source: Path, target: Path, options: Options) -> Report:
 def _check_target(source: Path, target: Path) -> None:
     if not target.is_dir():
         raise BatonError(f"{target}: no such folder")
-    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=target, capture_output=True, text=True)
+    top = git.run(target, "rev-parse", "--show-toplevel", env=git.ELSEWHERE)
     if top.returncode != 0:
         raise BatonError(f"{target}: not a git repository")
     if Path(top.stdout.strip()).resolve() != target:

@@ -4,13 +4,12 @@ settings.json and .gitignore looked before, so upgrade and uninstall are exact."
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from lib.adopt.layout import MANIFEST
-from lib.core import atomic
+from lib.core import atomic, git
 from lib.core.errors import BatonError
 
 MANIFEST_VERSION = 1
@@ -61,8 +60,8 @@ def baton_version(source: Path) -> str:
 
 def source_commit(source: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True)
-    except OSError:
+        out = git.run(source, "rev-parse", "HEAD", env=git.ELSEWHERE)
+    except BatonError:
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
 

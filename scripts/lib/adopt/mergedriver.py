@@ -8,11 +8,10 @@ skipped set-up merges those files with git's ordinary line merge: a conflict git
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.core import atomic
+from lib.core import atomic, git
 from lib.core.errors import BatonError
 
 NAME = "baton"
@@ -63,11 +62,8 @@ def with_attributes(text: str) -> str:
     return (head + "\n\n" if head else "") + attributes_block()
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
-    except OSError as exc:
-        raise BatonError(f"cannot run git: {exc.strerror}") from None
+def _git(repo: Path, *args: str) -> git.GitResult:
+    return git.run(repo, *args, env=git.ELSEWHERE)
 
 
 def register(repo: Path, scripts: str = "scripts", *, dry_run: bool = False) -> Registration:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from lib.adopt.layout import COMMANDS, HOME, REQUIREMENTS, SCRIPTS, SOURCE_HELPER_PREFIX, TARGET_HELPER_PREFIX
-from lib.core import atomic, pyenv
+from lib.core import atomic, git, pyenv
+from lib.core.errors import BatonError
 from lib.core.paths import STORE_FOLDERS
 
 # Development-only files of this repository, the installer itself (it installs from a checkout) and
@@ -101,9 +101,9 @@ def tracked_files(source: Path) -> list[str] | None:
     `*.egg-info/`, caches, a developer's scratch files) is not baton.
     """
     try:
-        out = subprocess.run(["git", "-C", str(source), "ls-files", "-z", "--cached", "--", "scripts", COMMANDS,
-                              "docs/conventions", *STORE_FOLDERS.values()], capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
+        out = git.run_bytes(source, "ls-files", "-z", "--cached", "--", "scripts", COMMANDS,
+                            "docs/conventions", *STORE_FOLDERS.values(), env=git.ELSEWHERE, timeout=60)
+    except BatonError:
         return None
     if out.returncode != 0:
         return None

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from lib.core import git
 
 AUTHOR_COMMITS = 2000  # the operators draft looks at the authors of this many recent commits
 
@@ -17,8 +18,7 @@ AUTHOR_COMMITS = 2000  # the operators draft looks at the authors of this many r
 def git_authors(target: Path) -> list[tuple[str, str, int]]:
     """(name, email, commits) of recent authors, most commits first; the configured user when there are none."""
     counts: dict[tuple[str, str], int] = {}
-    out = subprocess.run(["git", "log", "-n", str(AUTHOR_COMMITS), "--format=%aN%x1f%aE"], cwd=target,
-                         capture_output=True, text=True)
+    out = git.run(target, "log", "-n", str(AUTHOR_COMMITS), "--format=%aN%x1f%aE", env=git.ELSEWHERE)
     if out.returncode == 0:
         for line in out.stdout.splitlines():
             name, _, email = line.partition("\x1f")
@@ -26,8 +26,7 @@ def git_authors(target: Path) -> list[tuple[str, str, int]]:
                 counts[(name.strip(), email.strip())] = counts.get((name.strip(), email.strip()), 0) + 1
     if not counts:
         def config(key: str) -> str:
-            got = subprocess.run(["git", "config", key], cwd=target, capture_output=True, text=True)
-            return got.stdout.strip() if got.returncode == 0 else ""
+            return git.config(target, key, env=git.ELSEWHERE) or ""
         name, email = config("user.name"), config("user.email")
         if email:
             counts[(name or email.partition("@")[0], email)] = 0

@@ -10,21 +10,18 @@ stays). Everything goes through `git worktree`, so `git worktree list` shows it.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from lib.chains.registry import ChainRecord, Registry, project_key
+from lib.core import git
 from lib.core.errors import BatonError
 
 BRANCH_PREFIX = "baton/"
 
 
-def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BatonError(f"git {args[0]} in {cwd}: {exc}") from None
+def _git(cwd: Path, *args: str, check: bool = True) -> git.GitResult:
+    proc = git.run(cwd, *args, timeout=120, env=git.ELSEWHERE)
     if check and proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         raise BatonError(f"git {' '.join(args[:2])} in {cwd}: {detail[-1] if detail else proc.returncode}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,23 +57,25 @@ class GitBytes:
         return self.returncode == 0
 
 
-def git_env(mode: str = UNATTENDED) -> dict[str, str]:
+def git_env(mode: str = UNATTENDED, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment git runs in; `extra` (e.g. GIT_INDEX_FILE for a private index) goes on top."""
     env = dict(os.environ)
     if mode == HOOK:
-        return env
+        return {**env, **(extra or {})}
     if mode == ELSEWHERE:
         env = {k: v for k, v in env.items() if not k.startswith("GIT_") or k.startswith(_KEEP_IN_ELSEWHERE)}
     # A handoff may run unattended: a credential prompt must fail, not hang.
     env["GIT_TERMINAL_PROMPT"] = "0"
     env.setdefault("GCM_INTERACTIVE", "never")
-    return env
+    return {**env, **(extra or {})}
 
 
-def run(root: Path, *args: str, timeout: float | None = None, input: str | None = None,
-        env: str = UNATTENDED) -> GitResult:
+def run(root: Path | None, *args: str, timeout: float | None = None, input: str | None = None,
+        env: str = UNATTENDED, extra_env: Mapping[str, str] | None = None) -> GitResult:
+    """git with text output. `root` None runs outside any repository (e.g. `git merge-file`)."""
     try:
         proc = subprocess.run(
-            ["git", *args], cwd=root, env=git_env(env), capture_output=True, text=True,
+            ["git", *args], cwd=root, env=git_env(env, extra_env), capture_output=True, text=True,
             timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL,
         )
     except FileNotFoundError:
@@ -84,11 +87,11 @@ def run(root: Path, *args: str, timeout: float | None = None, input: str | None 
     return GitResult(proc.returncode, proc.stdout, proc.stderr)
 
 
-def run_bytes(root: Path, *args: str, input: bytes | None = None, env: str = UNATTENDED,
-              timeout: float | None = None) -> GitBytes:
+def run_bytes(root: Path | None, *args: str, input: bytes | None = None, env: str = UNATTENDED,
+              timeout: float | None = None, extra_env: Mapping[str, str] | None = None) -> GitBytes:
     """Like `run`, for output that is not text (blobs from `cat-file --batch`)."""
     try:
-        proc = subprocess.run(["git", *args], cwd=root, env=git_env(env), input=input, capture_output=True,
+        proc = subprocess.run(["git", *args], cwd=root, env=git_env(env, extra_env), input=input, capture_output=True,
                               timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
     except FileNotFoundError:
         raise BatonError("git is not installed or not on PATH") from None

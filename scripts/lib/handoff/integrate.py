@@ -381,9 +381,8 @@ class _Tree:
             self._reader = None
 
     def git(self, *args: str, input: str | None = None) -> str:
-        env = {**gitcmd.git_env(), "GIT_INDEX_FILE": self.env_index}
         data = input.encode("utf-8", "surrogateescape") if input is not None else None
-        proc = subprocess.run(["git", *args], cwd=self.root, env=env, capture_output=True, input=data)
+        proc = gitcmd.run_bytes(self.root, *args, input=data, extra_env={"GIT_INDEX_FILE": self.env_index})
         if proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise BatonError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
@@ -392,6 +391,8 @@ class _Tree:
     def read(self, spec: str) -> str | None:
         """A blob's text (bytes that are not UTF-8 kept as surrogates) by sha or `rev:path`; None when absent."""
         if self._reader is None:
+            # One long-lived `cat-file --batch` answers every read of the integration (the one git process
+            # that is not a lib.core.git.run call: it stays open across calls).
             self._reader = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root, env=gitcmd.git_env(),
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self._reader.stdin is not None and self._reader.stdout is not None
@@ -502,10 +503,9 @@ def _commit_on(tree: _Tree, tip: str, sha: str, updates: list[str], renamed: dic
 
 
 def _commit_tree(tree: _Tree, new_tree: str, parent: str, message: str, author: tuple[str, str, str]) -> str:
-    env = {**gitcmd.git_env(), "GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1],
-           "GIT_AUTHOR_DATE": author[2]}
-    proc = subprocess.run(["git", "commit-tree", new_tree, "-p", parent, "-F", "-"], cwd=tree.root, env=env,
-                          input=message, capture_output=True, text=True)
+    proc = gitcmd.run(tree.root, "commit-tree", new_tree, "-p", parent, "-F", "-", input=message,
+                      extra_env={"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1],
+                                 "GIT_AUTHOR_DATE": author[2]})
     if proc.returncode != 0:
         raise BatonError(f"git commit-tree failed: {proc.stderr.strip()}")
     return proc.stdout.strip()
@@ -559,7 +559,7 @@ def _regenerate(tree: _Tree, tip: str) -> dict[str, str] | None:
 
 
 def gitcmd_bytes(root: Path, *args: str) -> bytes:
-    proc = subprocess.run(["git", *args], cwd=root, env=gitcmd.git_env(), capture_output=True)
+    proc = gitcmd.run_bytes(root, *args)
     if proc.returncode != 0:
         raise BatonError(f"git {args[0]} failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
     return proc.stdout

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lib.core import git
 from lib.core.errors import BatonError
 from lib.core.paths import KINDS, Store, kind_for_relpath
 from lib.store import frontmatter, validate
@@ -76,12 +76,13 @@ class BackfillPlan:
 def first_author_emails(root: Path) -> dict[str, str]:
     """Repository-relative path -> email of the author of the commit that added it (following renames)."""
     try:
-        out = subprocess.run(
-            ["git", "log", "--diff-filter=A", "--format=%x00%ae", "--name-only", "--reverse", "--", "workstreams"],
-            cwd=root, capture_output=True, text=True, check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+        result = git.run(root, "log", "--diff-filter=A", "--format=%x00%ae", "--name-only", "--reverse", "--",
+                         "workstreams")
+    except BatonError:
         return {}
+    if not result.ok:
+        return {}
+    out = result.stdout
     authors: dict[str, str] = {}
     for block in out.split("\x00")[1:]:
         lines = [line for line in block.splitlines() if line.strip()]
@@ -96,12 +97,10 @@ def first_author_emails(root: Path) -> dict[str, str]:
 def first_author_email(root: Path, relpath: str) -> str | None:
     """The author of the commit that first added `relpath`, following renames (`git log --follow`)."""
     try:
-        out = subprocess.run(
-            ["git", "log", "--diff-filter=A", "--follow", "--format=%ae", "--", relpath],
-            cwd=root, capture_output=True, text=True, check=True,
-        ).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
+        result = git.run(root, "log", "--diff-filter=A", "--follow", "--format=%ae", "--", relpath)
+    except BatonError:
         return None
+    out = result.stdout.split() if result.ok else []
     return out[-1] if out else None
 
 

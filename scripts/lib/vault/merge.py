@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lib.core import git
 from lib.core.errors import BatonError
 from lib.store.conflictmarkers import MARKER_BASE, MARKER_OURS, MARKER_SPLIT, MARKER_THEIRS
 from lib.store.conflictmarkers import conflict_lines as conflict_lines
@@ -100,12 +100,8 @@ def merge_file(base: str, ours: str, theirs: str, labels: tuple[str, str, str] =
             with open(path, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
             names.append(path)
-        try:
-            proc = subprocess.run(
-                ["git", "merge-file", "-p", "-L", labels[0], "-L", labels[1], "-L", labels[2], *names],
-                capture_output=True)
-        except OSError as exc:
-            raise BatonError(f"cannot run git merge-file: {exc.strerror}") from None
+        proc = git.run_bytes(None, "merge-file", "-p", "-L", labels[0], "-L", labels[1], "-L", labels[2], *names,
+                             env=git.HOOK)
     if proc.returncode < 0 or proc.returncode > 127:
         raise BatonError(f"git merge-file failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
     return Merged(proc.stdout.decode("utf-8", "surrogateescape"), proc.returncode)
