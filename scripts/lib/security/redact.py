@@ -51,7 +51,7 @@ _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 class _Rules:
     """The rules by anchor, and each rule's pattern compiled on first use."""
 
-    __slots__ = ("patterns", "rules", "scanned", "search", "wakes")
+    __slots__ = ("keys", "patterns", "rules", "scanned", "search", "wakes")
 
     rules: Tuple[Tuple[Any, ...], ...]
     search: Tuple[str, ...]
@@ -68,6 +68,28 @@ class _Rules:
         self.wakes = WAKES  # type: ignore[assignment,unused-ignore]
         self.scanned = SCANNED
 
+    def key_search(self) -> Tuple[Any, Dict[str, Tuple[int, ...]]]:
+        """One pattern for every full anchor (the stem with the context its rules need), and the
+        rules each one wakes.
+
+        The pattern is a trie of the anchors, so `re` checks one character class per position in
+        C and enters the matcher only where an anchor could begin; one pass replaces a str.find
+        pass per stem. It matches the longest anchor at a place; the shorter anchors that are
+        its prefixes wake their rules too, so each match gives every rule woken there.
+        """
+        cached = self.patterns.get(-2)
+        if cached is None:
+            import re
+
+            keys: Dict[str, Tuple[int, ...]] = {}
+            for slots in self.wakes.values():
+                for _offset, _length, slot in slots:
+                    for key, indexes in slot.items():
+                        keys[key] = tuple(sorted(set(keys.get(key, ()) + tuple(indexes))))
+            woken = {key: tuple(sorted({i for k in keys if key.startswith(k) for i in keys[k]})) for key in keys}
+            cached = self.patterns[-2] = (re.compile(_trie(sorted(keys))), woken)
+        return cached  # type: ignore[no-any-return,unused-ignore]
+
     def pattern(self, index: int) -> Any:
         compiled = self.patterns.get(index)
         if compiled is None:
@@ -75,6 +97,25 @@ class _Rules:
 
             compiled = self.patterns[index] = re.compile(self.rules[index][1])
         return compiled
+
+
+def _trie(words: List[str]) -> str:
+    """A regex source matching any of `words` (non-empty), longest first, shared prefixes once."""
+    import re
+
+    groups: Dict[str, List[str]] = {}
+    ends = False
+    for word in words:
+        if word:
+            groups.setdefault(word[0], []).append(word[1:])
+        else:
+            ends = True
+    alternatives = [re.escape(char) + _trie(rest) for char, rest in sorted(groups.items())]
+    if not alternatives:
+        return ""
+    if len(alternatives) == 1 and not ends:
+        return alternatives[0]
+    return "(?:" + "|".join(alternatives) + ")" + ("?" if ends else "")
 
 
 _STATE: List[_Rules] = []
@@ -129,24 +170,17 @@ def lower_ascii(text: str) -> str:
 
 def anchor_hits(text: str, low: Optional[str] = None) -> List[Tuple[int, int]]:
     """(position, rule index) wherever a rule's anchor occurs in `text` (`low`: lower_ascii(text))."""
-    rules = _rules()
     if low is None:
         low = lower_ascii(text)
-    wakes = rules.wakes
-    found: List[Tuple[int, str]] = []
-    for anchor in rules.search:
-        at = low.find(anchor)
-        while at >= 0:
-            found.append((at, anchor))
-            at = low.find(anchor, at + 1)
+    pattern, woken = _rules().key_search()
     hits: List[Tuple[int, int]] = []
-    for at, anchor in found:
-        for offset, length, slot in wakes[anchor]:
-            begin = at - offset
-            if begin >= 0:
-                indexes = slot.get(low[begin:begin + length])
-                if indexes:
-                    hits.extend((begin, index) for index in indexes)
+    search = pattern.search
+    match = search(low)
+    while match is not None:
+        begin = match.start()
+        hits.extend((begin, index) for index in woken[match.group()])
+        # anchors can overlap (a stem's tail starting another): look again one character on
+        match = search(low, begin + 1)
     return hits
 
 
