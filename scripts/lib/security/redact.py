@@ -332,31 +332,28 @@ def _decode_string(raw: str) -> Optional[Tuple[str, List[int]]]:
     return "".join(chars), starts
 
 
-def _string_edits(raw: str, offset: int, hits: List[Tuple[int, int]], edits: List[Tuple[int, int, str]],
+def _string_edits(raw: str, offset: int, mine: List[Tuple[int, int]], edits: List[Tuple[int, int, str]],
                   counts: Dict[str, int]) -> None:
-    """Edits to the raw content of one JSON string literal starting at `offset` of its line."""
+    """Edits to the raw content of one JSON string literal starting at `offset` of its line
+    (`mine`: the line's anchor hits inside it)."""
     decoded = _decode_string(raw) if "\\" in raw else None
     if decoded is None:  # no escapes: the line's anchors are this string's, shifted
-        mine = [(at - offset, index) for at, index in hits if offset <= at < offset + len(raw)]
-        spans = find_secrets(raw, mine)
+        spans = find_secrets(raw, [(at - offset, index) for at, index in mine])
         edits.extend((a + offset, b + offset, replacement(k)) for a, b, k in spans)
     else:
         import bisect
 
         text, starts = decoded
         # an anchor found in the raw line is at the decoded character that starts there
-        mapped = [(bisect.bisect_left(starts, at - offset), index) for at, index in hits
-                  if offset <= at < offset + len(raw)]
-        spans = find_secrets(text, mapped)
+        spans = find_secrets(text, [(bisect.bisect_left(starts, at - offset), index) for at, index in mine])
         edits.extend((starts[a] + offset, starts[b] + offset, replacement(k)) for a, b, k in spans)
     _count(spans, counts)
 
 
 def _plain_edits(text: str, start: int, end: int, edits: List[Tuple[int, int, str]], counts: Dict[str, int],
-                 hits: Optional[List[Tuple[int, int]]] = None) -> None:
+                 mine: Optional[List[Tuple[int, int]]] = None) -> None:
     if end > start:
-        mine = None if hits is None else [(at - start, index) for at, index in hits if start <= at < end]
-        spans = find_secrets(text[start:end], mine)
+        spans = find_secrets(text[start:end], None if mine is None else [(at - start, index) for at, index in mine])
         edits.extend((a + start, b + start, replacement(k)) for a, b, k in spans)
         _count(spans, counts)
 
@@ -385,35 +382,39 @@ def redact_json_text(line: str, hits: Optional[List[Tuple[int, int]]] = None) ->
         hits = anchor_hits(line)
         if _long_run(line):
             hits.extend((m.start(), -1) for index in rules.scanned for m in rules.pattern(index).finditer(line))
-    hits.sort()
-    places = {at for at, _index in hits}
-    if not places:
+    if not hits:
         return Redaction(line)
-    positions = sorted(places)
+    hits.sort()
     edits: List[Tuple[int, int, str]] = []
     counts: Dict[str, int] = {}
     pos = 0
-    last = positions[-1]
+    last = hits[-1][0]
+    k = 0  # hits[:k] are behind `pos`: the literals and the text between them are walked in order
     for match in _json_patterns()[0].finditer(line):
-        if match.start() > last:
+        begin, end = match.span()
+        if begin > last:
             break
-        if _any_within(positions, pos, match.start()):
-            _plain_edits(line, pos, match.start(), edits, counts, hits)
-        if _any_within(positions, match.start(), match.end()):
-            _string_edits(match.group()[1:-1], match.start() + 1, hits, edits, counts)
-        pos = match.end()
-    if _any_within(positions, pos, len(line)):
-        _plain_edits(line, pos, len(line), edits, counts, hits)
+        if hits[k][0] < begin:
+            j = k
+            while hits[j][0] < begin:
+                j += 1
+            _plain_edits(line, pos, begin, edits, counts, hits[k:j])
+            k = j
+        if hits[k][0] < end:
+            j = k
+            while j < len(hits) and hits[j][0] < end:
+                j += 1
+            _string_edits(match.group()[1:-1], begin + 1, hits[k:j], edits, counts)
+            k = j
+            if k == len(hits):
+                pos = end
+                break
+        pos = end
+    if k < len(hits):
+        _plain_edits(line, pos, len(line), edits, counts, hits[k:])
     if not edits:
         return Redaction(line)
     return Redaction(_splice(line, edits), counts)
-
-
-def _any_within(hits: List[int], start: int, end: int) -> bool:
-    import bisect
-
-    i = bisect.bisect_left(hits, start)
-    return i < len(hits) and hits[i] < end
 
 
 def _raw_result(line: str, hits: List[Tuple[int, int]]) -> Optional[Redaction]:
