@@ -203,7 +203,9 @@ def _start(text: str, at: int, lead: str) -> int:
 def find_secrets(text: str, hits: Optional[List[Tuple[int, int]]] = None) -> List[Span]:
     """Non-overlapping (start, end, kind) spans of secrets in `text`, in order.
 
-    `hits` are anchor_hits(text) when the caller has them already."""
+    `hits` are anchor_hits(text) when the caller has them already, with (position, -1) where a
+    scanned rule matched: the scanned rules then run only when one did (the callers find those
+    places once for a whole document), not again over every piece of it."""
     if not text:
         return []
     rules = _rules()
@@ -223,7 +225,11 @@ def find_secrets(text: str, hits: Optional[List[Tuple[int, int]]] = None) -> Lis
             begin, end = match.span(secret)
             if end > begin:
                 found.append((begin, index, end, kind))
-    for index in rules.scanned if _long_run(text) else ():
+    if hits is None:
+        scanning = _long_run(text)
+    else:
+        scanning = any(index < 0 for _at, index in hits)
+    for index in rules.scanned if scanning else ():
         kind, _pattern, _groups, secret, _anchors, _lead, _source = table[index]
         for match in rules.pattern(index).finditer(text):
             start = match.start()
