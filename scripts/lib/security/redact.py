@@ -211,24 +211,24 @@ def find_secrets(text: str, hits: Optional[List[Tuple[int, int]]] = None) -> Lis
     rules = _rules()
     table = rules.rules
     found: List[Tuple[int, int, int, str]] = []  # (start, rule index, end, kind)
-    tried = set()
-    for at, index in anchor_hits(text) if hits is None else hits:
-        if index < 0 or (at, index) in tried:  # < 0: a scanned rule's place, matched below
+    compiled = rules.patterns
+    scanning = False
+    for at, index in set(anchor_hits(text) if hits is None else hits):
+        if index < 0:  # a scanned rule's place, matched below
+            scanning = True
             continue
-        tried.add((at, index))
         kind, _pattern, _groups, secret, _anchors, lead, _source = table[index]
-        start = _start(text, at, lead)
+        start = _start(text, at, lead) if lead else at
         if start < 0:
             continue
-        match = rules.pattern(index).match(text, start)
+        pattern = compiled.get(index) or rules.pattern(index)
+        match = pattern.match(text, start)
         if match is not None and match.end() > at:
             begin, end = match.span(secret)
             if end > begin:
                 found.append((begin, index, end, kind))
     if hits is None:
         scanning = _long_run(text)
-    else:
-        scanning = any(index < 0 for _at, index in hits)
     for index in rules.scanned if scanning else ():
         kind, _pattern, _groups, secret, _anchors, _lead, _source = table[index]
         for match in rules.pattern(index).finditer(text):
