@@ -68,7 +68,7 @@ class _Rules:
         self.wakes = WAKES  # type: ignore[assignment,unused-ignore]
         self.scanned = SCANNED
 
-    def key_search(self) -> Tuple[List[Any], Dict[str, Tuple[int, ...]]]:
+    def key_search(self) -> Tuple[List[Tuple[Any, bool]], Dict[str, Tuple[int, ...]]]:
         """Patterns that find every full anchor (the stem with the context its rules need), and
         the rules each anchor wakes.
 
@@ -92,7 +92,8 @@ class _Rules:
             firsts: Dict[str, List[str]] = {}
             for key in sorted(keys):
                 firsts.setdefault(key[0], []).append(key)
-            cached = self.patterns[-2] = ([re.compile(_trie(group)) for group in firsts.values()], woken)
+            cached = self.patterns[-2] = ([(re.compile(_trie(group)), _overlaps(group)) for group in firsts.values()],
+                                          woken)
         return cached  # type: ignore[no-any-return,unused-ignore]
 
     def pattern(self, index: int) -> Any:
@@ -121,6 +122,17 @@ def _trie(words: List[str]) -> str:
     if len(alternatives) == 1 and not ends:
         return alternatives[0]
     return "(?:" + "|".join(alternatives) + ")" + ("?" if ends else "")
+
+
+def _overlaps(keys: List[str]) -> bool:
+    """Whether one of `keys` can begin inside another's occurrence (then a pass must look again
+    one character after each match, not after its end)."""
+    for key in keys:
+        for i in range(1, len(key)):
+            tail = key[i:]
+            if any(other.startswith(tail) or tail.startswith(other) for other in keys):
+                return True
+    return False
 
 
 _STATE: List[_Rules] = []
@@ -179,7 +191,12 @@ def anchor_hits(text: str, low: Optional[str] = None) -> List[Tuple[int, int]]:
         low = lower_ascii(text)
     patterns, woken = _rules().key_search()
     hits: List[Tuple[int, int]] = []
-    for pattern in patterns:
+    for pattern, overlaps in patterns:
+        if not overlaps:
+            for match in pattern.finditer(low):
+                begin = match.start()
+                hits.extend((begin, index) for index in woken[match.group()])
+            continue
         search = pattern.search
         match = search(low)
         while match is not None:
