@@ -8,6 +8,8 @@ setup.sh runs); the merged text replaces %A, and the exit status says whether it
 
 from __future__ import annotations
 
+import _project_python  # noqa: F401  (first: re-executes with baton's Python when needed)
+
 import argparse
 import sys
 from collections.abc import Sequence

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""The console: a read-only HTTP API and a live web dashboard over one or more repositories, with a kill switch.
+"""The console: a live web dashboard, an HTTP API and Prometheus metrics over one or more repositories; starts and stops chains.
 
     serve.py [--port 8765] [--host 127.0.0.1] [--project-dir PATH ...] [--allow-remote]
 
 Bound to 127.0.0.1 by default. A token is generated at every start, written to
 .claude/state/serve.token (mode 0600) of the first project and printed: stopping a chain
-needs it, and with --allow-remote every request does. See docs/console.md.
+and starting a chain need it, and with --allow-remote every request does. See docs/console.md.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how often to look for changes for live updates (default 0.25 s)")
     parser.add_argument("--stop-timeout", type=_seconds, default=20.0, metavar="S",
                         help="how long the Stop button waits for the runner (default 20 s)")
+    parser.add_argument("--launch-timeout", type=_seconds, default=20.0, metavar="S",
+                        help="how long starting a chain waits for it to reach the registry (default 20 s)")
     parser.add_argument("--max-note-kib", type=_kib, default=256, metavar="KIB",
                         help="show at most this much of a note's body (default 256 KiB; the rest is one "
                              "click away, as plain text)")
@@ -148,7 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
     from lib.console.data import Console, Settings
 
     console = Console(roots, Settings(poll_interval_s=args.poll_interval, stop_timeout_s=args.stop_timeout,
-                                      max_body_bytes=args.max_note_kib * 1024))
+                                      launch_timeout_s=args.launch_timeout, max_body_bytes=args.max_note_kib * 1024))
     started = time.monotonic()
     notes = console.warm()
     print(f"store index: {notes} notes up to date in {time.monotonic() - started:.1f} s", flush=True)

@@ -194,7 +194,7 @@ def test_chains_list_is_empty_without_chains(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("url", [
-    "/api/sessions?since=yesterday",
+    "/api/sessions?since=the%20day%20before",
     "/api/sessions?until=2026-13-01",
     "/api/sessions?since=2026-03-05&until=2026-03-01",
     "/api/sessions?limit=0",
@@ -344,6 +344,9 @@ def test_insights_page_draws_svg_charts(client: TestClient) -> None:
     assert "Cost per day" in text and "compile_error" in text
 
 
-def test_bad_page_parameters_answer_400(client: TestClient) -> None:
-    response = client.get("/sessions?since=nope")
-    assert response.status_code == 400 and "not a date" in response.text
+def test_a_bad_filter_value_is_a_message_beside_its_field_and_the_form_is_kept(client: TestClient) -> None:
+    response = client.get("/sessions?since=nope&workstream=ws-a")
+    assert response.status_code == 200
+    text = response.text
+    assert 'id="err-since"' in text and "not a date" in text
+    assert 'value="nope"' in text and 'value="ws-a"' in text

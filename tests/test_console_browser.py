@@ -95,7 +95,6 @@ def test_a_chain_advances_live_and_the_stop_button_stops_it(h: Harness, console:
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("dialog", lambda dialog: dialog.accept())  # the "Stop chain ...?" confirmation
     page.goto(f"{console.url}/#token={console.token}")
     page.wait_for_selector("#live-status.on")
     page.evaluate("window.__sameDocument = true")
@@ -113,7 +112,7 @@ def test_a_chain_advances_live_and_the_stop_button_stops_it(h: Harness, console:
         page.wait_for_function(
             "() => { const s = document.querySelector('#running .chain-card [data-field=sessions]');"
             " return s && s.textContent.trim() === '2 / 4'; }", timeout=20_000)
-        assert "$0.4000 of $5.00" in card.locator("[data-field=cost]").inner_text()
+        assert "$0.40 of $5.00" in card.locator("[data-field=cost]").inner_text()
         assert page.evaluate("window.__sameDocument") is True
         assert page.locator("#event-log").inner_text().count("session started") >= 2
         # Screenshots for people to look at (the media query applies without a reload).
@@ -126,6 +125,9 @@ def test_a_chain_advances_live_and_the_stop_button_stops_it(h: Harness, console:
             print(f"dashboard screenshot ({scheme}): {shots / f'dashboard-{scheme}.png'}")
 
         card.locator("button[data-stop]").click()
+        # The token from the address is checked first; then the confirmation asks who stops the chain.
+        page.locator("#stop-confirm-step").wait_for(state="visible")
+        page.locator("#stop-go").click()
         page.wait_for_function(
             "() => document.querySelector('#recent') && "
             "document.querySelector('#recent').textContent.includes('stopped')", timeout=30_000)
@@ -173,4 +175,125 @@ def test_a_note_with_script_renders_inert_and_the_theme_toggle_sticks(h: Harness
     shot = tmp_path / "insights-dark.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"insights screenshot (dark): {shot}")
+    page.close()
+
+
+# ------------------------------------------------------------------ every page: 390 px, axe-core, both themes
+
+
+def _seed_pages(h: Harness) -> tuple[str, str]:
+    """A store and a registry with something on every page; (a chain id, a session id)."""
+    from lib.chains.registry import Breaker, ChainRecord, Registry, SessionRecord
+
+    today = dt.date.today()
+    sid = "RT-" + today.strftime("%y%m%d") + "-01"
+    write_session(h.root, sid, operator="rt", date=today.isoformat(), cost_usd=0.8, workstream="auth",
+                  outcome="blocked", failures_breakdown={"test_fail": 3, "lint_error": 1},
+                  summary="A long summary that goes on and on to see that a narrow screen wraps it " * 3)
+    write_session(h.root, "JD-" + today.strftime("%y%m%d") + "-02", operator="jd", date=today.isoformat(),
+                  workstream="billing-export-with-a-rather-long-name", chain_id="20260306-101500-abcd")
+    chain_id = "20260306-101500-abcd"
+    Registry().save(ChainRecord(
+        id=chain_id, project_dir=str(h.root), mission="Build the billing export. " * 8, status="circuit_open",
+        operator="jd", end_reason="3 failed sessions in a row", settings={"budget_usd": 5.0, "max_sessions": 4},
+        breaker=Breaker(state="open", consecutive_failures=3, opened_at=dt.datetime.now(dt.UTC).isoformat()),
+        sessions=[SessionRecord(id="JD-" + today.strftime("%y%m%d") + "-02", index=1, status="failed",
+                                cost_usd=0.45, failure_class="timeout", reason="wall_clock")]))
+    return chain_id, sid
+
+
+def _pages(chain_id: str, session_id: str) -> list[str]:
+    return ["/", "/chains", f"/chains/{chain_id}", "/sessions", "/sessions?operator=Nobody+Here&since=soon",
+            f"/sessions/{session_id}", "/workstreams", "/insights", "/team", "/search?q=summary"]
+
+
+def test_no_page_overflows_sideways_at_390_px(h: Harness, console: Console, browser: Any) -> None:
+    chain_id, session_id = _seed_pages(h)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    wide = {}
+    for path in _pages(chain_id, session_id):
+        page.goto(console.url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            culprits = page.evaluate(
+                "() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391)"
+                ".slice(0, 3).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))")
+            wide[path] = (width, culprits)
+    page.close()
+    assert wide == {}
+
+
+def test_axe_finds_no_serious_or_critical_violation_in_either_theme(h: Harness, console: Console,
+                                                                    browser: Any) -> None:
+    axe_module = pytest.importorskip("axe_playwright_python.sync_playwright",
+                                     reason="axe-playwright-python not installed: accessibility test skipped")
+    axe = axe_module.Axe()
+    chain_id, session_id = _seed_pages(h)
+    page = browser.new_page()
+    found: dict[str, list[str]] = {}
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for path in _pages(chain_id, session_id):
+            page.goto(console.url + path)
+            results = axe.run(page)
+            bad = [f"{v['id']}: {v['help']} ({len(v['nodes'])}: {v['nodes'][0]['target']})"
+                   for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+            if bad:
+                found[f"{scheme} {path}"] = bad
+    page.close()
+    assert found == {}
+
+
+def test_launch_watch_and_stop_a_chain_from_the_browser(h: Harness, console: Console, browser: Any,
+                                                        tmp_path: Path) -> None:
+    second = tmp_path / "second-started"
+    h.scenario(
+        {"steps": [{"init": {}}, {"text": "First part."}, note("incomplete", summary="The first part is done."),
+                   result(total_cost_usd=0.3, num_turns=2)]},
+        {"steps": [{"init": {}}, {"text": "Second part."}, {"touch": str(second)}, {"sleep": 60}]},
+    )
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{console.url}/chains#token={console.token}")
+    page.wait_for_selector("#live-status.on")
+    form = page.locator("#launch-form")
+    form.locator("textarea[name=mission]").fill("Build the feature in two parts.")
+    form.locator("select[name=operator]").select_option("rt")
+    form.locator("input[name=max_sessions]").fill("4")
+    form.locator("input[name=budget_usd]").fill("5")
+    form.locator("button[type=submit]").click()
+    link = page.locator("#launch-msg a")
+    link.wait_for(timeout=30_000)
+    chain_id = link.inner_text()
+    try:
+        # The chain appears in the list without a reload, and advances to its second session.
+        row = page.locator(f'#chains tr[data-chain="{chain_id}"]')
+        row.wait_for(timeout=20_000)
+        h.wait_for(second)
+        page.wait_for_function(
+            f"() => {{ const r = document.querySelector('#chains tr[data-chain=\"{chain_id}\"]');"
+            " return r && r.textContent.includes('2 / 4'); }", timeout=20_000)
+        assert "Rita Tavares" in row.inner_text()
+        row.locator("button[data-stop]").click()
+        page.locator("#stop-confirm-step").wait_for(state="visible")
+        page.locator("#stop-operator").select_option("jd")
+        page.locator("#stop-go").click()
+        page.wait_for_function(
+            f"() => {{ const r = document.querySelector('#chains tr[data-chain=\"{chain_id}\"]');"
+            " return r && r.textContent.includes('stopped by'); }", timeout=30_000)
+        stopped_row = page.locator(f'#chains tr[data-chain="{chain_id}"]').inner_text()
+        assert "Jo Doe" in stopped_row
+    finally:
+        if h.chain(chain_id)["status"] == "running":
+            h.chains("stop", chain_id, "--timeout", "15")
+    chain = h.chain(chain_id)
+    assert chain["status"] == "stopped" and chain["operator"] == "rt"
+    assert chain["settings"]["max_sessions"] == 4
+    # Stopped is neutral, not painted like a failure.
+    page.goto(f"{console.url}/chains/{chain_id}")
+    badge = page.locator("h1 .badge")
+    assert badge.inner_text() == "stopped"
+    assert badge.evaluate("e => getComputedStyle(e).color") == page.evaluate("getComputedStyle(document.body).color")
+    assert errors == []
     page.close()

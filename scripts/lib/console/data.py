@@ -1,261 +1,61 @@
 """What the console shows, as plain data: the API returns it as JSON and the pages render it.
 
 Every read goes through the library: notes through the store view (`lib.store.frontmatter`), chains
-through the chain registry (`lib.chains.registry`), live sessions through `lib.telemetry.state`, the
-decision log through `lib.failures.decisions`, figures through `lib.failures.insights`. Stopping a chain calls
-`lib.chains.runner.request_stop`, the function behind `chains.py stop`.
+through the chain registry (`lib.chains.registry`, shaped by `lib.console.chainview`), live sessions
+through `lib.telemetry.state` (`lib.console.live`), the decision log through `lib.failures.decisions`,
+figures through `lib.failures.insights`. Stopping a chain calls `lib.chains.runner.request_stop`, the
+function behind `chains.py stop`; starting one runs `chains.py run --detach` (`lib.console.launch`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from lib.console import chainview, launch
+from lib.console.chainview import (
+    chain_summary,
+    chains_available,
+    open_registry,
+    registry_paths,
+)
+from lib.console.live import live_states, telemetry_row
+from lib.console.model import Project, Settings, cut_body, project_names, session_row
+from lib.console.queries import (
+    CHAIN_STATUSES,
+    MAX_LIMIT,
+    SESSION_OUTCOMES,
+    SESSION_STATUSES,
+    BadRequest,
+    Conflict,
+    NotFound,
+    Person,
+    SessionQuery,
+    Unavailable,
+    clip_input,
+    number_or_none,
+    quote_input,
+    resolve_operator,
+    text_or_none,
+)
 from lib.console.storeview import Note, StoreView
 from lib.core.errors import BatonError
-from lib.core.paths import STATE_DIR
 from lib.failures import decisions as decision_log
 from lib.failures import insights
 from lib.security import redact
-from lib.telemetry import state as hookstate
+
+__all__ = ["CHAIN_STATUSES", "MAX_LIMIT", "SESSION_OUTCOMES", "SESSION_STATUSES", "BadRequest", "Conflict",
+           "Console", "NotFound", "Project", "SessionQuery", "Settings", "Unavailable", "chains_available",
+           "clip_input", "cut_body", "project_names", "quote_input", "registry_paths", "session_row"]
 
 TOKEN_FILE = "serve.token"
-SESSION_STATUSES = ("claimed", "written")
-SESSION_OUTCOMES = ("done", "incomplete", "blocked")
-CHAIN_STATUSES = ("running", "done", "max_sessions", "failed", "budget_exhausted", "circuit_open", "stopped")
-MAX_LIMIT = 500
-
-
-class NotFound(BatonError):
-    """An id that names nothing (HTTP 404)."""
-
-
-class BadRequest(BatonError):
-    """A parameter the console cannot use (HTTP 400)."""
-
-
-class Conflict(BatonError):
-    """A request that does not fit the current state, such as stopping a finished chain (HTTP 409)."""
-
-
-class Unavailable(BatonError):
-    """Something the request needs is missing or did not answer in time (HTTP 503)."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    # How often the event watcher looks for changes (seconds).
-    poll_interval_s: float = 0.25
-    # A note edited in place (not renamed) is seen within this many seconds.
-    full_scan_s: float = 5.0
-    # A telemetry state with no event for this long is not "in progress" any more.
-    stale_after_s: float = 6 * 3600.0
-    # How long the kill switch waits for the runner to stop the chain.
-    stop_timeout_s: float = 20.0
-    # Where the chain registry lives (None: $BATON_STATE_HOME, as chains.py).
-    registry_home: Path | None = None
-    # A note body larger than this (UTF-8 bytes) is shown cut, with a link to the whole note as text:
-    # rendering markdown costs ~2 s and ~80 MB per MB of note.
-    max_body_bytes: int = 256 * 1024
-
-
-# Bad input is quoted in error text up to this many characters; the rest is counted, not echoed.
-QUOTE_LIMIT = 100
-
-
-def quote_input(value: object, limit: int = QUOTE_LIMIT) -> str:
-    """repr() of untrusted input for an error message, at most `limit` characters of it."""
-    text = value if isinstance(value, str) else str(value)
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}... ({len(text)} characters)"
-
-
-def clip_input(value: str, limit: int = QUOTE_LIMIT) -> str:
-    """Untrusted input shown as is (an id in a path), at most `limit` characters of it."""
-    return value if len(value) <= limit else f"{value[:limit]}... ({len(value)} characters)"
-
-
-def cut_body(body: str, limit: int) -> tuple[str, bool]:
-    """The body's first `limit` UTF-8 bytes, ended at a paragraph or line break when one is near."""
-    if len(body) <= limit // 4:  # at most 4 bytes a character: certainly short enough
-        return body, False
-    raw = body.encode("utf-8")
-    if len(raw) <= limit:
-        return body, False
-    head = raw[:limit].decode("utf-8", "ignore")
-    for mark in ("\n\n", "\n"):
-        cut = head.rfind(mark)
-        if cut >= len(head) // 2:
-            return head[: cut + 1], True
-    return head, True
-
-
-@dataclass
-class Project:
-    name: str
-    root: Path
-    view: StoreView
-
-    @property
-    def state_dir(self) -> Path:
-        return self.root / STATE_DIR
-
-
-def project_names(roots: Iterable[Path]) -> list[str]:
-    """A short, unique, URL-safe name per project: its folder name, numbered when two clash."""
-    names: list[str] = []
-    for root in roots:
-        base = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in root.name).strip(".-") or "project"
-        name, n = base, 2
-        while name in names:
-            name, n = f"{base}-{n}", n + 1
-        names.append(name)
-    return names
-
-
-def _parse_date(value: str | None, name: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"{name}: {quote_input(value)} is not a date (YYYY-MM-DD)") from None
-
-
-def _parse_int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadRequest(f"{name}: {quote_input(value)} is not a whole number") from None
-    if not lo <= number <= hi:
-        raise BadRequest(f"{name}: {clip_input(value)} is out of range ({lo}-{hi})")
-    return number
-
-
-def _choice(value: str | None, name: str, allowed: Iterable[str]) -> str | None:
-    if value is None or value == "":
-        return None
-    options = tuple(allowed)
-    if value not in options:
-        raise BadRequest(f"{name}: {quote_input(value)} is not one of {', '.join(options)}")
-    return value
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return float(value)
-
-
-@dataclass
-class SessionQuery:
-    project: str | None = None
-    operator: str | None = None
-    workstream: str | None = None
-    since: dt.date | None = None
-    until: dt.date | None = None
-    status: str | None = None
-    outcome: str | None = None
-    chain: str | None = None
-    limit: int = 50
-    offset: int = 0
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> SessionQuery:
-        query = cls(
-            project=_text(params.get("project")),
-            operator=_text(params.get("operator")),
-            workstream=_text(params.get("workstream")),
-            since=_parse_date(params.get("since"), "since"),
-            until=_parse_date(params.get("until"), "until"),
-            status=_choice(params.get("status"), "status", SESSION_STATUSES),
-            outcome=_choice(params.get("outcome"), "outcome", SESSION_OUTCOMES),
-            chain=_text(params.get("chain")),
-            limit=_parse_int(params.get("limit"), "limit", 50, 1, MAX_LIMIT),
-            offset=_parse_int(params.get("offset"), "offset", 0, 0, 10_000_000),
-        )
-        if query.since and query.until and query.since > query.until:
-            raise BadRequest(f"since {query.since} is after until {query.until}")
-        return query
-
-    def matches(self, note: Note) -> bool:
-        return bool(self.filter([note]))
-
-    def filter(self, notes: list[Note]) -> list[Note]:
-        """The notes that match, in their order. `notes` newest first (by day), as the store view gives them."""
-        if self.since is not None or self.until is not None:
-            low = self.since.isoformat() if self.since else ""
-            high = self.until.isoformat() if self.until else "~"
-            # Newest first by day: the range is one run of the list; notes without a day come last.
-            lo = _first(notes, lambda n: n.date <= high)
-            hi = _first(notes, lambda n: n.date < low or not n.date, start=lo)
-            notes = notes[lo:hi]
-        if self.status is not None:
-            notes = [n for n in notes if n.meta.get("status") == self.status]
-        else:
-            # A claim stub is "no session yet" to every reader unless asked for.
-            notes = [n for n in notes if n.meta.get("status") != "claimed"]
-        for key, value in (("operator", self.operator), ("workstream", self.workstream), ("outcome", self.outcome),
-                           ("chain_id", self.chain)):
-            if value is not None:
-                notes = [n for n in notes if n.meta.get(key) == value]
-        return notes
-
-
-def _first(notes: list[Note], test: Callable[[Note], bool], start: int = 0) -> int:
-    """The index of the first note from `start` that passes `test` (len when none): a bisection, as
-    `test` turns true once and stays true along the list."""
-    lo, hi = start, len(notes)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if test(notes[mid]):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-def _redacted(value: str | None) -> str | None:
-    return redact.redact(value) if value else value
-
-
-def session_row(project: Project, note: Note) -> dict[str, Any]:
-    meta = note.meta
-    return {
-        "project": project.name,
-        "id": note.external_id,
-        "path": note.relpath,
-        "title": _redacted(_text(meta.get("title"))),
-        "operator": _text(meta.get("operator")),
-        "date": note.date or None,
-        "status": _text(meta.get("status")),
-        "outcome": _text(meta.get("outcome")),
-        "workstream": _text(meta.get("workstream")),
-        "summary": _redacted(_text(meta.get("summary"))),
-        "model": _text(meta.get("model")),
-        "cost_usd": _number(meta.get("cost_usd")),
-        "chain_id": _text(meta.get("chain_id")),
-        "tool_calls": int(_number(meta.get("tool_calls_count")) or 0),
-        "failures": insights.failure_total(meta),
-        "synthetic": meta.get("synthetic") is True,
-        "error": note.error,
-    }
 
 
 class Console:
@@ -275,6 +75,8 @@ class Console:
         self._cache_lock = threading.Lock()
         self._insights_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._session_cache: dict[tuple[Any, ...], list[tuple[Project, Note]]] = {}
+        self._roster_cache: dict[str, tuple[tuple[int, int], list[Person]]] = {}
+        self._chained_cache: tuple[tuple[int, ...], dict[str, dict[str, Any]]] | None = None
 
     # -- projects ----------------------------------------------------------------
 
@@ -316,14 +118,77 @@ class Console:
             "poll_interval_s": self.settings.poll_interval_s,
         }
 
+    # -- people ------------------------------------------------------------------
+
+    def roster(self, project: str | None = None) -> list[Person]:
+        """Everyone in the operators.yaml of the selected projects (read again when a file changes)."""
+        people: dict[str, Person] = {}
+        for proj in self.selected(project):
+            for person in self._project_roster(proj):
+                people.setdefault(person.slug, person)
+        return sorted(people.values(), key=lambda p: (p.name or p.slug).lower())
+
+    def _project_roster(self, proj: Project) -> list[Person]:
+        from lib.store import operators
+
+        try:
+            st = os.stat(proj.root / operators.OPERATORS_PATH)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = (-1, -1)
+        with self._cache_lock:
+            cached = self._roster_cache.get(proj.name)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        people = [Person(op["slug"], op.get("name"), op.get("initials")) for op in _roster(proj.root)]
+        with self._cache_lock:
+            self._roster_cache[proj.name] = (stamp, people)
+        return people
+
+    def names(self) -> dict[str, str]:
+        """slug -> the person's name, for every served roster."""
+        return {p.slug: p.name for p in self.roster() if p.name}
+
+    def resolve_operator(self, value: str | None, name: str = "operator") -> str | None:
+        return resolve_operator(value, self.roster(), name)
+
     # -- sessions ----------------------------------------------------------------
+
+    def chained(self) -> dict[str, dict[str, Any]]:
+        """session id -> {chain, status, cost_usd} for every chain session the registry knows."""
+        if not chains_available():
+            return {}
+        stamp = chainview.registry_stamp(self.settings.registry_home)
+        cached = self._chained_cache
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        out: dict[str, dict[str, Any]] = {}
+        for chain in open_registry(self.settings.registry_home).chains(archived=True):
+            for s in chain.sessions:
+                out[s.id] = {"chain": chain.id, "status": s.status, "cost_usd": s.cost_usd}
+        self._chained_cache = (stamp, out)
+        return out
+
+    def session_query(self, params: Mapping[str, str], errors: dict[str, str] | None = None) -> SessionQuery:
+        """The query in these parameters, operators resolved against the served rosters."""
+        query = SessionQuery.from_params(params, self.roster(), errors=errors)
+        if query.project is not None:
+            try:
+                self.project(query.project)
+            except NotFound as exc:
+                if errors is None:
+                    raise
+                errors["project"] = str(exc)
+                query.project = None
+        if query.failed:
+            query.failed_ids = frozenset(k for k, v in self.chained().items() if v["status"] == "failed")
+        return query
 
     def sessions(self, query: SessionQuery) -> dict[str, Any]:
         projects = self.selected(query.project)
         notes = [(project, project.view.notes("session")) for project in projects]
         # The filtered list is kept per store generation, so paging through it costs a slice.
-        key = (tuple((p.name, p.view.generation) for p in projects), query.operator, query.workstream,
-               query.since, query.until, query.status, query.outcome, query.chain)
+        key = (tuple((p.name, p.view.generation) for p in projects), *query.cache_key())
         with self._cache_lock:
             matched = self._session_cache.get(key)
         if matched is None:
@@ -338,12 +203,13 @@ class Console:
                 self._session_cache[key] = matched
         page = matched[query.offset: query.offset + query.limit]
         end = query.offset + len(page)
+        chained = self.chained()
         return {
             "total": len(matched),
             "offset": query.offset,
             "limit": query.limit,
             "next_offset": end if end < len(matched) else None,
-            "sessions": [session_row(p, n) for p, n in page],
+            "sessions": [session_row(p, n, chained.get(n.external_id)) for p, n in page],
         }
 
     def find_session(self, session_id: str, project: str | None = None) -> tuple[Project, Note]:
@@ -361,7 +227,7 @@ class Console:
         except BatonError as exc:
             body = ""
             note = dataclasses.replace(note, error=note.error or str(exc))
-        out = session_row(proj, note)
+        out = session_row(proj, note, self.chained().get(note.external_id))
         out["frontmatter"] = redact.redact_data(note.meta)
         body = redact.redact(body)
         shown, cut = cut_body(body, self.settings.max_body_bytes)
@@ -379,7 +245,6 @@ class Console:
         if path.is_symlink() or not path.resolve().is_relative_to(proj.root.resolve()):
             raise NotFound(f"no session {clip_input(session_id)} (its file is a symlink)")
         return path
-
     # -- workstreams and operators -----------------------------------------------
 
     def workstreams(self, *, project: str | None = None, owner: str | None = None,
@@ -398,12 +263,12 @@ class Console:
                     "project": proj.name,
                     "id": note.external_id,
                     "path": note.relpath,
-                    "title": _text(meta.get("title")),
-                    "owner": _text(meta.get("owner")),
-                    "status": _text(meta.get("status")),
+                    "title": text_or_none(meta.get("title")),
+                    "owner": text_or_none(meta.get("owner")),
+                    "status": text_or_none(meta.get("status")),
                     "priority": meta.get("priority") if isinstance(meta.get("priority"), str) else None,
-                    "summary": _text(meta.get("summary")),
-                    "updated": _text(meta.get("updated")),
+                    "summary": text_or_none(meta.get("summary")),
+                    "updated": text_or_none(meta.get("updated")),
                     "sessions": last[2] if last else 0,
                     "last_session": last[1] if last else None,
                     "last_activity": last[0] if last else None,
@@ -432,7 +297,7 @@ class Console:
                 if proj.name not in entry["projects"]:
                     entry["projects"].append(proj.name)
                 entry["sessions"] += 1
-                entry["cost_usd"] = round(entry["cost_usd"] + (_number(meta.get("cost_usd")) or 0.0), 6)
+                entry["cost_usd"] = round(entry["cost_usd"] + (number_or_none(meta.get("cost_usd")) or 0.0), 6)
                 day = note.date
                 if day and (entry["last_session_date"] is None or day > entry["last_session_date"]):
                     entry["last_session_date"] = day
@@ -441,6 +306,10 @@ class Console:
         return {"operators": rows}
 
     # -- chains ------------------------------------------------------------------
+
+    def _summary(self, proj: Project, chain: Any, registry: Any) -> dict[str, Any]:
+        stopped = chainview.read_stop(self.settings.registry_home, chain.id) if chain.status == "stopped" else None
+        return chain_summary(proj.name, chain.to_dict(), alive=chainview.alive(registry, chain), stopped=stopped)
 
     def chains(self, *, project: str | None = None, status: str | None = None) -> dict[str, Any]:
         if not chains_available():
@@ -454,7 +323,7 @@ class Console:
                 continue
             if status is not None and chain.status != status:
                 continue
-            rows.append(chain_summary(proj, chain.to_dict(), alive=_alive(registry, chain)))
+            rows.append(self._summary(proj, chain, registry))
         return {"chains": rows, "available": True}
 
     def _chain_record(self, chain_id: str) -> tuple[Project, Any]:
@@ -475,39 +344,13 @@ class Console:
         proj, record = self._chain_record(chain_id)
         registry = open_registry(self.settings.registry_home)
         data = record.to_dict()
-        out = chain_summary(proj, data, alive=_alive(registry, record))
+        out = self._summary(proj, record, registry)
         out["mission_full"] = data.get("mission") or ""
         out["settings"] = data.get("settings") or {}
         out["totals"] = data.get("totals") or {}
-        sessions = []
-        for s in data.get("sessions") or []:
-            note = proj.view.get("session", s.get("id") or "")
-            handoff = s.get("handoff") or {}
-            sessions.append({
-                "id": s.get("id"),
-                "index": s.get("index"),
-                "status": s.get("status"),
-                "started_at": s.get("started_at"),
-                "ended_at": s.get("ended_at"),
-                "cost_usd": _number(s.get("cost_usd")) or 0.0,
-                "turns": s.get("turns") or 0,
-                "model": s.get("model"),
-                "result_subtype": s.get("result_subtype"),
-                "reason": s.get("reason"),
-                "error_kind": s.get("error_kind"),
-                "failure_class": s.get("failure_class"),
-                "error": s.get("error"),
-                "attempts": len(s.get("attempts") or []),
-                "handoff": {
-                    "status": handoff.get("status"),
-                    "path": handoff.get("path"),
-                    "outcome": handoff.get("outcome"),
-                    "problems": list(handoff.get("problems") or []),
-                },
-                "note": _note_brief(note),
-            })
+        sessions = chainview.chain_sessions(data, lambda sid: proj.view.get("session", sid))
         out["sessions"] = sessions
-        budget = _number((data.get("settings") or {}).get("budget_usd"))
+        budget = number_or_none((data.get("settings") or {}).get("budget_usd"))
         spent = out["cost_usd"]
         out["costs"] = {
             "total_usd": spent,
@@ -515,21 +358,7 @@ class Console:
             "remaining_usd": round(max(budget - spent, 0.0), 6) if budget is not None else None,
             "per_session": [{"id": s["id"], "cost_usd": s["cost_usd"]} for s in sessions],
         }
-        recorded = [_decision(d, "registry") for d in data.get("decisions") or [] if isinstance(d, Mapping)]
-        # The runner writes each decision to the chain's record and to the decision log: a log line that
-        # mirrors a recorded decision (same type and session, within two seconds) is not shown twice.
-        seen = [(d["type"], d["session"], _epoch(d["at"]) or 0.0) for d in recorded]
-        logged = []
-        recorded_ids = {d.get("id") for d in data.get("decisions") or [] if isinstance(d, Mapping) and d.get("id")}
-        for entry in decision_log.read_decisions(root=proj.root):
-            # A follow-up says whether a recorded decision resolved its failure: the record has it already.
-            if entry.get("chain") != chain_id or entry.get("follow_up_of") or entry.get("decision_id") in recorded_ids:
-                continue
-            item = _decision(entry, "log")
-            at = _epoch(item["at"]) or 0.0
-            if not any(t == item["type"] and s == item["session"] and abs(a - at) <= 2.0 for t, s, a in seen):
-                logged.append(item)
-        out["decisions"] = sorted(recorded + logged, key=lambda d: _epoch(d["at"]) or 0.0)
+        out["decisions"] = chainview.merged_decisions(data, decision_log.read_decisions(root=proj.root))
         out["failures"] = redact.redact_data([
             {"session": s["id"], "failure_class": s["failure_class"], "reason": s["reason"],
              "error_kind": s["error_kind"], "error": s["error"]}
@@ -537,19 +366,32 @@ class Console:
         ])
         return out
 
-    def stop_chain(self, chain_id: str) -> dict[str, Any]:
-        """Stop a chain exactly as `chains.py stop` does; the chain as it is afterwards."""
+    def stop_chain(self, chain_id: str, operator: str | None = None) -> dict[str, Any]:
+        """Stop a chain exactly as `chains.py stop` does, noting who asked; the chain as it is afterwards."""
         proj, record = self._chain_record(chain_id)
         if record.status != "running":
             raise Conflict(f"chain {chain_id} is {record.status}: nothing to stop")
+        who = self.resolve_operator(operator) if operator else None
         from lib.chains import lifecycle as chain_runner
 
         registry = open_registry(self.settings.registry_home)
+        chainview.record_stop(self.settings.registry_home, chain_id, who)
         try:
             chain = chain_runner.request_stop(registry, chain_id, timeout_s=self.settings.stop_timeout_s)
         except BatonError as exc:
             raise Unavailable(str(exc)) from None
-        return chain_summary(proj, chain.to_dict(), alive=_alive(registry, chain))
+        return self._summary(proj, chain, registry)
+
+    def launch_chain(self, request: launch.LaunchRequest, project: str | None = None) -> dict[str, Any]:
+        """Start a detached chain in a served project (`chains.py run --detach`); the new chain."""
+        if not chains_available():
+            raise Unavailable("the chain runner is not installed")
+        proj = self.project(project)
+        if request.operator:
+            request = dataclasses.replace(request, operator=self.resolve_operator(request.operator))
+        chain_id = launch.start(proj.root, request, registry_home=self.settings.registry_home,
+                                timeout_s=self.settings.launch_timeout_s)
+        return self.chain(chain_id)
 
     # -- insights and live telemetry ---------------------------------------------
 
@@ -561,7 +403,7 @@ class Console:
             proj.view.refresh()
         chain_dicts = [c for c in self._chain_dicts() if {p.name for p in projects} & {c.get("_project")}]
         key = (tuple((p.name, p.view.generation) for p in projects), since, until, operator, workstream,
-               _registry_stamp(self.settings.registry_home), tuple(_decisions_stamp(p) for p in projects))
+               chainview.registry_stamp(self.settings.registry_home), tuple(_decisions_stamp(p) for p in projects))
         with self._cache_lock:
             cached = self._insights_cache.get(key)
         if cached is not None:
@@ -595,8 +437,10 @@ class Console:
         now = time.time()
         rows = []
         for proj in self.selected(project):
+            owners = _owners(proj, self._chain_dicts())
             for session_id, state in live_states(proj.state_dir):
-                row = telemetry_row(proj, session_id, state, now, self.settings.stale_after_s)
+                row = telemetry_row(proj.name, session_id, state, now, self.settings.stale_after_s)
+                row["operator"] = row["operator"] or owners.get(session_id)
                 if include_ended or row["in_progress"]:
                     rows.append(row)
         rows.sort(key=lambda r: r["last_event_at"] or "", reverse=True)
@@ -604,6 +448,22 @@ class Console:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _owners(proj: Project, chains: list[dict[str, Any]]) -> dict[str, str]:
+    """Claude Code session id -> operator: from the notes that name it, else from the chain that ran it."""
+    out: dict[str, str] = {}
+    for chain in chains:
+        if chain.get("_project") != proj.name or not isinstance(chain.get("operator"), str):
+            continue
+        for s in chain.get("sessions") or []:
+            if isinstance(s, Mapping) and isinstance(s.get("claude_session_id"), str):
+                out[s["claude_session_id"]] = chain["operator"]
+    for note in proj.view.notes("session")[:200]:
+        claude_id, who = note.meta.get("claude_session_id"), note.meta.get("operator")
+        if isinstance(claude_id, str) and isinstance(who, str) and who:
+            out[claude_id] = who
+    return out
 
 
 def _operator_entry(slug: str) -> dict[str, Any]:
@@ -638,165 +498,9 @@ def _last_activity(sessions: list[Note]) -> dict[str, tuple[str, str, int]]:
     return out
 
 
-def _note_brief(note: Note | None) -> dict[str, Any] | None:
-    if note is None:
-        return None
-    return {"id": note.external_id, "path": note.relpath, "title": _text(note.meta.get("title")),
-            "summary": _text(note.meta.get("summary")), "outcome": _text(note.meta.get("outcome")),
-            "status": _text(note.meta.get("status")), "synthetic": note.meta.get("synthetic") is True}
-
-
-def _decision(entry: Mapping[str, Any], source: str) -> dict[str, Any]:
-    kind = entry.get("type") if source == "registry" else entry.get("kind")
-    at = entry.get("at") if source == "registry" else entry.get("ts")
-    skip = {"type", "kind", "at", "ts", "session", "session_id", "pid"}
-    return {
-        "at": at if isinstance(at, str) else None,
-        "type": kind if isinstance(kind, str) else "unknown",
-        "session": entry.get("session") or entry.get("session_id"),
-        "source": source,
-        "detail": {str(k): v for k, v in entry.items() if k not in skip},
-    }
-
-
-def chain_summary(project: Project, data: Mapping[str, Any], *, alive: bool | None = None) -> dict[str, Any]:
-    sessions = [s for s in data.get("sessions") or [] if isinstance(s, Mapping)]
-    settings = data.get("settings") or {}
-    breaker = data.get("breaker") or {}
-    running = [s for s in sessions if s.get("status") == "running"]
-    cost = round(sum(_number(s.get("cost_usd")) or 0.0 for s in sessions), 6)
-    budget = _number(settings.get("budget_usd"))
-    max_sessions = settings.get("max_sessions")
-    mission = str(data.get("mission") or "")
-    return {
-        "id": data.get("id"),
-        "project": project.name,
-        "project_dir": data.get("project_dir"),
-        "status": data.get("status"),
-        "mission": (mission.strip().splitlines() or [""])[0][:200],
-        "operator": data.get("operator"),
-        "created_at": data.get("created_at"),
-        "updated_at": data.get("updated_at"),
-        "ended_at": data.get("ended_at"),
-        "end_reason": data.get("end_reason"),
-        "sessions_count": len(sessions),
-        "sessions_ok": sum(1 for s in sessions if s.get("status") == "ok"),
-        "sessions_failed": sum(1 for s in sessions if s.get("status") == "failed"),
-        "max_sessions": max_sessions if isinstance(max_sessions, int) else None,
-        "cost_usd": cost,
-        "budget_usd": budget,
-        "current_session": running[-1].get("id") if running else None,
-        # the git branch of a chain that runs in a worktree of its own (`run --worktree`)
-        "branch": (data.get("worktree") or {}).get("branch") if isinstance(data.get("worktree"), Mapping) else None,
-        "breaker": {
-            "state": breaker.get("state") or "closed",
-            "consecutive_failures": breaker.get("consecutive_failures") or 0,
-            "opened_at": breaker.get("opened_at"),
-        },
-        "runner_alive": alive,
-    }
-
-
-def chains_available() -> bool:
-    try:
-        importlib.import_module("lib.chains.registry")
-    except ImportError:
-        return False
-    return True
-
-
-def open_registry(home: Path | None) -> Any:
-    """The chain registry `chains.py` uses (home None: $BATON_STATE_HOME)."""
-    from lib.chains.registry import Registry
-
-    return Registry(home)
-
-
-def _alive(registry: Any, chain: Any) -> bool | None:
-    if chain.status != "running":
-        return None
-    from lib.chains import lifecycle as chain_runner
-
-    return bool(chain_runner.runner_alive(registry, chain))
-
-
-def registry_paths(home: Path | None) -> list[Path]:
-    """The registry files a watcher stats (the same files `Registry` reads)."""
-    if not chains_available():
-        return []
-    registry = open_registry(home)
-    return [registry.path, registry.archive_path]
-
-
-def _registry_stamp(home: Path | None) -> tuple[int, ...]:
-    stamp: list[int] = []
-    for path in registry_paths(home):
-        try:
-            st = os.stat(path)
-            stamp += [st.st_mtime_ns, st.st_size, st.st_ino]
-        except OSError:
-            stamp += [-1, -1, -1]
-    return tuple(stamp)
-
-
 def _decisions_stamp(project: Project) -> tuple[int, int]:
     try:
         st = os.stat(decision_log.decisions_path(project.root))
     except OSError:
         return (-1, -1)
     return (st.st_mtime_ns, st.st_size)
-
-
-def live_states(state_dir: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(session id, normalised state) of every telemetry state file in a state folder."""
-    out = []
-    try:
-        entries = list(os.scandir(state_dir))
-    except OSError:
-        return []
-    for entry in entries:
-        name = entry.name
-        if not (name.startswith("session-") and name.endswith(".json")) or name.endswith(".usage.json"):
-            continue
-        session_id = name[len("session-"):-len(".json")]
-        if not hookstate.is_valid_session_id(session_id):
-            continue
-        state = hookstate.read_state(str(state_dir), session_id)
-        if state is not None:
-            out.append((session_id, state))
-    return out
-
-
-def _epoch(stamp: Any) -> float | None:
-    if not isinstance(stamp, str):
-        return None
-    try:
-        return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def telemetry_row(project: Project, session_id: str, state: Mapping[str, Any], now: float,
-                  stale_after_s: float) -> dict[str, Any]:
-    last = _epoch(state.get("last_event_at"))
-    ended = state.get("ended_at")
-    in_progress = not ended and last is not None and now - last <= stale_after_s
-    return {
-        "project": project.name,
-        "session_id": session_id,
-        "started_at": state.get("started_at"),
-        "last_event_at": state.get("last_event_at"),
-        "ended_at": ended,
-        "end_reason": state.get("end_reason"),
-        "in_progress": in_progress,
-        "idle_s": round(now - last, 1) if last is not None else None,
-        "tool_calls_count": state.get("tool_calls_count", 0),
-        "tool_failures_count": state.get("tool_failures_count", 0),
-        "failures_breakdown": dict(state.get("failures_breakdown") or {}),
-        "tool_calls_breakdown": dict(state.get("tool_calls_breakdown") or {}),
-        "subagents_dispatched": state.get("subagents_dispatched", 0),
-        "tokens": dict(state.get("tokens") or {}),
-        "cost_usd": state.get("cost_usd", 0.0),
-        "unpriced_models": list(state.get("unpriced_models") or []),
-    }
-

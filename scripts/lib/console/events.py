@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lib.console import data as console_data
+from lib.console import chainview
 from lib.console.data import Console, Project
+from lib.console.live import telemetry_row
 from lib.core.paths import STORE_FOLDERS
 from lib.telemetry import state as hookstate
 
@@ -119,7 +120,7 @@ class Watcher:
     # -- the chain registry -----------------------------------------------------
 
     def _look_registry(self) -> list[Change]:
-        paths = console_data.registry_paths(self.console.settings.registry_home)
+        paths = chainview.registry_paths(self.console.settings.registry_home)
         if not paths:
             return []
         stamp = _stat(paths[0])
@@ -127,7 +128,7 @@ class Watcher:
             return []
         self._registry_stamp = stamp
         try:
-            chains = console_data.open_registry(self.console.settings.registry_home).load().chains
+            chains = chainview.open_registry(self.console.settings.registry_home).load().chains
         except Exception:  # a registry being repaired: look again next time
             self._registry_stamp = None
             return []
@@ -147,7 +148,7 @@ class Watcher:
         self._chains[chain_id] = new
         if old == new:
             return []
-        summary = console_data.chain_summary(project, chain)
+        summary = chainview.chain_summary(project.name, chain)
         base = {"chain": chain_id, "project": project.name}
         out: list[Change] = []
         if old is None:
@@ -240,7 +241,7 @@ class Watcher:
             if state is None:
                 continue
             self._telemetry[key] = (file_stamp, state.get("ended_at"), state.get("tool_calls_count"))
-            row = console_data.telemetry_row(project, sid, state, now, self.console.settings.stale_after_s)
+            row = telemetry_row(project.name, sid, state, now, self.console.settings.stale_after_s)
             base = {"project": project.name, "session": sid, "source": "telemetry"}
             if old is None:
                 if not row["ended_at"]:

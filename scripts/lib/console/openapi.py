@@ -6,6 +6,7 @@ that responses validate against it, and schemathesis explores it.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 VERSION = "1.0.0"
@@ -61,10 +62,12 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 SLUG = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"}
 P_PROJECT = _query("project", {"type": "string"}, "a served project's name (see /api/health); default: all "
                    "projects for lists, the first that has it for one item")
-P_OPERATOR = _query("operator", SLUG, "only this operator (slug)")
+P_OPERATOR = _query("operator", {"type": "string"},
+                    "only this operator: a slug, initials or a name from the roster, any case")
 P_WORKSTREAM = _query("workstream", SLUG, "only this workstream (slug)")
-P_SINCE = _query("since", {"type": "string", "format": "date"}, "from this day on (YYYY-MM-DD, inclusive)")
-P_UNTIL = _query("until", {"type": "string", "format": "date"}, "up to this day (YYYY-MM-DD, inclusive)")
+DAY = "2026-12-05, 2026/12/05, 05.12.2026, 5 Dec 2026, today, yesterday or 7d (seven days ago)"
+P_SINCE = _query("since", {"type": "string"}, f"from this day on (inclusive): {DAY}")
+P_UNTIL = _query("until", {"type": "string"}, f"up to this day (inclusive): {DAY}")
 CHAIN_ID = {"type": "string", "pattern": "^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$"}
 P_CHAIN_ID = {"name": "chain_id", "in": "path", "required": True, "schema": CHAIN_ID,
               "description": "a chain id, YYYYMMDD-HHMMSS-xxxx"}
@@ -89,8 +92,8 @@ SCHEMAS: dict[str, Any] = {
     "OperatorList": _obj(operators={"type": "array", "items": _ref("Operator")}),
     "SessionRow": _obj(
         project=STR, id=STR, path=STR, title=N_STR, operator=N_STR, date=N_STR, status=N_STR, outcome=N_STR,
-        workstream=N_STR, summary=N_STR, model=N_STR, cost_usd=N_NUM, chain_id=N_STR, tool_calls=INT,
-        failures=INT, synthetic=BOOL, error=N_STR,
+        workstream=N_STR, summary=N_STR, model=N_STR, cost_usd=N_NUM, chain_id=N_STR, chain_status=N_STR,
+        failed=BOOL, tool_calls=INT, failures=INT, synthetic=BOOL, error=N_STR,
     ),
     "SessionPage": _obj(
         total=INT, offset=INT, limit=INT, next_offset=N_INT,
@@ -118,11 +121,14 @@ SCHEMAS: dict[str, Any] = {
         id=STR, project=STR, project_dir=STR, status=STR, mission=STR, operator=N_STR, created_at=N_STR,
         updated_at=N_STR, ended_at=N_STR, end_reason=N_STR, sessions_count=INT, sessions_ok=INT,
         sessions_failed=INT, max_sessions=N_INT, cost_usd=NUM, budget_usd=N_NUM, current_session=N_STR,
-        breaker=_ref("Breaker"), runner_alive=_nullable("boolean"), branch=N_STR,
+        breaker=_ref("Breaker"), runner_alive=_nullable("boolean"), breaker_cooldown_s=N_NUM, duration_s=N_NUM,
+        model=N_STR,
+        stopped_by=N_STR, stopped_at=N_STR, resume_command=STR, branch=N_STR,
     ),
     "ChainList": _obj(chains={"type": "array", "items": _ref("ChainSummary")}, available=BOOL),
     "ChainSession": _obj(
-        id=STR, index=N_INT, status=N_STR, started_at=N_STR, ended_at=N_STR, cost_usd=NUM, turns=INT,
+        id=STR, index=N_INT, status=N_STR, started_at=N_STR, ended_at=N_STR, duration_s=N_NUM, cost_usd=NUM,
+        turns=INT,
         model=N_STR, result_subtype=N_STR, reason=N_STR, error_kind=N_STR, failure_class=N_STR, error=N_STR,
         attempts=INT,
         handoff=_obj(status=N_STR, path=N_STR, outcome=N_STR, problems={"type": "array", "items": STR}),
@@ -175,11 +181,37 @@ SCHEMAS: dict[str, Any] = {
         projects={"type": "array", "items": STR},
     ),
     "LiveSession": _obj(
-        project=STR, session_id=STR, started_at=N_STR, last_event_at=N_STR, ended_at=N_STR, end_reason=N_STR,
-        in_progress=BOOL, idle_s=N_NUM, tool_calls_count=INT, tool_failures_count=INT, failures_breakdown=COUNTS,
+        project=STR, session_id=STR, operator=N_STR, started_at=N_STR, last_event_at=N_STR, ended_at=N_STR,
+        end_reason=N_STR, in_progress=BOOL, idle_s=N_NUM, elapsed_s=N_NUM, tool_calls_count=INT, tool_failures_count=INT, failures_breakdown=COUNTS,
         tool_calls_breakdown=COUNTS, subagents_dispatched=INT, tokens=COUNTS, cost_usd=NUM,
         unpriced_models={"type": "array", "items": STR},
     ),
+    "Attention": _obj(
+        running={"type": "array", "items": _ref("ChainSummary")},
+        blocked={"type": "array", "items": {"allOf": [_ref("ChainSummary"),
+                                                      _obj(cause=STR, cooldown_until=N_STR)]}},
+        failures_since=STR,
+        failures_by_class={"type": "array", "items": _obj(failure_class=STR, failures=INT, sessions=INT, href=STR)},
+        failed_sessions=INT, failed_href=STR, running_href=STR, count=INT,
+    ),
+    "TeamWeek": _obj(project=STR, week=STR, sessions=INT, cost_usd=NUM, failed_sessions=INT, failures=INT),
+    "Team": _obj(
+        since=STR, weeks=INT, rows={"type": "array", "items": _ref("TeamWeek")},
+        projects={"type": "array", "items": _obj(project=STR, sessions=INT, cost_usd=NUM, failed_sessions=INT,
+                                                 failures=INT)},
+    ),
+    "LaunchRequest": {
+        "type": "object", "required": ["mission"], "additionalProperties": False,
+        "properties": {
+            "project": {"type": "string", "description": "a served project (default: the first)"},
+            "mission": {"type": "string", "minLength": 1, "maxLength": 100000},
+            "operator": {"type": "string", "description": "slug, initials or name from the roster"},
+            "max_sessions": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "budget_usd": {"type": "number", "exclusiveMinimum": 0, "maximum": 100000},
+            "model": {"type": "string"},
+            "worktree": {"type": "boolean", "default": False},
+        },
+    },
     "Telemetry": _obj(sessions={"type": "array", "items": _ref("LiveSession")}, stale_after_s=NUM),
     "Event": _obj(
         id=INT, type={"type": "string", "enum": [
@@ -199,6 +231,19 @@ def _get(summary: str, op_id: str, response: dict[str, Any], params: list[dict[s
     return {"get": op}
 
 
+_LAUNCH = {
+    "summary": "Start a chain: `chains.py run --detach` in a served project",
+    "description": "Needs the token in a header (X-Baton-Token or Authorization: Bearer), checked before the body "
+                   "is read; a cookie or HTTP Basic credentials are not accepted. The mission is written to the "
+                   "project's .claude/state/missions/ and passed to the runner by path. Answers once the chain "
+                   "is in the registry.",
+    "operationId": "launch_chain",
+    "parameters": [TOKEN_HEADER],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("LaunchRequest")}}},
+    "responses": {"201": _json(_ref("ChainDetail"), "the new chain"), **_errors(400, 401, 403, 404, 503)},
+}
+
+
 def document() -> dict[str, Any]:
     """The OpenAPI document (a fresh copy each call)."""
     paths: dict[str, Any] = {
@@ -214,6 +259,8 @@ def document() -> dict[str, Any]:
              _query("status", {"type": "string", "enum": ["claimed", "written"]}, "the note's status"),
              _query("outcome", {"type": "string", "enum": ["done", "incomplete", "blocked"]}, "the work's result"),
              _query("chain", {"type": "string"}, "only sessions of this chain"),
+             _query("failed", {"type": "boolean"}, "only failed sessions (outcome blocked, or failed in a chain)"),
+             _query("failure_class", SLUG, "only sessions with tool failures of this class"),
              _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "page size"),
              _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "sessions to skip")],
             (400, 404)),
@@ -227,7 +274,7 @@ def document() -> dict[str, Any]:
         "/api/workstreams": _get(
             "Workstreams with their last activity, grouped by owner", "workstreams",
             _json(_ref("WorkstreamList"), "workstreams"),
-            [P_PROJECT, _query("owner", SLUG, "only this owner"),
+            [P_PROJECT, _query("owner", {"type": "string"}, "only this owner (slug, initials or name)"),
              _query("status", {"type": "string", "enum": ["active", "paused", "blocked", "done", "superseded",
                                                           "archived"]}, "only this status")],
             (400, 404)),
@@ -242,14 +289,33 @@ def document() -> dict[str, Any]:
             _json(_ref("ChainDetail"), "the chain"), [P_CHAIN_ID], (400, 404)),
         "/api/chains/{chain_id}/stop": {"post": {
             "summary": "The kill switch: stop a running chain as `chains.py stop` does",
-            "description": "Needs the token in a header (X-Baton-Token or Authorization: Bearer); a cookie or "
-                           "HTTP Basic credentials are not accepted here. The chain's running session is ended "
-                           "and the chain marked `stopped` (resumable with `chains.py run --resume`).",
+            "description": "Needs the token in a header (X-Baton-Token or Authorization: Bearer), checked before "
+                           "anything else; a cookie or HTTP Basic credentials are not accepted here. The chain's "
+                           "running session is ended and the chain marked `stopped` (resumable with `chains.py "
+                           "run --resume`). Who stopped it (the body's operator) and when are recorded.",
             "operationId": "stop_chain",
             "parameters": [P_CHAIN_ID, TOKEN_HEADER],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False,
+                "properties": {"operator": {"type": "string", "description": "who stops it"}}}}}},
             "responses": {"200": _json(_ref("ChainSummary"), "the chain, now stopped"),
                           **_errors(400, 401, 403, 404, 409, 503)},
         }},
+        "/api/auth": {"post": {
+            "summary": "Whether a token is this console's (before a page asks to confirm a stop)",
+            "operationId": "check_token",
+            "parameters": [TOKEN_HEADER],
+            "responses": {"200": _json(_obj(ok=BOOL), "the token is right"), **_errors(400, 401, 403)},
+        }},
+        "/api/attention": _get(
+            "What needs someone now: running chains, open breakers and blocked chains with the command that "
+            "resumes them, failures since yesterday by class", "attention",
+            _json(_ref("Attention"), "the attention band's items"), [P_PROJECT], (400, 404)),
+        "/api/team": _get(
+            "Cost, sessions and failures per project per week (weeks start on Monday)", "team",
+            _json(_ref("Team"), "per project, newest week first"),
+            [P_PROJECT, _query("weeks", {"type": "integer", "minimum": 1, "maximum": 104, "default": 8},
+                               "how many weeks back")], (400, 404)),
         "/api/insights": _get(
             "Failure rates by class, operator, workstream and model; cost lost to failed sessions; retries",
             "insights", _json(_ref("Insights"), "the figures"),
@@ -273,13 +339,14 @@ def document() -> dict[str, Any]:
                           **_errors(400, 404)},
         }},
     }
+    paths["/api/chains"]["post"] = copy.deepcopy(_LAUNCH)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "baton console",
             "version": VERSION,
-            "description": "Read-only API over a team's session notes, chains and live telemetry, with one "
-                           "mutation: stopping a chain. On loopback, reads need no token; with --allow-remote "
+            "description": "API over a team's session notes, chains and live telemetry, with two mutations, "
+                           "starting and stopping a chain, which need the token whatever the bind. On loopback, reads need no token; with --allow-remote "
                            "every request needs it. Requests whose Host header is not the console's address "
                            "are refused.",
         },

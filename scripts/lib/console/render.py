@@ -8,6 +8,7 @@ and dark themes both apply.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -38,7 +39,9 @@ def _e(value: Any) -> str:
 
 def _fmt(value: float, money: bool) -> str:
     if money:
-        return f"${value:,.2f}" if value >= 1 or value == 0 else f"${value:.4f}".rstrip("0")
+        from lib.console.formatting import money as money_text
+
+        return money_text(value)
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
@@ -81,9 +84,10 @@ def bar_chart(points: Sequence[tuple[str, Mapping[str, float]]], series: Sequenc
     for tick in ticks:
         y = top_pad + plot_h - tick / top * plot_h
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        tick_label = (f"${tick:,.2f}" if top >= 0.1 else f"${tick:.4f}") if money else _fmt(tick, False)
+        tick_label = f"${tick:,.2f}" if money else _fmt(tick, False)
         parts.append(f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_e(tick_label)}</text>')
-    label_every = max(1, int(len(points) / 12 + 0.999))
+    label_every = max(1, int(len(points) / 10 + 0.999))
+    days = _days(points)
     for i, (label, values) in enumerate(points):
         x = left + i * slot + (slot - bar_w) / 2
         y = top_pad + plot_h
@@ -100,10 +104,46 @@ def bar_chart(points: Sequence[tuple[str, Mapping[str, float]]], series: Sequenc
         parts.append("</g>")
         if i % label_every == 0:
             cx = left + i * slot + slot / 2
+            text = _day_label(days[i], days[i - label_every] if i >= label_every else None) if days else label
             parts.append(f'<text class="axis" x="{cx:.1f}" y="{height - 14}" text-anchor="middle">'
-                         f'{_e(label[5:] if len(label) == 10 else label)}</text>')
+                         f'{_e(text)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _days(points: Sequence[tuple[str, Mapping[str, float]]]) -> list[dt.date] | None:
+    try:
+        return [dt.date.fromisoformat(label) for label, _ in points]
+    except ValueError:
+        return None
+
+
+def _day_label(day: dt.date, previous: dt.date | None) -> str:
+    """`Dec 5`; the year is added on the first label and where it changes."""
+    text = f"{day:%b} {day.day}"
+    return f"{text} {day.year}" if previous is None or previous.year != day.year else text
+
+
+def daily(points: Sequence[tuple[str, Mapping[str, float]]], *, days: int = 90,
+          today: dt.date | None = None) -> list[tuple[str, Mapping[str, float]]]:
+    """Points on a real time axis: one per calendar day from the first to the last (at most `days`,
+    ending today when the data reaches it), empty days included, so gaps read as gaps."""
+    dated = {}
+    for label, values in points:
+        try:
+            dated[dt.date.fromisoformat(label)] = values
+        except ValueError:
+            return list(points)[-days:]
+    if not dated:
+        return []
+    last = max(max(dated), today) if today and today - max(dated) <= dt.timedelta(days=days) else max(dated)
+    first = max(min(dated), last - dt.timedelta(days=days - 1))
+    out: list[tuple[str, Mapping[str, float]]] = []
+    day = first
+    while day <= last:
+        out.append((day.isoformat(), dated.get(day, {})))
+        day += dt.timedelta(days=1)
+    return out
 
 
 def legend(series: Sequence[str], classes: Sequence[str] | None = None) -> str:
@@ -113,14 +153,13 @@ def legend(series: Sequence[str], classes: Sequence[str] | None = None) -> str:
 
 
 def cost_per_day(rows: Sequence[Mapping[str, Any]], *, days: int = 90) -> str:
-    points = [(str(r["date"]), {"cost": float(r["cost_usd"])}) for r in rows[-days:]]
+    points = daily([(str(r["date"]), {"cost": float(r["cost_usd"])}) for r in rows], days=days)
     return bar_chart(points, ["cost"], title="Cost per day (USD)", money=True)
 
 
 def failures_over_time(rows: Sequence[Mapping[str, Any]], *, days: int = 90) -> tuple[str, list[str]]:
-    rows = rows[-days:]
-    classes = sorted({c for r in rows for c in r["by_class"]})
-    points = [(str(r["date"]), {c: float(n) for c, n in r["by_class"].items()}) for r in rows]
+    classes = sorted({c for r in rows[-days:] for c in r["by_class"]})
+    points = daily([(str(r["date"]), {c: float(n) for c, n in r["by_class"].items()}) for r in rows], days=days)
     return bar_chart(points, classes, title="Failures by class per day"), classes
 
 
@@ -129,6 +168,6 @@ RETRY_CLASSES = ("s4", "s1", "s2")  # green, red, grey
 
 
 def retries_per_day(rows: Sequence[Mapping[str, Any]], *, days: int = 90) -> str:
-    points = [(str(r["date"]), {s: float(r[s]) for s in RETRY_SERIES}) for r in rows[-days:]]
+    points = daily([(str(r["date"]), {s: float(r[s]) for s in RETRY_SERIES}) for r in rows], days=days)
     return bar_chart(points, RETRY_SERIES, title="Retries per day: succeeded, failed, pending",
                      classes=RETRY_CLASSES)

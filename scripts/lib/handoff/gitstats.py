@@ -26,7 +26,8 @@ _RECORD, _UNIT = "\x1e", "\x1f"
 BATON_HOME = ".baton/"
 BATON_MANIFEST = ".baton/manifest.json"
 # Files of the repository's own that the installer edits or writes once (its manifest does not list them).
-INSTALLER_SHARED = frozenset({".claude/settings.json", ".gitignore", ".claude/operators.yaml", ".claude/baton.yaml",
+INSTALLER_SHARED = frozenset({".claude/settings.json", ".gitignore", ".gitattributes", ".claude/operators.yaml",
+                              ".claude/baton.yaml",
                               ".mcp.json"})
 
 

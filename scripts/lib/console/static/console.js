@@ -43,7 +43,7 @@
   var tokenInput = document.getElementById("token-input");
   var tokenState = document.getElementById("token-state");
   function showTokenState() {
-    if (tokenState) tokenState.textContent = getToken() ? "token set for this tab" : "no token: Stop will ask for it";
+    if (tokenState) tokenState.textContent = getToken() ? "token set for this tab" : "no token: Stop will ask for it, Start needs it";
   }
   if (tokenForm) {
     tokenForm.hidden = false;
@@ -56,24 +56,32 @@
     document.getElementById("token-clear").addEventListener("click", function () { setToken(""); });
   }
 
-  /* -- Stop buttons -- */
+  /* -- Stop: the token is checked first (masked field), then the confirmation names who stops -- */
   function message(chain, text, bad) {
     var el = document.querySelector('[data-stop-msg="' + CSS.escape(chain) + '"]');
     if (el) { el.textContent = text; el.className = "stop-msg small " + (bad ? "bad" : "muted"); }
   }
-  function stop(button) {
+  function checkToken(token) {
+    return fetch("/api/auth", { method: "POST", headers: { "X-Baton-Token": token }, credentials: "omit",
+                                cache: "no-store" }).then(function (res) { return res.ok; });
+  }
+  var dialog = document.getElementById("stop-dialog");
+  var pending = null;
+  function showStep(tokenStep) {
+    document.getElementById("stop-token-step").hidden = !tokenStep;
+    document.getElementById("stop-confirm-step").hidden = tokenStep;
+    document.getElementById("stop-go").textContent = tokenStep ? "Check token" : "Stop the chain";
+    document.getElementById("stop-error").textContent = "";
+    if (tokenStep) document.getElementById("stop-token").focus();
+    else document.getElementById("stop-operator").focus();
+  }
+  function doStop(button, operator) {
     var chain = button.getAttribute("data-stop");
-    var token = getToken();
-    if (!token) {
-      token = (window.prompt("Token to stop chain " + chain + " (printed by serve.py, in .claude/state/serve.token):") || "").trim();
-      if (!token) return;
-      setToken(token);
-    }
-    if (!window.confirm("Stop chain " + chain + "? Its running session is ended; the chain can be resumed later.")) return;
     button.disabled = true;
     message(chain, "stopping…", false);
     fetch("/api/chains/" + encodeURIComponent(chain) + "/stop", {
-      method: "POST", headers: { "X-Baton-Token": token }, credentials: "omit", cache: "no-store"
+      method: "POST", headers: { "X-Baton-Token": getToken(), "Content-Type": "application/json" },
+      body: JSON.stringify(operator ? { operator: operator } : {}), credentials: "omit", cache: "no-store"
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (data) {
         if (res.ok) { message(chain, "stopped", false); refresh(); return; }
@@ -86,6 +94,114 @@
       button.disabled = false;
     });
   }
+  function stop(button) {
+    pending = button;
+    document.getElementById("stop-chain").textContent = button.getAttribute("data-stop");
+    var token = getToken();
+    if (!token) { dialog.showModal(); showStep(true); return; }
+    // A kept token may be stale (the console makes a new one at every start): check it before confirming.
+    checkToken(token).then(function (ok) {
+      if (!ok) setToken("");
+      dialog.showModal();
+      showStep(!ok);
+    });
+  }
+  if (dialog) {
+    document.getElementById("stop-cancel").addEventListener("click", function () { dialog.close(); pending = null; });
+    document.getElementById("stop-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var err = document.getElementById("stop-error");
+      if (!document.getElementById("stop-token-step").hidden) {
+        var input = document.getElementById("stop-token");
+        var token = input.value.trim();
+        if (!token) { err.textContent = "Enter the token printed by serve.py."; return; }
+        checkToken(token).then(function (ok) {
+          if (!ok) { err.textContent = "That token is not this console's."; return; }
+          input.value = "";
+          setToken(token);
+          showStep(false);
+        }).catch(function () { err.textContent = "Could not reach the console."; });
+        return;
+      }
+      var button = pending;
+      pending = null;
+      dialog.close();
+      if (button) doStop(button, document.getElementById("stop-operator").value);
+    });
+  }
+
+  /* -- the launcher: POST /api/chains with the token, then follow the new chain -- */
+  var launchForm = document.getElementById("launch-form");
+  if (launchForm) {
+    launchForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var msg = document.getElementById("launch-msg");
+      var f = launchForm.elements;
+      var token = getToken();
+      if (!token) {
+        msg.textContent = "Set the token first (below the page), then start the chain.";
+        msg.className = "launch-msg small bad";
+        if (tokenInput) tokenInput.focus();
+        return;
+      }
+      var bodyData = { mission: f.mission.value };
+      if (f.project && f.project.value) bodyData.project = f.project.value;
+      if (f.operator.value) bodyData.operator = f.operator.value;
+      if (f.max_sessions.value) bodyData.max_sessions = parseInt(f.max_sessions.value, 10);
+      if (f.budget_usd.value) bodyData.budget_usd = parseFloat(f.budget_usd.value);
+      if (f.model.value.trim()) bodyData.model = f.model.value.trim();
+      if (f.worktree.checked) bodyData.worktree = true;
+      msg.textContent = "starting…";
+      msg.className = "launch-msg small muted";
+      fetch("/api/chains", {
+        method: "POST", headers: { "X-Baton-Token": token, "Content-Type": "application/json" },
+        body: JSON.stringify(bodyData), credentials: "omit", cache: "no-store"
+      }).then(function (res) {
+        return res.json().catch(function () { return {}; }).then(function (data) {
+          if (res.ok && data.id) {
+            msg.textContent = "";
+            var link = document.createElement("a");
+            link.href = "/chains/" + encodeURIComponent(data.id);
+            link.className = "mono";
+            link.textContent = data.id;
+            msg.appendChild(document.createTextNode("started "));
+            msg.appendChild(link);
+            msg.className = "launch-msg small";
+            launchForm.elements.mission.value = "";
+            refresh();
+            return;
+          }
+          if (res.status === 401 || res.status === 403) setToken("");
+          msg.textContent = (data && data.error) || ("error " + res.status);
+          msg.className = "launch-msg small bad";
+        });
+      }).catch(function (err) {
+        msg.textContent = "could not reach the console: " + err;
+        msg.className = "launch-msg small bad";
+      });
+    });
+  }
+
+  /* -- relative times ("3 min ago") stay true while the page is open; the UTC time is their title -- */
+  function ago(iso) {
+    var s = Math.round((Date.now() - Date.parse(iso)) / 1000);
+    if (isNaN(s)) return null;
+    if (s < 45 && s > -45) return "just now";
+    var future = s < 0; s = Math.abs(s);
+    var text;
+    if (s < 3600) text = Math.floor(s / 60) + " min";
+    else if (s < 86400) { var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60); text = h + " h" + (m ? " " + m + " min" : ""); }
+    else { var d = Math.floor(s / 86400), hh = Math.floor((s % 86400) / 3600); text = d + " d" + (hh ? " " + hh + " h" : ""); }
+    return future ? "in " + text : text + " ago";
+  }
+  setInterval(function () {
+    var times = document.querySelectorAll("time[data-ago]");
+    for (var i = 0; i < times.length; i++) {
+      var text = ago(times[i].getAttribute("datetime"));
+      if (text) times[i].textContent = text;
+    }
+  }, 30000);
+
   function enhance(scope) {
     var buttons = scope.querySelectorAll("button[data-stop]");
     for (var i = 0; i < buttons.length; i++) {
@@ -136,7 +252,8 @@
     var li = document.createElement("li");
     var time = document.createElement("span");
     time.className = "muted";
-    time.textContent = new Date().toLocaleTimeString();
+    // UTC, as everywhere else on the page.
+    time.textContent = new Date().toISOString().slice(11, 19) + " UTC";
     var kind = document.createElement("span");
     kind.className = "ev-type";
     kind.textContent = type.replace(/_/g, " ");
