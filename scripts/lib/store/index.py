@@ -77,10 +77,7 @@ except ImportError:  # pragma: no cover - not POSIX: SQLite's own locking still 
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["FORMAT", "INDEX_FILE", "SECTIONS", "Index", "IndexCold", "IndexStale", "IndexUnavailable", "IndexedNote",
-           "Note", "RefreshResult", "exists", "index_path", "scan", "split"]
-
-# The console still names the indexed row `store_index.Note`; new code says IndexedNote.
-Note = IndexedNote
+           "RefreshResult", "exists", "index_path", "scan", "split"]
 
 RACY_WINDOW_NS = 2_000_000_000
 # Below this many files to parse a process pool costs more than it saves.
