@@ -64,6 +64,7 @@ def make_repo(base: Path, siblings: int) -> Path:
     if (REPO / ".venv").exists():
         (root / ".venv").symlink_to(REPO / ".venv")
     from lib.telemetry import state as hookstate
+    from lib.telemetry.jsonc import dumps
 
     tools = ["Bash", "Read", "Edit", "Write", "Grep", "Glob", "Agent", "TodoWrite", "WebFetch"]
     for n in range(siblings):
@@ -73,7 +74,7 @@ def make_repo(base: Path, siblings: int) -> Path:
         doc["tool_calls_breakdown"] = {t: 30 + n for t in tools}
         doc["tool_calls_breakdown"]["mcp__notion_offplan"] = 0
         doc["recent_tool_use_ids"] = [f"toolu_{n}_{i:04d}" for i in range(hookstate.RECENT_IDS_MAX)]
-        (state / f"session-{sid}.json").write_text(hookstate.dumps(doc), encoding="ascii")
+        (state / f"session-{sid}.json").write_text(dumps(doc), encoding="ascii")
         (state / f"session-{sid}.lock").touch()
         if n % 3 == 0:  # some were active in the last hour, most not
             old = time.time() - 7200
@@ -84,7 +85,7 @@ def make_repo(base: Path, siblings: int) -> Path:
     own["tool_calls_breakdown"]["mcp__github"] = 30
     own["tool_calls_breakdown_methods"] = {"mcp__github": {"get_issue": 10, "list_prs": 20}}
     own["recent_tool_use_ids"] = [f"toolu_own_{i:04d}" for i in range(hookstate.RECENT_IDS_MAX)]
-    (state / f"session-{SESSION}.json").write_text(hookstate.dumps(own), encoding="ascii")
+    (state / f"session-{SESSION}.json").write_text(dumps(own), encoding="ascii")
     return root
 
 
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_")}
         env["CLAUDE_PROJECT_DIR"] = str(root)
         hook_cmd = [py, "-I", "-S", str(HOOK)]
-        # Warm-up: byte-code caches for lib/hookstate (and lib/failures) get written once.
+        # Warm-up: byte-code caches for lib/telemetry (and lib/failures) get written once.
         for n in range(3):
             timed(hook_cmd, payload(root, -1 - n), env)
             timed(hook_cmd, payload(root, -10 - n, failed=True), env)

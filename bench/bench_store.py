@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 
-from lib.store import frontmatter, yamlio  # noqa: E402
+from lib.store import frontmatter, roundtrip  # noqa: E402
 from support import store as store_factory  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def main() -> int:
             f.read_bytes()
 
         # Readers take turns chunk by chunk, so load from other processes drifts onto all alike.
-        rt = yamlio.round_trip_yaml()
+        rt = roundtrip.round_trip_yaml()
 
         def ruamel_read(chunk: list[Path]) -> None:
             for f in chunk:

@@ -55,7 +55,7 @@ def owner_lookup(root: Path) -> backfill.OwnerLookup:
     return lookup
 
 
-def render_table(the_plan: backfill.Plan) -> None:
+def render_table(the_plan: backfill.BackfillPlan) -> None:
     rows = the_plan.to_write
     if sys.stdout.isatty():
         from rich.console import Console
@@ -100,7 +100,7 @@ def run(argv: Sequence[str] | None) -> int:
     root = (args.root or find_root()).resolve()
     payload: dict[str, Any] = {"version": 1, "mode": "apply" if args.apply else "dry-run"}
 
-    def plan_now() -> backfill.Plan:
+    def plan_now() -> backfill.BackfillPlan:
         return backfill.plan(root, owner_lookup(root))
 
     if args.apply:

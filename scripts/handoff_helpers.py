@@ -19,7 +19,7 @@ from typing import Any
 from lib.core import cli, config
 from lib.core.errors import BatonError
 from lib.core.paths import find_root
-from lib.handoff import context, note, plan, state, steps
+from lib.handoff import context, learning, note, plan, state, steps
 from lib.handoff import finish as finishing
 from lib.handoff import manifest as manifests
 from lib.store import yamlio
@@ -192,7 +192,7 @@ def cmd_write_learning(args: argparse.Namespace, root: Path) -> int:
     session_id = _session_id(args)
     data = _stdin_content(args)
     try:
-        result = note.write_learning(root, session_id, data, force=args.force, now=_now())
+        result = learning.write_learning(root, session_id, data, force=args.force, now=_now())
     except note.ContentError as exc:
         return _content_failure(args, exc, "invalid learning")
     _emit(args, {"ok": True, **result}, lambda: print(f"wrote {result['path']}"))

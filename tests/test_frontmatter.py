@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lib.store import frontmatter as fm
-from lib.store import yamlio
+from lib.store import roundtrip
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS = sorted((FIXTURES / "roundtrip").glob("*.md"))
@@ -42,7 +42,7 @@ def test_save_of_unchanged_document_leaves_file_identical(path: Path, tmp_path: 
 def test_fast_reader_and_round_trip_loader_agree_on_values(path: Path) -> None:
     fast, body = fm.read(path)
     doc = fm.load_document(path)
-    assert yamlio.same_values(fast, doc.metadata())
+    assert roundtrip.same_values(fast, doc.metadata())
     assert body == doc.body
 
 

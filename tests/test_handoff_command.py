@@ -128,7 +128,7 @@ def test_the_command_file_is_at_most_half_the_size_of_the_fifteen_call_one(comma
 
 
 def test_the_finish_example_uses_only_keys_finish_accepts(command_file: Path) -> None:
-    from lib.handoff import finish, note
+    from lib.handoff import finish, learning, note
     from lib.store import yamlio
 
     _, body = frontmatter.read(command_file)
@@ -137,7 +137,7 @@ def test_the_finish_example_uses_only_keys_finish_accepts(command_file: Path) ->
     data = yamlio.load(example.group(1))
     assert set(data) <= {*note.TOP_KEYS, *finish.EXTRA_KEYS}
     assert set(data["sections"]) == set(note.SECTION_KEYS) - {"summary"}
-    assert all(set(item) <= set(note.LEARNING_KEYS) for item in data["learnings"])
+    assert all(set(item) <= set(learning.LEARNING_KEYS) for item in data["learnings"])
 
 
 def test_the_reader_of_the_command_file_finds_heredoc_bodies_and_inline_commands() -> None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lib.handoff import indexes, worklog
+from lib.handoff import listings, worklog
 from support.handoff import WORKSTREAM, content, git, helper, helper_json, start, write
 
 
@@ -127,11 +127,11 @@ def test_indexes_are_deterministic_whatever_order_the_notes_came_in(tmp_path: Pa
         for folder in ("docs/sessions", "workstreams"):
             (root / folder).mkdir(parents=True)
         _fill(root, order)
-        first = indexes.regen_indexes(root)
-        assert sorted(first.written) == [indexes.SESSIONS_INDEX, indexes.WORKSTREAMS_INDEX]
-        second = indexes.regen_indexes(root)
+        first = listings.regen_indexes(root)
+        assert sorted(first.written) == [listings.SESSIONS_INDEX, listings.WORKSTREAMS_INDEX]
+        second = listings.regen_indexes(root)
         assert second.written == [] and sorted(second.unchanged) == sorted(first.written)
-        outputs.append(((root / indexes.SESSIONS_INDEX).read_bytes(), (root / indexes.WORKSTREAMS_INDEX).read_bytes()))
+        outputs.append(((root / listings.SESSIONS_INDEX).read_bytes(), (root / listings.WORKSTREAMS_INDEX).read_bytes()))
     assert outputs[0] == outputs[1]
     sessions = outputs[0][0].decode()
     rows = [line for line in sessions.splitlines() if line.startswith("| [")]
@@ -161,15 +161,15 @@ def _age(*paths: Path) -> None:
 def test_indexes_know_when_a_note_changed_after_them(store: Path) -> None:
     workstream = store / "workstreams" / "auth.md"
     _age(workstream)
-    indexes.regen_indexes(store)
-    assert not indexes.is_stale(store)
+    listings.regen_indexes(store)
+    assert not listings.is_stale(store)
     started = start(store)
-    assert indexes.is_stale(store)  # a new claim stub
+    assert listings.is_stale(store)  # a new claim stub
     _age(store / started["path"])
-    indexes.regen_indexes(store)
-    assert not indexes.is_stale(store)
+    listings.regen_indexes(store)
+    assert not listings.is_stale(store)
     (store / started["path"]).unlink()
-    assert indexes.is_stale(store)  # a removal
-    indexes.regen_indexes(store)
+    assert listings.is_stale(store)  # a removal
+    listings.regen_indexes(store)
     workstream.write_text(workstream.read_text() + "\nMore.\n")
-    assert indexes.is_stale(store)  # an edit, even in the same tick as the indexes
+    assert listings.is_stale(store)  # an edit, even in the same tick as the indexes

@@ -14,6 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lib.core import config
+from lib.telemetry import ids as hookids
+from lib.telemetry import jsonc
 from lib.telemetry import state as hookstate
 from lib.telemetry import usage as hookusage
 
@@ -167,21 +169,21 @@ def test_classifier_absent_or_failing_yields_no_class() -> None:
     (42, False),
 ])
 def test_session_ids_must_be_safe_file_name_parts(value: object, ok: bool) -> None:
-    assert hookstate.is_valid_session_id(value) is ok
+    assert hookids.is_valid_session_id(value) is ok
 
 
 def test_session_id_falls_back_from_payload_to_environment_to_parent_pid() -> None:
-    assert hookstate.resolve_session_id({"session_id": "s1"}, {"CLAUDE_CODE_SESSION_ID": "s2"}, 7) == ("s1", [])
-    assert hookstate.resolve_session_id({}, {"CLAUDE_CODE_SESSION_ID": "s2"}, 7) == ("s2", [])
-    sid, notes = hookstate.resolve_session_id({"session_id": "../x"}, {}, 7)
+    assert hookids.resolve_session_id({"session_id": "s1"}, {"CLAUDE_CODE_SESSION_ID": "s2"}, 7) == ("s1", [])
+    assert hookids.resolve_session_id({}, {"CLAUDE_CODE_SESSION_ID": "s2"}, 7) == ("s2", [])
+    sid, notes = hookids.resolve_session_id({"session_id": "../x"}, {}, 7)
     assert sid == "ppid-7"
     assert any("unsafe" in n for n in notes)
 
 
 def test_root_comes_from_project_dir_then_payload_cwd_then_cwd() -> None:
-    assert hookstate.resolve_root({"cwd": "/p"}, {"CLAUDE_PROJECT_DIR": "/e"}, "/c") == "/e"
-    assert hookstate.resolve_root({"cwd": "/p"}, {}, "/c") == "/p"
-    assert hookstate.resolve_root({}, {}, "/c") == "/c"
+    assert hookids.resolve_root({"cwd": "/p"}, {"CLAUDE_PROJECT_DIR": "/e"}, "/c") == "/e"
+    assert hookids.resolve_root({"cwd": "/p"}, {}, "/c") == "/p"
+    assert hookids.resolve_root({}, {}, "/c") == "/c"
 
 
 def test_normalise_state_fills_every_key_with_integers_never_null() -> None:
@@ -212,7 +214,7 @@ def test_update_state_writes_atomically_and_lists_session_files(tmp_path: Path) 
     assert state is not None and state["tool_calls_count"] == 1
     names = sorted(os.listdir(folder))
     assert names == ["session-s1.json", "session-s1.lock"]
-    assert [Path(p).name for p in hookstate.session_files(folder, "s1")] == ["session-s1.json", "session-s1.lock"]
+    assert [Path(p).name for p in hookids.session_files(folder, "s1")] == ["session-s1.json", "session-s1.lock"]
 
 
 # --------------------------------------------------------------------------- JSON codec
@@ -227,10 +229,10 @@ json_values = st.recursive(
 @settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_codec_round_trips_like_the_json_module(value: Any) -> None:
-    text = hookstate.dumps(value)
+    text = jsonc.dumps(value)
     assert json.loads(text) == value
-    assert hookstate.loads(text) == json.loads(text)
-    assert hookstate.loads(json.dumps(value, indent=2)) == value
+    assert jsonc.loads(text) == json.loads(text)
+    assert jsonc.loads(json.dumps(value, indent=2)) == value
 
 
 @pytest.mark.parametrize("text", ["", "   ", "{bad", "[1, 2", '{"a": 1} trailing', "nul", "1 2", '"\x01"'])
@@ -238,12 +240,12 @@ def test_codec_rejects_what_json_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         json.loads(text)
     with pytest.raises(ValueError):
-        hookstate.loads(text)
+        jsonc.loads(text)
 
 
 def test_codec_accepts_surrounding_whitespace_and_constants() -> None:
-    assert hookstate.loads(' \n {"a": [1, 2.5, "é", null, true]} \r\n') == {"a": [1, 2.5, "é", None, True]}
-    assert math.isinf(hookstate.loads("Infinity"))
+    assert jsonc.loads(' \n {"a": [1, 2.5, "é", null, true]} \r\n') == {"a": [1, 2.5, "é", None, True]}
+    assert math.isinf(jsonc.loads("Infinity"))
 
 
 # --------------------------------------------------------------------------- transcripts and cost

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from lib.notion import blocks as nb
-from lib.notion.blocks import Block, markdown_to_blocks
+from lib.notion.blocks import Block
+from lib.notion.markdown import markdown_to_blocks
 
 
 def texts(block: Block) -> str:

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lib.notion import pages
-from lib.notion.blocks import markdown_to_blocks
 from lib.notion.client import NotionClient, RetryPolicy
 from lib.notion.limiter import TokenBucket
+from lib.notion.markdown import markdown_to_blocks
 from lib.notion.pages import BodyWriter
 from support.fakenotion import FakeNotion, iter_tree
 

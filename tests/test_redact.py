@@ -94,6 +94,21 @@ def test_a_jsonl_document_is_redacted_line_by_line_like_each_line_alone() -> Non
     assert sum(counts.values()) >= len(FORMATS)
 
 
+def test_a_document_past_the_compiled_anchor_search_threshold_is_redacted_like_its_lines_alone() -> None:
+    # texts of TRIE_FROM characters and more find anchors with compiled tries, short ones with str.find:
+    # both must wake the same rules
+    secrets = [json.dumps({"type": "user", "message": {"content": f"{e['before']}{secret_of(e)}{e['after']}"}})
+               for e in FORMATS]
+    filler = json.dumps({"type": "assistant", "message": {"content": "the token budget and the password prompt " * 40,
+                                                          "usage": {"input_tokens": 12, "output_tokens": 900}}})
+    lines = secrets + [filler] * (redact.TRIE_FROM // len(filler) + 1) + secrets
+    data = ("\n".join(lines) + "\n").encode()
+    assert len(data) > redact.TRIE_FROM
+    whole, counts = redact.redact_jsonl_bytes(data)
+    assert whole.decode().splitlines() == [redact.redact_json_text(line).text for line in lines]
+    assert sum(counts.values()) >= 2 * len(FORMATS)
+
+
 def test_bytes_that_are_not_utf8_survive_unchanged() -> None:
     data = b'{"a": "\xff\xfe caf\xc3\xa9"}\n{"b": "' + ("gh" + "p_" + "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGaAbcd").encode() + b'"}\n'
     out, counts = redact.redact_jsonl_bytes(data)

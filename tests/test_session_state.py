@@ -19,7 +19,7 @@ from support.git import git
 from support.paths import PYTHON, SCRIPTS
 
 HOOK = SCRIPTS / "hooks" / "session_state.py"
-HOT_MODULES = [HOOK, *(SCRIPTS / "lib" / "telemetry" / f"{m}.py" for m in ("state", "files", "ids", "jsonc", "usage")),
+HOT_MODULES = [HOOK, *(SCRIPTS / "lib" / "telemetry" / f"{m}.py" for m in ("hook", "state", "files", "ids", "jsonc", "usage")),
                SCRIPTS / "lib" / "security" / "redact.py", SCRIPTS / "lib" / "security" / "rules.py"]
 CAPTURED = Path(__file__).parent / "fixtures" / "claude_code"
 FLAGS = ("-I", "-S")  # as registered in .claude/settings.json
@@ -258,7 +258,7 @@ def test_a_broken_library_still_exits_zero(tmp_path: Path) -> None:
     shutil.copy(HOOK, copy / "hooks" / HOOK.name)
     (copy / "lib" / "__init__.py").write_text("")
     (copy / "lib" / "telemetry" / "__init__.py").write_text("")
-    (copy / "lib" / "telemetry" / "state.py").write_text("def broken(:\n")
+    (copy / "lib" / "telemetry" / "hook.py").write_text("def broken(:\n")
     result = subprocess.run([PYTHON, *FLAGS, str(copy / "hooks" / HOOK.name)], input=b"{}",
                             capture_output=True, env=_env(tmp_path), timeout=60)
     assert result.returncode == 0
@@ -394,7 +394,7 @@ def _scripts_with_classifier(tmp_path: Path, body: str) -> Path:
     copy = tmp_path / "scripts"
     (copy / "hooks").mkdir(parents=True)
     shutil.copy(HOOK, copy / "hooks" / HOOK.name)
-    for name in ("__init__.py", "telemetry/__init__.py", "telemetry/state.py", "telemetry/files.py",
+    for name in ("__init__.py", "telemetry/__init__.py", "telemetry/hook.py", "telemetry/state.py", "telemetry/files.py",
                  "telemetry/ids.py", "telemetry/jsonc.py", "telemetry/usage.py",
                  "telemetry/pricing.json", "failures/__init__.py",
                  "security/__init__.py", "security/redact.py", "security/rules.py"):
@@ -479,7 +479,7 @@ def test_the_hook_imports_nothing_outside_the_standard_library(
         repo: Path, tmp_path: Path, flags: tuple[str, ...]) -> None:
     transcript = tmp_path / f"{S1}.jsonl"
     transcript.write_text("")
-    ours = {"lib", "lib.telemetry", "lib.telemetry.state", "lib.telemetry.files",
+    ours = {"lib", "lib.telemetry", "lib.telemetry.hook", "lib.telemetry.state", "lib.telemetry.files",
             "lib.telemetry.ids", "lib.telemetry.jsonc", "lib.telemetry.usage", "lib.failures", "lib.failures.classify",
             "lib.security", "lib.security.redact", "lib.security.rules"}
     seen: set[str] = set()

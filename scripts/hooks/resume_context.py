@@ -203,10 +203,10 @@ def _fit(head: list[str], body: list[str], tail: list[str], max_chars: int) -> s
 
 def _log(root: Path | None, message: str) -> None:
     try:
-        from lib.telemetry import state as hookstate
+        from lib.telemetry.files import log_error
 
         state_dir = str((root or Path.cwd()) / ".claude" / "state")
-        hookstate.log_error(state_dir, "resume_context: " + message)
+        log_error(state_dir, "resume_context: " + message)
     except Exception:
         pass
 

@@ -4,7 +4,7 @@ Reads the hook's JSON payload from stdin and folds it into
 .claude/state/session-<session_id>.json (format: docs/conventions/telemetry-state.md).
 
 It runs once per tool call, so it stays tiny: standard library only, valid Python 3.8,
-the logic lives in scripts/lib/telemetry/state.py (also stdlib-only). It always exits 0: a
+the logic lives in scripts/lib/telemetry/hook.py and state.py (also stdlib-only). It always exits 0: a
 telemetry problem must never block or break Claude Code; errors go to
 .claude/state/hook-errors.log.
 """
@@ -24,9 +24,9 @@ def main() -> int:
         scripts = here.rsplit("/", 2)[0]
         if scripts not in sys.path:
             sys.path.insert(0, scripts)
-        from lib.telemetry import state as hookstate
+        from lib.telemetry import hook
 
-        hookstate.hook_main()
+        hook.hook_main()
     except BaseException as exc:  # including SystemExit/KeyboardInterrupt: exit 0 regardless
         try:
             sys.stderr.write("baton telemetry hook: " + type(exc).__name__ + ": " + str(exc)[:300] + "\n")

@@ -80,7 +80,7 @@ class BaseCommand:
 
 
 @dataclass
-class Plan:
+class WrapperPlan:
     """What `wrappers` would change: files to write (path -> text), files to remove, files already right."""
 
     write: dict[Path, str] = field(default_factory=dict)
@@ -248,8 +248,8 @@ def is_generated(path: Path) -> bool:
         return False
 
 
-def plan(root: Path, roster: Roster) -> Plan:
-    result = Plan()
+def plan(root: Path, roster: Roster) -> WrapperPlan:
+    result = WrapperPlan()
     wanted = expected(root, roster)
     for path, text in wanted.items():
         try:
@@ -274,7 +274,7 @@ def plan(root: Path, roster: Roster) -> Plan:
     return result
 
 
-def apply(result: Plan) -> None:
+def apply(result: WrapperPlan) -> None:
     for path, text in result.write.items():
         atomic.write_text(path, text)
     for path in result.remove:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.console.queries import number_or_none, text_or_none
-from lib.console.storeview import Note
+from lib.console.storeview import NoteView
 from lib.core import atomic
 
 STOPPED_BY_FILE = "stopped-by.json"
@@ -140,7 +140,7 @@ def chain_summary(project: str, data: Mapping[str, Any], *, alive: bool | None =
     }
 
 
-def note_brief(note: Note | None) -> dict[str, Any] | None:
+def note_brief(note: NoteView | None) -> dict[str, Any] | None:
     if note is None:
         return None
     return {"id": note.external_id, "path": note.relpath, "title": text_or_none(note.meta.get("title")),

@@ -45,7 +45,7 @@ from lib.console.queries import (
     resolve_operator,
     text_or_none,
 )
-from lib.console.storeview import Note, StoreView
+from lib.console.storeview import NoteView, StoreView
 from lib.core.errors import BatonError
 from lib.failures import decisions as decision_log
 from lib.failures import insights
@@ -74,7 +74,7 @@ class Console:
         self._by_root = {os.path.realpath(p.root): p for p in self.projects}
         self._cache_lock = threading.Lock()
         self._insights_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._session_cache: dict[tuple[Any, ...], list[tuple[Project, Note]]] = {}
+        self._session_cache: dict[tuple[Any, ...], list[tuple[Project, NoteView]]] = {}
         self._roster_cache: dict[str, tuple[tuple[int, int], list[Person]]] = {}
         self._chained_cache: tuple[tuple[int, ...], dict[str, dict[str, Any]]] | None = None
 
@@ -212,7 +212,7 @@ class Console:
             "sessions": [session_row(p, n, chained.get(n.external_id)) for p, n in page],
         }
 
-    def find_session(self, session_id: str, project: str | None = None) -> tuple[Project, Note]:
+    def find_session(self, session_id: str, project: str | None = None) -> tuple[Project, NoteView]:
         for proj in self.selected(project):
             note = proj.view.get("session", session_id)
             if note is not None:
@@ -483,7 +483,7 @@ def _roster(root: Path) -> list[dict[str, Any]]:
     return [{"slug": op.slug, "name": op.name, "initials": op.initials} for op in roster.operators]
 
 
-def _last_activity(sessions: list[Note]) -> dict[str, tuple[str, str, int]]:
+def _last_activity(sessions: list[NoteView]) -> dict[str, tuple[str, str, int]]:
     """workstream -> (date of its newest session, that session's id, number of sessions)."""
     out: dict[str, tuple[str, str, int]] = {}
     for note in sessions:  # newest first

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.console.queries import number_or_none, text_or_none
-from lib.console.storeview import Note, StoreView
+from lib.console.storeview import NoteView, StoreView
 from lib.core.paths import STATE_DIR
 from lib.failures import insights
 from lib.security import redact
@@ -75,7 +75,7 @@ def _redacted(value: str | None) -> str | None:
     return redact.redact(value) if value else value
 
 
-def session_row(project: Project, note: Note, chained: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def session_row(project: Project, note: NoteView, chained: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One session for a list. `chained` is the registry's record of it when a chain ran it: the note
     of a chain session may carry no cost, and only the registry knows that it failed."""
     meta = note.meta

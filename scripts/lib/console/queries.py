@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.console.storeview import Note
+from lib.console.storeview import NoteView
 from lib.core.errors import BatonError
 
 SESSION_STATUSES = ("claimed", "written")
@@ -247,10 +247,10 @@ class SessionQuery:
         return (self.operator, self.workstream, self.since, self.until, self.status, self.outcome, self.chain,
                 self.failed, self.failure_class, self.failed_ids if self.failed else None)
 
-    def matches(self, note: Note) -> bool:
+    def matches(self, note: NoteView) -> bool:
         return bool(self.filter([note]))
 
-    def filter(self, notes: list[Note]) -> list[Note]:
+    def filter(self, notes: list[NoteView]) -> list[NoteView]:
         """The notes that match, in their order. `notes` newest first (by day), as the store view gives them."""
         if self.since is not None or self.until is not None:
             low = self.since.isoformat() if self.since else ""
@@ -280,7 +280,7 @@ class SessionQuery:
         return notes
 
 
-def _first(notes: list[Note], test: Callable[[Note], bool], start: int = 0) -> int:
+def _first(notes: list[NoteView], test: Callable[[NoteView], bool], start: int = 0) -> int:
     """The index of the first note from `start` that passes `test` (len when none): a bisection, as
     `test` turns true once and stays true along the list."""
     lo, hi = start, len(notes)

@@ -46,7 +46,7 @@ def warm(root: Path) -> int:
 
 
 @dataclass(frozen=True)
-class Note:
+class NoteView:
     kind: str
     external_id: str
     relpath: str
@@ -65,14 +65,14 @@ class Note:
         return self.key
 
 
-def note_from_index(row: store_index.Note, error: str | None = None) -> Note:
+def note_from_index(row: store_index.IndexedNote, error: str | None = None) -> NoteView:
     """The console's record of an indexed note; `error` is kept only for a note that could not be read
     (no frontmatter came out of it), not for one the validator has remarks about."""
     path = row.path
     meta = dict(row.metadata or {})
     error = error if not meta else None
     kind = row.kind if row.kind in STORE_FOLDERS else (_folder_kind(path) or "session")
-    return Note(kind=kind, external_id=row.id, relpath=path, meta=meta, error=error,
+    return NoteView(kind=kind, external_id=row.id, relpath=path, meta=meta, error=error,
                 date=row.date or "", key=(row.date or "0000-00-00", row.seq, path))
 
 
@@ -86,7 +86,7 @@ class StoreView:
         self.root = Path(root)
         self.full_scan_s = full_scan_s
         self._lock = threading.Lock()
-        self._notes: dict[str, Note] = {}  # relpath -> note
+        self._notes: dict[str, NoteView] = {}  # relpath -> note
         self._order: dict[str, list[tuple[tuple[str, int, str], str]]] = {k: [] for k in STORE_FOLDERS}
         self._folder_mtimes: dict[str, int] = {}
         self._last_full = float("-inf")
@@ -94,7 +94,7 @@ class StoreView:
         # Set by the event watcher, which then runs the periodic refreshes in the background.
         self.watched = False
         self.generation = 0
-        self._sorted: dict[str, tuple[int, list[Note], dict[str, Note]]] = {}
+        self._sorted: dict[str, tuple[int, list[NoteView], dict[str, NoteView]]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._index: store_index.Index | None = None
 
@@ -168,7 +168,7 @@ class StoreView:
             self._lock.release()
 
     def _load_all(self) -> set[str]:
-        def load(idx: store_index.Index) -> tuple[list[store_index.Note], dict[str, str]]:
+        def load(idx: store_index.Index) -> tuple[list[store_index.IndexedNote], dict[str, str]]:
             idx.refresh(validate=False)
             return idx.notes(with_metadata=True), _errors(idx, None)
 
@@ -185,7 +185,7 @@ class StoreView:
         return set(self._notes)
 
     def _load_changes(self) -> set[str]:
-        def load(idx: store_index.Index) -> tuple[list[str], list[store_index.Note], dict[str, str]]:
+        def load(idx: store_index.Index) -> tuple[list[str], list[store_index.IndexedNote], dict[str, str]]:
             result = idx.refresh(validate=False)
             paths = list(result.changed_paths)
             rows = [row for row in (idx.note(p, with_metadata=True) for p in paths) if row is not None]
@@ -207,7 +207,7 @@ class StoreView:
         if i < len(order) and order[i] == (old.key, rel):
             del order[i]
 
-    def _put(self, note: Note) -> None:
+    def _put(self, note: NoteView) -> None:
         self._drop(note.relpath)
         self._notes[note.relpath] = note
         # Kept in order as notes come and go: a change costs a bisection, not a sort of every note.
@@ -215,7 +215,7 @@ class StoreView:
 
     # -- queries -------------------------------------------------------------------
 
-    def _of_kind(self, kind: str) -> tuple[list[Note], dict[str, Note]]:
+    def _of_kind(self, kind: str) -> tuple[list[NoteView], dict[str, NoteView]]:
         self.refresh()
         with self._lock:
             cached = self._sorted.get(kind)
@@ -223,17 +223,17 @@ class StoreView:
                 return cached[1], cached[2]
             notes = self._notes
             found = [notes[rel] for _, rel in reversed(self._order[kind])]
-            by_id: dict[str, Note] = {}
+            by_id: dict[str, NoteView] = {}
             for note in reversed(found):  # of two notes with one id, the newest wins
                 by_id[note.external_id] = note
             self._sorted[kind] = (self.generation, found, by_id)
             return found, by_id
 
-    def notes(self, kind: str) -> list[Note]:
+    def notes(self, kind: str) -> list[NoteView]:
         """Notes of a kind, newest first (date, then sequence). Do not modify the list."""
         return self._of_kind(kind)[0]
 
-    def get(self, kind: str, external_id: str) -> Note | None:
+    def get(self, kind: str, external_id: str) -> NoteView | None:
         return self._of_kind(kind)[1].get(external_id)
 
     def search(self, query: str, *, kind: str | None = None, limit: int = 30) -> list[fulltext.Hit]:
@@ -241,7 +241,7 @@ class StoreView:
         self.refresh()
         return self._on_index_thread(lambda idx: fulltext.search(idx, query, kind=kind, limit=limit))
 
-    def body(self, note: Note) -> str:
+    def body(self, note: NoteView) -> str:
         """The markdown body of a note, read now."""
         _, body = frontmatter.read(self.root / note.relpath)
         return body

@@ -5,7 +5,7 @@
 - `state`: the telemetry state of the Claude Code session, invariants, archiving;
 - `gitstats`: what git says the session did;
 - `note`: the session note (and learnings), built, validated and written over the claim stub;
-- `worklog`: the workstream's Session Log; `indexes`: the INDEX.md tables;
+- `worklog`: the workstream's Session Log; `listings`: the INDEX.md tables;
 - `commit`: committing exactly the handoff's files, the remote id collision, pushing;
 - `manifest`: the per-handoff record of the files written, in `.claude/state/`.
 """

@@ -25,7 +25,7 @@ from lib.core import git as gitcmd
 from lib.core.errors import BatonError
 from lib.core.git import GitResult
 from lib.core.paths import STATE_DIR
-from lib.handoff import identity, indexes, integrate
+from lib.handoff import identity, integrate, listings
 from lib.handoff import manifest as manifests
 
 LOCK_NAME = "baton-handoff.lock"
@@ -210,8 +210,8 @@ def _commit_paths(root: Path, settings: Settings, paths: list[str], message: str
 
 def _refresh_indexes(root: Path, paths: list[str]) -> None:
     """Bring the handoff's indexes up to date with notes written since (another handoff's, a rename)."""
-    if (indexes.SESSIONS_INDEX in paths or indexes.WORKSTREAMS_INDEX in paths) and indexes.is_stale(root):
-        indexes.regen_indexes(root)
+    if (listings.SESSIONS_INDEX in paths or listings.WORKSTREAMS_INDEX in paths) and listings.is_stale(root):
+        listings.regen_indexes(root)
 
 
 def commit(root: Path, session_id: str, *, push: bool, settings: Settings) -> CommitResult:

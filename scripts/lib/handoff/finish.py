@@ -20,7 +20,7 @@ from typing import Any
 
 from lib.core.errors import BatonError
 from lib.handoff import commit as commits
-from lib.handoff import context, note, plan, steps
+from lib.handoff import context, learning, note, plan, steps
 
 EXTRA_KEYS = ("learnings", "log_line")
 PLACEHOLDER_ID = "XX-000101-01"  # for checking a learning's fields before the id is known
@@ -138,7 +138,7 @@ def _learning_problems(items: list[Any], session_id: str | None, now: dt.datetim
     seen: set[str] = set()
     for i, item in enumerate(items):
         try:
-            slug, _ = note.build_learning(item, session_id or PLACEHOLDER_ID, "checking", now)
+            slug, _ = learning.build_learning(item, session_id or PLACEHOLDER_ID, "checking", now)
         except note.ContentError as exc:
             problems += [f"learnings[{i}]: {p}" for p in exc.problems]
             continue
@@ -213,14 +213,14 @@ def _refused(report: FinishReport, problems: list[str]) -> FinishReport:
 
 
 def _prepare_learnings(root: Path, session_id: str, items: list[Any], force: bool,
-                       now: dt.datetime) -> tuple[list[note.PreparedLearning], list[str]]:
+                       now: dt.datetime) -> tuple[list[learning.PreparedLearning], list[str]]:
     if not items:
         return [], []
     prepared, problems = [], []
-    operator = note.learning_operator(root, session_id)
+    operator = learning.learning_operator(root, session_id)
     for i, item in enumerate(items):
         try:
-            prepared.append(note.prepare_learning(root, session_id, operator, item, force=force, now=now))
+            prepared.append(learning.prepare_learning(root, session_id, operator, item, force=force, now=now))
         except note.ContentError as exc:
             problems += [f"learnings[{i}]: {p}" for p in exc.problems]
         except BatonError as exc:
@@ -250,12 +250,12 @@ def _step(report: FinishReport, name: str, action: Callable[[], dict[str, Any]])
 
 
 def _run_steps(root: Path, report: FinishReport, prepared: note.PreparedNote,
-               learnings: list[note.PreparedLearning], log_line: str | None, options: Options,
+               learnings: list[learning.PreparedLearning], log_line: str | None, options: Options,
                now: dt.datetime) -> None:
     session_id = prepared.id
 
     def write_learnings() -> dict[str, Any]:
-        written = [note.save_learning(root, session_id, p) for p in learnings]
+        written = [learning.save_learning(root, session_id, p) for p in learnings]
         report.learnings = [w["slug"] for w in written]
         return {"written": written, "skipped": not written}
 

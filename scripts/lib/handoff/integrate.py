@@ -529,7 +529,7 @@ def _recommit(tree: _Tree, tip: str, files: dict[str, str]) -> str:
 def _regenerate(tree: _Tree, tip: str) -> dict[str, str] | None:
     """The generated files of `tip` (those it has) as regenerated from its notes; None when all are right."""
     from lib import vault
-    from lib.handoff import indexes
+    from lib.handoff import listings
 
     present = set(_lines(tree.root, "ls-tree", "-r", "--name-only", tip, "--", *_GENERATOR_INPUTS))
     generated = {rel for rel in present if merge.kind_of(rel) == merge.GENERATED}
@@ -540,8 +540,8 @@ def _regenerate(tree: _Tree, tip: str) -> dict[str, str] | None:
         work = Path(folder)
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(work, filter="data")
-        if {indexes.SESSIONS_INDEX, indexes.WORKSTREAMS_INDEX} & generated:
-            indexes.regen_indexes(work)
+        if {listings.SESSIONS_INDEX, listings.WORKSTREAMS_INDEX} & generated:
+            listings.regen_indexes(work)
         wanted = {rel for rel in generated if rel == vault.INDEX_FILE or rel.startswith(vault.MAPS_DIR + "/")}
         if wanted:
             for rel, content in vault.generated_files(vault.load(work), only=wanted).items():

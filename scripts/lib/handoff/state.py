@@ -2,7 +2,7 @@
 
 The state file is written by the telemetry hook (`.claude/state/session-<id>.json`,
 docs/conventions/telemetry-state.md) and read here through the hook's own reader,
-`lib.telemetry.state` (normalisation, counters, the session's files, transcript usage).
+`lib.telemetry` (state: normalisation, counters; ids: the session's files; usage: transcript usage).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from typing import Any
 
 from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR
+from lib.telemetry import ids as hookids
 from lib.telemetry import state as hookstate
+from lib.telemetry import usage as hookusage
 
 ARCHIVE_DIR = "archive"
 
@@ -29,7 +31,7 @@ COUNTERS = ("tool_calls_count", "tool_failures_count", "subagents_dispatched", "
 
 
 def is_valid_session_id(value: str) -> bool:
-    return hookstate.is_valid_session_id(value)
+    return hookids.is_valid_session_id(value)
 
 
 def state_dir(root: Path) -> Path:
@@ -37,14 +39,14 @@ def state_dir(root: Path) -> Path:
 
 
 def _session_paths(folder: Path, session_id: str) -> dict[str, Path]:
-    return {k: Path(v) for k, v in hookstate.session_paths(str(folder), session_id).items()}
+    return {k: Path(v) for k, v in hookids.session_paths(str(folder), session_id).items()}
 
 
 def _refresh_usage(folder: Path, session_id: str, overrides: Mapping[str, Any]) -> list[str]:
     """Bring tokens and cost up to date from the transcript; problems become warnings."""
     problems: list[str] = []
     try:
-        hookstate.refresh_usage(str(folder), session_id, overrides=overrides, log=problems.append)
+        hookusage.refresh_usage(str(folder), session_id, overrides=overrides, log=problems.append)
     except (OSError, ValueError) as exc:
         problems.append(f"tokens and cost not refreshed: {exc}")
     return problems
@@ -121,7 +123,7 @@ def read_telemetry(root: Path, session_id: str | None, invariant_paths: list[str
         # failed calls only recorded their output: fold any not yet classified into failures_breakdown
         hookstate.classify_pending(str(folder), session_id, warnings.append)
         state = hookstate.read_state(str(folder), session_id)
-        records = _failure_records(Path(hookstate.session_paths(str(folder), session_id)["failures"]))
+        records = _failure_records(Path(hookids.session_paths(str(folder), session_id)["failures"]))
         if state is None:
             warnings.append(
                 f"no telemetry state for session {session_id} ({STATE_DIR}/session-{session_id}.json): "
@@ -249,7 +251,7 @@ def archive_state(root: Path, session_id: str) -> ArchiveResult:
     folder = state_dir(root)
     archive = folder / ARCHIVE_DIR
     result = ArchiveResult(session_id)
-    files = [Path(p) for p in hookstate.session_files(str(folder), session_id)]
+    files = [Path(p) for p in hookids.session_files(str(folder), session_id)]
     if not files:
         result.already_archived = any(archive.glob(f"session-{session_id}.*"))
         return result

@@ -12,7 +12,7 @@ from lib.core import config
 from lib.core.errors import BatonError
 from lib.core.paths import STORE_FOLDERS
 from lib.handoff import commit as commits
-from lib.handoff import context, identity, indexes, note, resume_cache, state, worklog
+from lib.handoff import context, identity, listings, note, resume_cache, state, worklog
 from lib.handoff import manifest as manifests
 
 
@@ -56,7 +56,7 @@ def archive_transcript(root: Path, session_id: str, *, claude_id: str | None = N
 
 
 def regen_index(root: Path, session_id: str | None) -> dict[str, Any]:
-    result = indexes.regen_indexes(root)
+    result = listings.regen_indexes(root)
     if session_id:
         with manifests.editing(root, session_id) as record:
             for rel in result.paths:

@@ -44,6 +44,7 @@ from lib.notion.client import (
     normalize_id,
 )
 from lib.notion.config import KindConfig, NotionConfig
+from lib.notion.markdown import markdown_to_blocks
 from lib.notion.pages import BodyWriter
 from lib.notion.properties import build_properties, check_mapping, property_types
 from lib.security import redact
@@ -328,7 +329,7 @@ class Syncer:
         assert plan.external_id is not None and plan.content_hash is not None
         fallback = plan.path.stem
         props = redact.redact_data(build_properties(source.kind, source.types, plan.metadata, fallback))
-        body = nblocks.markdown_to_blocks(redact.redact(plan.body))
+        body = markdown_to_blocks(redact.redact(plan.body))
         plan.blocks = body
         writer = BodyWriter(self.client, max_attempts=self.config.file_attempts)
         lookup = self.find_page(source)

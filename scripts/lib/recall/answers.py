@@ -20,7 +20,7 @@ from lib.core.errors import BatonError
 from lib.core.paths import KINDS
 from lib.store import fulltext, markdown
 from lib.store.index import Index
-from lib.store.queries import Note
+from lib.store.queries import IndexedNote
 from lib.store.rows import split
 
 CHARS_PER_TOKEN = 4
@@ -63,7 +63,7 @@ def _shorten(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
 
 
-def _head(note: Note) -> str:
+def _head(note: IndexedNote) -> str:
     bits = [note.id, note.kind or "?", note.date or "-", note.operator or "-"]
     return " | ".join(bits) + f" | {_shorten(note.title or '', 120)}"
 
@@ -189,7 +189,7 @@ def decisions(index: Index, query: str, *, limit: int = 10, budget: int = DEFAUL
     return out.text(None if shown == len(hits) else f"{len(hits) - shown} more notes; raise budget")
 
 
-def find(index: Index, note_id: str) -> Note | None:
+def find(index: Index, note_id: str) -> IndexedNote | None:
     """A note by its id (external id or file name without .md) or its path."""
     text = note_id.strip()
     if not text or len(text) > 300:

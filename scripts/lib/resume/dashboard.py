@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR
-from lib.store.index import Index, Note
+from lib.store.index import Index, IndexedNote
 
 CACHE_FILE = "resume-cache.json"
 CACHE_VERSION = 1
@@ -79,7 +79,7 @@ def _named(root: Path, value: str, source: str, has_roster: bool) -> OperatorRef
 
 # ---------------------------------------------------------------- queries
 
-def sessions(index: Index, operator: str | None = None, limit: int | None = None) -> list[Note]:
+def sessions(index: Index, operator: str | None = None, limit: int | None = None) -> list[IndexedNote]:
     """Written sessions (claim stubs skipped), newest first by date then sequence; both naming schemes."""
     return index.notes("session", operator=operator, not_status="claimed", limit=limit)
 
@@ -121,7 +121,7 @@ def related_notes(index: Index, last: Mapping[str, Any] | None, limit: int = REL
              "operator": h.note.operator, "path": h.note.path, "snippet": h.plain_snippet()} for h in hits]
 
 
-def _workstream_entry(note: Note, activity: Note | None, index: Index, with_next: bool) -> dict[str, Any]:
+def _workstream_entry(note: IndexedNote, activity: IndexedNote | None, index: Index, with_next: bool) -> dict[str, Any]:
     last = note.date
     entry: dict[str, Any] = {
         "slug": note.id, "path": note.path, "title": note.title, "owner": note.operator,

@@ -4,12 +4,15 @@ A secret is replaced by `[REDACTED:<kind>]` (no character in it needs escaping i
 YAML); every other character is kept. The rules (lib/security/rules.py) are generated from
 detect-secrets' regex plugins plus baton's own assignment, URL-credential and provider rules.
 
-How a text is scanned: one pass finds every anchor (a lower-case literal each rule's matches
-contain, searched by a few dozen stems with str.find); each rule is then tried only where its
+How a text is scanned: every anchor (a lower-case literal each rule's matches contain, with the
+separator, quote or blank the rule needs after a common word) is found by about twenty patterns,
+one per first character, each a trie of its anchors; each rule is then tried only where its
 anchor is, from a known start, with `match` (its pattern compiled on first use). A handful of
-detect-secrets patterns have no usable literal and run over the text as they are. Measured on
-transcripts, running all ~85 patterns as one alternation at every position managed 0.2 MB/s
-and cost 60 ms to compile; anchored, the hook compiles only the rules its text wakes.
+detect-secrets patterns have no usable literal and run over the text as they are (for a JSON
+document once, over the whole of it). Measured on transcripts, running all ~85 patterns as one
+alternation at every position managed 0.2 MB/s and cost 60 ms to compile; a str.find pass per
+anchor stem (~60 passes) about half the speed of the per-character tries; anchored, the hook
+compiles only the rules its text wakes.
 
 This module is imported by the telemetry hook, so it is standard library only, valid Python
 3.8, and does nothing at import (a successful tool call never loads it).
@@ -46,12 +49,16 @@ SCAN_RUN = 24
 _RUNS: Dict[int, Optional[int]] = {c: None for c in b"_-"}
 _RUNS.update({c: 97 for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"})
 _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
+# Texts this long find their anchors with the compiled tries (_Rules.key_search), shorter ones
+# with a str.find per stem: compiling the tries (10 ms and more) costs more than they save on
+# less than about a megabyte, and the telemetry hook redacts a few kilobytes once.
+TRIE_FROM = 1 << 20
 
 
 class _Rules:
     """The rules by anchor, and each rule's pattern compiled on first use."""
 
-    __slots__ = ("patterns", "rules", "scanned", "search", "wakes")
+    __slots__ = ("keys", "patterns", "rules", "scanned", "search", "wakes")
 
     rules: Tuple[Tuple[Any, ...], ...]
     search: Tuple[str, ...]
@@ -68,6 +75,34 @@ class _Rules:
         self.wakes = WAKES  # type: ignore[assignment,unused-ignore]
         self.scanned = SCANNED
 
+    def key_search(self) -> Tuple[List[Tuple[Any, bool]], Dict[str, Tuple[int, ...]]]:
+        """Patterns that find every full anchor (the stem with the context its rules need), and
+        the rules each anchor wakes.
+
+        One pattern per first character, each a trie of the anchors that start with it: a
+        pattern that opens with a literal lets `re` skip in C to the next place that character
+        occurs, so twenty such passes cost less than one pass of a single trie (which enters the
+        matcher at every common letter) or a str.find pass per stem. A pattern matches the
+        longest anchor at a place; the shorter anchors that are its prefixes wake their rules
+        too, so each match gives every rule woken there.
+        """
+        cached = self.patterns.get(-2)
+        if cached is None:
+            import re
+
+            keys: Dict[str, Tuple[int, ...]] = {}
+            for slots in self.wakes.values():
+                for _offset, _length, slot in slots:
+                    for key, indexes in slot.items():
+                        keys[key] = tuple(sorted(set(keys.get(key, ()) + tuple(indexes))))
+            woken = {key: tuple(sorted({i for k in keys if key.startswith(k) for i in keys[k]})) for key in keys}
+            firsts: Dict[str, List[str]] = {}
+            for key in sorted(keys):
+                firsts.setdefault(key[0], []).append(key)
+            cached = self.patterns[-2] = ([(re.compile(_trie(group)), _overlaps(group)) for group in firsts.values()],
+                                          woken)
+        return cached  # type: ignore[no-any-return,unused-ignore]
+
     def pattern(self, index: int) -> Any:
         compiled = self.patterns.get(index)
         if compiled is None:
@@ -75,6 +110,36 @@ class _Rules:
 
             compiled = self.patterns[index] = re.compile(self.rules[index][1])
         return compiled
+
+
+def _trie(words: List[str]) -> str:
+    """A regex source matching any of `words` (non-empty), longest first, shared prefixes once."""
+    import re
+
+    groups: Dict[str, List[str]] = {}
+    ends = False
+    for word in words:
+        if word:
+            groups.setdefault(word[0], []).append(word[1:])
+        else:
+            ends = True
+    alternatives = [re.escape(char) + _trie(rest) for char, rest in sorted(groups.items())]
+    if not alternatives:
+        return ""
+    if len(alternatives) == 1 and not ends:
+        return alternatives[0]
+    return "(?:" + "|".join(alternatives) + ")" + ("?" if ends else "")
+
+
+def _overlaps(keys: List[str]) -> bool:
+    """Whether one of `keys` can begin inside another's occurrence (then a pass must look again
+    one character after each match, not after its end)."""
+    for key in keys:
+        for i in range(1, len(key)):
+            tail = key[i:]
+            if any(other.startswith(tail) or tail.startswith(other) for other in keys):
+                return True
+    return False
 
 
 _STATE: List[_Rules] = []
@@ -129,24 +194,38 @@ def lower_ascii(text: str) -> str:
 
 def anchor_hits(text: str, low: Optional[str] = None) -> List[Tuple[int, int]]:
     """(position, rule index) wherever a rule's anchor occurs in `text` (`low`: lower_ascii(text))."""
-    rules = _rules()
     if low is None:
         low = lower_ascii(text)
-    wakes = rules.wakes
-    found: List[Tuple[int, str]] = []
-    for anchor in rules.search:
-        at = low.find(anchor)
-        while at >= 0:
-            found.append((at, anchor))
-            at = low.find(anchor, at + 1)
+    rules = _rules()
     hits: List[Tuple[int, int]] = []
-    for at, anchor in found:
-        for offset, length, slot in wakes[anchor]:
-            begin = at - offset
-            if begin >= 0:
-                indexes = slot.get(low[begin:begin + length])
-                if indexes:
-                    hits.extend((begin, index) for index in indexes)
+    if len(low) < TRIE_FROM:
+        # a str.find per stem: nothing to compile, which is what a short text (the hook's) needs
+        wakes = rules.wakes
+        for anchor in rules.search:
+            at = low.find(anchor)
+            while at >= 0:
+                for offset, length, slot in wakes[anchor]:
+                    begin = at - offset
+                    if begin >= 0:
+                        indexes = slot.get(low[begin:begin + length])
+                        if indexes:
+                            hits.extend((begin, index) for index in indexes)
+                at = low.find(anchor, at + 1)
+        return list(set(hits))
+    patterns, woken = rules.key_search()
+    for pattern, overlaps in patterns:
+        if not overlaps:
+            for match in pattern.finditer(low):
+                begin = match.start()
+                hits.extend((begin, index) for index in woken[match.group()])
+            continue
+        search = pattern.search
+        match = search(low)
+        while match is not None:
+            begin = match.start()
+            hits.extend((begin, index) for index in woken[match.group()])
+            # anchors can overlap (a stem's tail starting another): look again one character on
+            match = search(low, begin + 1)
     return hits
 
 
@@ -169,27 +248,33 @@ def _start(text: str, at: int, lead: str) -> int:
 def find_secrets(text: str, hits: Optional[List[Tuple[int, int]]] = None) -> List[Span]:
     """Non-overlapping (start, end, kind) spans of secrets in `text`, in order.
 
-    `hits` are anchor_hits(text) when the caller has them already."""
+    `hits` are anchor_hits(text) when the caller has them already, with (position, -1) where a
+    scanned rule matched: the scanned rules then run only when one did (the callers find those
+    places once for a whole document), not again over every piece of it."""
     if not text:
         return []
     rules = _rules()
     table = rules.rules
     found: List[Tuple[int, int, int, str]] = []  # (start, rule index, end, kind)
-    tried = set()
-    for at, index in anchor_hits(text) if hits is None else hits:
-        if index < 0 or (at, index) in tried:  # < 0: a scanned rule's place, matched below
+    compiled = rules.patterns
+    scanning = False
+    for at, index in set(anchor_hits(text) if hits is None else hits):
+        if index < 0:  # a scanned rule's place, matched below
+            scanning = True
             continue
-        tried.add((at, index))
         kind, _pattern, _groups, secret, _anchors, lead, _source = table[index]
-        start = _start(text, at, lead)
+        start = _start(text, at, lead) if lead else at
         if start < 0:
             continue
-        match = rules.pattern(index).match(text, start)
+        pattern = compiled.get(index) or rules.pattern(index)
+        match = pattern.match(text, start)
         if match is not None and match.end() > at:
             begin, end = match.span(secret)
             if end > begin:
                 found.append((begin, index, end, kind))
-    for index in rules.scanned if _long_run(text) else ():
+    if hits is None:
+        scanning = _long_run(text)
+    for index in rules.scanned if scanning else ():
         kind, _pattern, _groups, secret, _anchors, _lead, _source = table[index]
         for match in rules.pattern(index).finditer(text):
             start = match.start()
@@ -298,31 +383,28 @@ def _decode_string(raw: str) -> Optional[Tuple[str, List[int]]]:
     return "".join(chars), starts
 
 
-def _string_edits(raw: str, offset: int, hits: List[Tuple[int, int]], edits: List[Tuple[int, int, str]],
+def _string_edits(raw: str, offset: int, mine: List[Tuple[int, int]], edits: List[Tuple[int, int, str]],
                   counts: Dict[str, int]) -> None:
-    """Edits to the raw content of one JSON string literal starting at `offset` of its line."""
+    """Edits to the raw content of one JSON string literal starting at `offset` of its line
+    (`mine`: the line's anchor hits inside it)."""
     decoded = _decode_string(raw) if "\\" in raw else None
     if decoded is None:  # no escapes: the line's anchors are this string's, shifted
-        mine = [(at - offset, index) for at, index in hits if offset <= at < offset + len(raw)]
-        spans = find_secrets(raw, mine)
+        spans = find_secrets(raw, [(at - offset, index) for at, index in mine])
         edits.extend((a + offset, b + offset, replacement(k)) for a, b, k in spans)
     else:
         import bisect
 
         text, starts = decoded
         # an anchor found in the raw line is at the decoded character that starts there
-        mapped = [(bisect.bisect_left(starts, at - offset), index) for at, index in hits
-                  if offset <= at < offset + len(raw)]
-        spans = find_secrets(text, mapped)
+        spans = find_secrets(text, [(bisect.bisect_left(starts, at - offset), index) for at, index in mine])
         edits.extend((starts[a] + offset, starts[b] + offset, replacement(k)) for a, b, k in spans)
     _count(spans, counts)
 
 
 def _plain_edits(text: str, start: int, end: int, edits: List[Tuple[int, int, str]], counts: Dict[str, int],
-                 hits: Optional[List[Tuple[int, int]]] = None) -> None:
+                 mine: Optional[List[Tuple[int, int]]] = None) -> None:
     if end > start:
-        mine = None if hits is None else [(at - start, index) for at, index in hits if start <= at < end]
-        spans = find_secrets(text[start:end], mine)
+        spans = find_secrets(text[start:end], None if mine is None else [(at - start, index) for at, index in mine])
         edits.extend((a + start, b + start, replacement(k)) for a, b, k in spans)
         _count(spans, counts)
 
@@ -351,35 +433,39 @@ def redact_json_text(line: str, hits: Optional[List[Tuple[int, int]]] = None) ->
         hits = anchor_hits(line)
         if _long_run(line):
             hits.extend((m.start(), -1) for index in rules.scanned for m in rules.pattern(index).finditer(line))
-    hits.sort()
-    places = {at for at, _index in hits}
-    if not places:
+    if not hits:
         return Redaction(line)
-    positions = sorted(places)
+    hits.sort()
     edits: List[Tuple[int, int, str]] = []
     counts: Dict[str, int] = {}
     pos = 0
-    last = positions[-1]
+    last = hits[-1][0]
+    k = 0  # hits[:k] are behind `pos`: the literals and the text between them are walked in order
     for match in _json_patterns()[0].finditer(line):
-        if match.start() > last:
+        begin, end = match.span()
+        if begin > last:
             break
-        if _any_within(positions, pos, match.start()):
-            _plain_edits(line, pos, match.start(), edits, counts, hits)
-        if _any_within(positions, match.start(), match.end()):
-            _string_edits(match.group()[1:-1], match.start() + 1, hits, edits, counts)
-        pos = match.end()
-    if _any_within(positions, pos, len(line)):
-        _plain_edits(line, pos, len(line), edits, counts, hits)
+        if hits[k][0] < begin:
+            j = k
+            while hits[j][0] < begin:
+                j += 1
+            _plain_edits(line, pos, begin, edits, counts, hits[k:j])
+            k = j
+        if hits[k][0] < end:
+            j = k
+            while j < len(hits) and hits[j][0] < end:
+                j += 1
+            _string_edits(match.group()[1:-1], begin + 1, hits[k:j], edits, counts)
+            k = j
+            if k == len(hits):
+                pos = end
+                break
+        pos = end
+    if k < len(hits):
+        _plain_edits(line, pos, len(line), edits, counts, hits[k:])
     if not edits:
         return Redaction(line)
     return Redaction(_splice(line, edits), counts)
-
-
-def _any_within(hits: List[int], start: int, end: int) -> bool:
-    import bisect
-
-    i = bisect.bisect_left(hits, start)
-    return i < len(hits) and hits[i] < end
 
 
 def _raw_result(line: str, hits: List[Tuple[int, int]]) -> Optional[Redaction]:

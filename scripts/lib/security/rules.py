@@ -253,7 +253,7 @@ RULES = (
     ('stripe-key', '(?:(?<![A-Za-z0-9_-])|(?<=\\\\[nrt]))(?:(?:r|s)k_live_[0-9a-zA-Z]{24})(?![A-Za-z0-9])', 0, 0,
      ('sk_live_', 'rk_live_'), '',
      'detect-secrets 1.5.0 StripeDetector'),
-    ('telegram-bot-token', '(?:\\d{8,10}:[0-9A-Za-z_-]{35})(?![A-Za-z0-9])', 0, 0,
+    ('telegram-bot-token', '(?:\\d\\d{7,9}:[0-9A-Za-z_-]{35})(?![A-Za-z0-9])', 0, 0,
      (), 'scan',
      'detect-secrets 1.5.0 TelegramBotTokenDetector'),
     ('twilio-key', '(?:AC[a-z0-9]{32})(?![A-Za-z0-9])', 0, 0,

@@ -63,7 +63,7 @@ class FileChange:
 
 
 @dataclass
-class Plan:
+class BackfillPlan:
     changes: list[FileChange]
     problems: list[validate.Problem]
     files_checked: int
@@ -177,7 +177,7 @@ def plan_file(
     return change
 
 
-def plan(root: Path, slug_for_email: OwnerLookup) -> Plan:
+def plan(root: Path, slug_for_email: OwnerLookup) -> BackfillPlan:
     """Compute and validate every file's backfilled text; nothing is written."""
     store = Store(root)
     authors: dict[str, str] | None = None
@@ -216,7 +216,7 @@ def plan(root: Path, slug_for_email: OwnerLookup) -> Plan:
     # the schema's own "missing owner" says less than the hint above
     problems.extend(p for p in report.problems
                     if not (p.path in ownerless and p.message == "missing required key 'owner'"))
-    return Plan(changes=changes, problems=sorted(set(problems)), files_checked=len(changes))
+    return BackfillPlan(changes=changes, problems=sorted(set(problems)), files_checked=len(changes))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -358,7 +358,7 @@ def _read_lock(path: Path) -> dict[str, Any]:
     return info
 
 
-def apply(root: Path, the_plan: Plan, on_write: Callable[[FileChange], None] | None = None) -> list[FileChange]:
+def apply(root: Path, the_plan: BackfillPlan, on_write: Callable[[FileChange], None] | None = None) -> list[FileChange]:
     """Write every changed file atomically; refuses when the plan has problems."""
     from lib.core import atomic
 

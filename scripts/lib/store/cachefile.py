@@ -69,11 +69,11 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '{FORMAT}');
 """
 
 
-class IndexError_(Exception):
+class IndexUnavailable(Exception):
     """Base of the index's own signals (not user errors)."""
 
 
-class IndexCold(IndexError_):
+class IndexCold(IndexUnavailable):
     """The cache does not exist yet (or was never completed) and the caller asked not to build it."""
 
 

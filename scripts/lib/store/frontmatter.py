@@ -29,7 +29,7 @@ from typing import Any
 
 from lib.core import atomic
 from lib.core.errors import BatonError
-from lib.store import yamlio
+from lib.store import roundtrip, yamlio
 
 BOM = "\ufeff"
 DELIMITER = "---"
@@ -211,10 +211,10 @@ def canonical_json(metadata: Mapping[str, Any]) -> str:
             allow_nan=False,
         )
     except ValueError:  # .inf/.nan: refused with where it is, not a traceback
-        for location, value in yamlio.non_finite(meta):
+        for location, value in roundtrip.non_finite(meta):
             pointer = "/" + "/".join(str(p) for p in location)
             raise FrontmatterError(
-                None, f"{pointer}: {yamlio.spell_float(value)} is not a finite number, so the note has no content hash"
+                None, f"{pointer}: {roundtrip.spell_float(value)} is not a finite number, so the note has no content hash"
             ) from None
         raise
 
@@ -260,14 +260,14 @@ class Document:
 
     # -- reading
     def get(self, key: str, default: Any = None) -> Any:
-        return yamlio.to_plain(self.data.get(key, default))
+        return roundtrip.to_plain(self.data.get(key, default))
 
     def __contains__(self, key: object) -> bool:
         return key in self.data
 
     def metadata(self) -> dict[str, Any]:
         """Plain values, as the fast reader would return them after a save."""
-        plain: dict[str, Any] = yamlio.to_plain(self.data)
+        plain: dict[str, Any] = roundtrip.to_plain(self.data)
         return plain
 
     # -- editing
@@ -280,7 +280,7 @@ class Document:
 
     def update(self, values: Mapping[str, Any]) -> None:
         for key, value in values.items():
-            if key in self.data and yamlio.same_values(yamlio.to_plain(self.data[key]), yamlio.to_plain(value)):
+            if key in self.data and roundtrip.same_values(roundtrip.to_plain(self.data[key]), roundtrip.to_plain(value)):
                 continue  # keep the original node (and its quoting) when nothing changed
             self.set(key, value)
 
@@ -328,21 +328,21 @@ class Document:
 def _emit(data: Any, source_yaml: str | None, indent: tuple[int, int, int]) -> str:
     if data is None or not len(data):
         return ""
-    rt = yamlio.round_trip_yaml()
+    rt = roundtrip.round_trip_yaml()
     rt.indent(mapping=indent[0], sequence=indent[1], offset=indent[2])
     out = io.StringIO()
     rt.dump(data, out)
     emitted = out.getvalue()
     if not source_yaml:
         return emitted
-    want = yamlio.to_plain(data)
+    want = roundtrip.to_plain(data)
     # From the most faithful restoration to the most careful; each result is verified.
     for normalise, nulls in ((_strip_all_space, True), (_collapse_space, True), (_collapse_space, False)):
         restored = _restore(source_yaml, emitted, normalise, nulls)
         if restored == emitted:
             return emitted
         try:
-            if yamlio.same_values(yamlio.load(restored), want):
+            if roundtrip.same_values(yamlio.load(restored), want):
                 return restored
         except yamlio.YAMLLoadError:
             pass
@@ -393,7 +393,7 @@ def _same_value_line(source: str, emitted: str, nulls: bool) -> bool:
     # With `nulls` off, `key:` never matches: it could head a block that continues below.
     if not nulls and next(iter(a.values())) is None:
         return False
-    return yamlio.same_values(a, b)
+    return roundtrip.same_values(a, b)
 
 
 def _guess_indent(yaml_text: str) -> tuple[int, int, int]:
@@ -456,11 +456,11 @@ def canonical_order(kind: str | None) -> list[str]:
 def loads_document(text: str, path: str | Path | None = None, kind: str | None = None) -> Document:
     parts = split(text, path)
     parse_metadata(parts.yaml_text, path)  # the safe loader vets tags and shape first
-    rt = yamlio.round_trip_yaml()
+    rt = roundtrip.round_trip_yaml()
     from ruamel.yaml.comments import CommentedMap
 
     try:
-        data = yamlio.round_trip_load(rt, parts.yaml_text) if parts.yaml_text and parts.yaml_text.strip() else None
+        data = roundtrip.round_trip_load(rt, parts.yaml_text) if parts.yaml_text and parts.yaml_text.strip() else None
     except yamlio.YAMLLoadError as exc:
         raise yaml_error(path, exc) from None
     if data is None:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from lib.core.errors import BatonError
 from lib.store.index import Index
-from lib.store.queries import Note, note_from_row, note_select_list
+from lib.store.queries import IndexedNote, note_from_row, note_select_list
 from lib.store.rows import TEXT_COLUMNS
 
 # BM25 weight per column (TEXT_COLUMNS order): a hit in the title counts most, the body least.
@@ -47,7 +47,7 @@ class QueryError(BatonError):
 
 
 class Hit(NamedTuple):
-    note: Note
+    note: IndexedNote
     score: float  # BM25 (lower is better, as SQLite reports it)
     snippet: str  # one line, matches between MARK_START and MARK_END
 

@@ -46,7 +46,7 @@ from lib.store.cachefile import (
     NOTE_TABLES,
     CacheFile,
     IndexCold,
-    IndexError_,
+    IndexUnavailable,
     bump_generation,
     exists,
     index_path,
@@ -54,7 +54,7 @@ from lib.store.cachefile import (
     is_query_error,
     write_transaction,
 )
-from lib.store.queries import Note, Queries
+from lib.store.queries import IndexedNote, Queries
 from lib.store.rows import (
     DOC_COLUMNS,
     FILE_COLUMNS,
@@ -76,7 +76,7 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: SQLite's own locking still keeps the data safe
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FORMAT", "INDEX_FILE", "SECTIONS", "Index", "IndexCold", "IndexError_", "IndexStale", "Note",
+__all__ = ["FORMAT", "INDEX_FILE", "SECTIONS", "Index", "IndexCold", "IndexStale", "IndexUnavailable", "IndexedNote",
            "RefreshResult", "exists", "index_path", "scan", "split"]
 
 RACY_WINDOW_NS = 2_000_000_000
@@ -84,7 +84,7 @@ RACY_WINDOW_NS = 2_000_000_000
 PARALLEL_THRESHOLD = 400
 
 
-class IndexStale(IndexError_):
+class IndexStale(IndexUnavailable):
     """Refreshing would take more than the caller allowed (changes or time); what was done is kept."""
 
 class RefreshResult:

@@ -1,4 +1,4 @@
-"""The read side of the store index: the Note record and the queries over indexed notes.
+"""The read side of the store index: the IndexedNote record and the queries over indexed notes.
 
 `Queries` is mixed into `lib.store.index.Index`, which supplies the connection (`select`)
 and the per-generation memo (`_memo`); everything here is a read.
@@ -15,7 +15,7 @@ from lib.store.rows import NOTE_COLUMNS
 
 # Records are NamedTuples: a dataclass costs several times more to define, and every
 # command that reads the store imports this module.
-class Note(NamedTuple):
+class IndexedNote(NamedTuple):
     """One indexed note. `operator` is a session's or learning's operator, a workstream's or plan's owner."""
 
     path: str
@@ -67,7 +67,7 @@ class Queries:
               not_operator: str | None = None, status: str | Sequence[str] | None = None,
               not_status: str | Sequence[str] | None = None, workstream: str | None = None,
               since: str | None = None, limit: int | None = None, order: str = "newest",
-              with_metadata: bool = False) -> list[Note]:
+              with_metadata: bool = False) -> list[IndexedNote]:
         """Notes matching every given filter. `order`: "newest" (date, then sequence) or "path".
 
         `since` keeps notes whose date is on or after an ISO date. Statuses may be one
@@ -111,7 +111,7 @@ class Queries:
         """{path: one-line reason} of every note whose frontmatter could not be read (it has no metadata)."""
         return dict(self.select("SELECT path, error FROM docs WHERE error IS NOT NULL ORDER BY path"))
 
-    def note(self, path: str, *, with_metadata: bool = True) -> Note | None:
+    def note(self, path: str, *, with_metadata: bool = True) -> IndexedNote | None:
         rows = self.select(
             f"SELECT {note_select_list(with_metadata)} FROM {_from(with_metadata)} WHERE notes.path = ?", (path,)
         )
@@ -134,7 +134,7 @@ class Queries:
         return sum(counts.values()) if kind is None else counts.get(kind, 0)
 
     def latest_by(self, column: str, kind: str = "session", *,
-                  not_status: Sequence[str] = ("claimed",)) -> dict[str, Note]:
+                  not_status: Sequence[str] = ("claimed",)) -> dict[str, IndexedNote]:
         """The newest note of a kind for each value of `operator` or `workstream`."""
         if column not in ("operator", "workstream"):
             raise ValueError(f"cannot group by {column!r}")
@@ -217,7 +217,7 @@ def _no_constant(name: str) -> None:
     return None
 
 
-def note_from_row(row: Sequence[Any], with_metadata: bool) -> Note:
+def note_from_row(row: Sequence[Any], with_metadata: bool) -> IndexedNote:
     values = list(row[: len(NOTE_COLUMNS)])
     if with_metadata:
         import json
@@ -226,6 +226,6 @@ def note_from_row(row: Sequence[Any], with_metadata: bool) -> Note:
         values.append(json.loads(row[len(NOTE_COLUMNS)], parse_constant=_no_constant))
     else:
         values.append(None)
-    return Note(*values)
+    return IndexedNote(*values)
 
 

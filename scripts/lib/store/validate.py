@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lib.core.paths import KINDS, kind_for_relpath
-from lib.store import frontmatter, schema, yamlio
+from lib.store import frontmatter, roundtrip, schema, yamlio
 
 
 @dataclass(frozen=True, order=True)
@@ -120,7 +120,7 @@ def _json_type(value: Any) -> str:
 
 
 def _not_finite(value: float) -> str:
-    return f"{yamlio.spell_float(value)} is not a finite number (JSON, Notion and the content hash have no form for it)"
+    return f"{roundtrip.spell_float(value)} is not a finite number (JSON, Notion and the content hash have no form for it)"
 
 
 # Only a text with one of these can hold a non-finite number: `.inf`, `.nan`, or a float too big (1e999).
@@ -206,7 +206,7 @@ def check_metadata(path: str, yaml_text: str | None, metadata: dict[str, Any], k
     if _NON_FINITE_HINT.search(text):
         # Anywhere in the note, not only where the schema has a number: an unknown key too.
         reported = {p.pointer for p in result.problems}
-        for where, value in yamlio.non_finite(instance):
+        for where, value in roundtrip.non_finite(instance):
             pointer = _pointer(where)
             if pointer not in reported:
                 result.problems.append(Problem(path, line_of(list(where)), pointer, _not_finite(value)))

@@ -13,14 +13,12 @@ many at once. So this module is built for start-up cost and contention:
 - nothing is read or written through a symlink: the folder is checked and every open passes
   O_NOFOLLOW.
 
-This module folds events into the state and runs the hook; beside it, lib/telemetry/files.py
-holds the file primitives (no-follow opens, the lock, atomic writes, the error log), ids.py
-the session ids and file paths, jsonc.py the JSON codec. Their names are re-exported here.
+This module folds events into the state; beside it, lib/telemetry/hook.py runs the hook's
+process, files.py holds the file primitives (no-follow opens, the lock, atomic writes, the error
+log), ids.py the session ids and file paths, jsonc.py the JSON codec, usage.py tokens and cost.
 
 The file format is described in docs/conventions/telemetry-state.md. The same functions
-serve `handoff_helpers.py telemetry-read`: `read_state`, `normalise_state`, `counter_at`,
-`session_files`, and `refresh_usage` (tokens and cost, in lib/telemetry/usage.py, loaded only
-when asked for).
+serve `handoff_helpers.py telemetry-read`: `read_state`, `normalise_state`, `counter_at`.
 """
 
 from __future__ import annotations
@@ -36,89 +34,23 @@ except ImportError:  # not a POSIX system
     import os as _os  # type: ignore[no-redef,unused-ignore]
 
 from lib.telemetry.files import (
-    ERROR_LOG,
-    ERROR_LOG_MAX_BYTES,
-    STATE_DIR,
     FileLock,
     SymlinkRefused,
     append_bytes,
     exists,
-    join,
-    log_error,
-    makedirs,
     read_bytes,
     unsafe_state_dir,
     write_bytes_atomic,
 )
-from lib.telemetry.ids import (
-    MAX_SESSION_ID_LEN,
-    is_valid_session_id,
-    resolve_root,
-    resolve_session_id,
-    session_files,
-    session_paths,
-    state_dir_of,
-)
-from lib.telemetry.jsonc import dumps, loads
 
-# The module's public names, those of files.py, ids.py and jsonc.py included: callers import them from here.
-__all__ = [
-    "ERROR_LOG",
-    "ERROR_LOG_MAX_BYTES",
-    "FAILURE_HEAD_CHARS",
-    "FAILURE_TAIL_CHARS",
-    "MAX_SESSION_ID_LEN",
-    "ORPHAN_AGE_S",
-    "PARALLEL_WINDOW_S",
-    "RECENT_IDS_MAX",
-    "SCAN_INTERVAL_S",
-    "SESSION_END_USAGE_BUDGET_S",
-    "STATE_DIR",
-    "STATE_VERSION",
-    "STDERR_FAILURE_SIGNS",
-    "SUBAGENT_TOOLS",
-    "TOOL_EVENTS",
-    "FileLock",
-    "SymlinkRefused",
-    "append_bytes",
-    "append_line",
-    "apply_event",
-    "canonical_tool",
-    "classify_failure",
-    "classify_pending",
-    "counter_at",
-    "dumps",
-    "exists",
-    "failure_of",
-    "failure_record",
-    "hook_main",
-    "is_valid_session_id",
-    "iso_utc",
-    "join",
-    "loads",
-    "log_error",
-    "makedirs",
-    "new_state",
-    "normalise_state",
-    "read_bytes",
-    "read_state",
-    "refresh_usage",
-    "resolve_root",
-    "resolve_session_id",
-    "run_hook",
-    "scan_state_dir",
-    "session_files",
-    "session_paths",
-    "state_dir_of",
-    "unsafe_state_dir",
-    "update_state",
-    "write_bytes_atomic",
-    "write_json_atomic",
-]
+# is_valid_session_id is re-exported: the console checks session ids through this module.
+from lib.telemetry.ids import is_valid_session_id as is_valid_session_id
+from lib.telemetry.ids import session_paths
+from lib.telemetry.jsonc import dumps, loads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds to import; annotations are strings anyway
-    from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
+    from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
     JSONDict = Dict[str, Any]
 
@@ -130,8 +62,6 @@ RECENT_IDS_MAX = 128
 SCAN_INTERVAL_S = 60.0
 PARALLEL_WINDOW_S = 3600.0
 ORPHAN_AGE_S = 3600.0
-# Time the SessionEnd hook may spend reading transcripts; the rest is read on the next call.
-SESSION_END_USAGE_BUDGET_S = 0.8
 # What a failed call keeps of its output for later classification: the head names the first
 # error, the tail a test runner's summary.
 FAILURE_HEAD_CHARS = 12 * 1024
@@ -565,114 +495,3 @@ def update_state(state_dir: str, session_id: str, mutate: Callable[[JSONDict], b
         if changed:
             write_json_atomic(paths["state"], state)
     return state
-
-
-# --------------------------------------------------------------------------- the hook
-
-
-def run_hook(data: bytes, environ: Mapping[str, str], cwd: str, ppid: int, stderr: Any = None) -> None:
-    """Handle one hook invocation. Never raises: problems go to hook-errors.log."""
-    state_dir = state_dir_of(cwd)
-    prefix = "event=?: "
-    try:
-        text = data.decode("utf-8", "replace") if data else ""
-        payload: Any = None
-        problem = None
-        if not text.strip():
-            problem = "empty stdin"
-        else:
-            try:
-                payload = loads(text)
-            except Exception as exc:
-                problem = "stdin is not JSON (" + type(exc).__name__ + ")"
-            else:
-                if not isinstance(payload, dict):
-                    problem = "stdin is not a JSON object"
-        if problem is not None:
-            root = resolve_root({}, environ, cwd)
-            log_error(state_dir_of(root), problem + "; event ignored", stderr)
-            return
-        assert isinstance(payload, dict)
-        event = str(payload.get("hook_event_name") or "?")
-        prefix = "event=" + event[:40] + ": "
-        root = resolve_root(payload, environ, cwd)
-        state_dir = state_dir_of(root)
-        session_id, notes = resolve_session_id(payload, environ, ppid)
-        prefix = "event=" + event[:40] + " session=" + session_id + ": "
-
-        def log(message: str) -> None:
-            log_error(state_dir, prefix + message, stderr)
-
-        for note in notes:
-            log(note)
-        record = None
-        is_failure = False
-        if event in TOOL_EVENTS:
-            failure = failure_of(payload)
-            if failure is not None:
-                is_failure = True
-                if payload.get("is_interrupt") is not True:
-                    tool = payload.get("tool_name")
-                    record = failure_record(failure[0], tool if isinstance(tool, str) else None, failure[1])
-        now = time.time()
-        failures_path = session_paths(state_dir, session_id)["failures"]
-
-        def mutate(state: JSONDict) -> bool:
-            fresh = apply_event(state, payload, now, None, is_failure)
-            if fresh and record is not None:
-                append_line(failures_path, record)
-            return True  # a duplicate is not counted, but its `duplicate_events_ignored` is
-
-        lifecycle = event in ("SessionStart", "SessionEnd")
-        state = update_state(state_dir, session_id, mutate, log, now=now, force_scan=lifecycle)
-        if event == "SessionEnd":
-            classify_pending(state_dir, session_id, log)
-            transcript = state.get("transcript_path")
-            if isinstance(transcript, str) and transcript:
-                refresh_usage(state_dir, session_id, transcript, budget_s=SESSION_END_USAGE_BUDGET_S, log=log)
-    except SymlinkRefused as exc:
-        # Someone else's symlink in the state folder: say so where the user can see it, write nothing.
-        log_error(state_dir, prefix + "refused: " + str(exc)[:300] + "; event skipped", stderr, echo=True)
-    except Exception as exc:
-        log_error(state_dir, prefix + type(exc).__name__ + ": " + str(exc)[:300], stderr)
-
-
-def refresh_usage(state_dir: str, session_id: str, transcript_path: Optional[str] = None,
-                  overrides: Optional[Mapping[str, Any]] = None, budget_s: Optional[float] = None,
-                  log: Optional[Callable[[str], None]] = None) -> Optional[JSONDict]:
-    """Tokens and cost of the session from its transcripts: see lib.telemetry.usage.refresh_usage."""
-    from lib.telemetry import usage as hookusage
-
-    return hookusage.refresh_usage(state_dir, session_id, transcript_path, overrides, budget_s, log)
-
-
-def _environ(names: Iterable[str]) -> Dict[str, str]:
-    """The few variables the hook reads, decoded like os.environ does, without importing os."""
-    environ = getattr(_os, "environ", {})
-    out: Dict[str, str] = {}
-    for name in names:
-        value = environ.get(name.encode()) if _os.__name__ == "posix" else environ.get(name)
-        if isinstance(value, bytes):
-            import sys
-
-            value = value.decode(sys.getfilesystemencoding(), "surrogateescape")
-        if value is not None:
-            out[name] = value
-    return out
-
-
-def hook_main() -> None:
-    """The hook process: payload from stdin, variables from the environment. Never raises."""
-    import sys
-
-    try:
-        data = sys.stdin.buffer.read()
-    except Exception:
-        data = b""
-    try:
-        environ = _environ(("CLAUDE_PROJECT_DIR", "CLAUDE_CODE_SESSION_ID"))
-        cwd = _os.getcwd()
-        ppid = _os.getppid()
-    except Exception:
-        environ, cwd, ppid = {}, ".", 0
-    run_hook(data, environ, cwd, ppid)

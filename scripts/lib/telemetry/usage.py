@@ -17,19 +17,10 @@ from __future__ import annotations
 import os
 import time
 
-from lib.telemetry.state import (
-    FileLock,
-    _as_int,
-    is_valid_session_id,
-    iso_utc,
-    loads,
-    log_error,
-    read_bytes,
-    read_state,
-    session_paths,
-    update_state,
-    write_json_atomic,
-)
+from lib.telemetry.files import FileLock, log_error, read_bytes
+from lib.telemetry.ids import is_valid_session_id, session_paths
+from lib.telemetry.jsonc import loads
+from lib.telemetry.state import _as_int, iso_utc, read_state, update_state, write_json_atomic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

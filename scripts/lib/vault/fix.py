@@ -9,7 +9,7 @@ from pathlib import Path
 from lib.core import atomic
 from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR, STORE_FOLDERS
-from lib.store import frontmatter, schema, yamlio
+from lib.store import frontmatter, roundtrip, schema
 from lib.vault import conflicts
 from lib.vault.model import (
     INDEX_FILE,
@@ -130,7 +130,7 @@ def apply_change(root: Path, change: NoteChange) -> bool:
         else:
             doc.set(key, list(items))
             changed = True
-        metadata[key] = yamlio.to_plain(doc.data[key])
+        metadata[key] = roundtrip.to_plain(doc.data[key])
     if change.body is not None and change.body != doc.body:
         doc.body = change.body
         changed = True

@@ -13,8 +13,8 @@ from lib.vault.model import (
     MAPS_DIR,
     SEPARATOR,
     TEMPLATES_DIR,
-    Note,
     Vault,
+    VaultNote,
     _cell,
     link,
     one_line,
@@ -27,7 +27,7 @@ def _meta_view(vault: Vault, additions: dict[str, dict[str, list[str]]]) -> dict
             for rel, keys in additions.items()}
 
 
-def _refs(note: Note, key: str, view: dict[str, dict[str, list[str]]]) -> list[str]:
+def _refs(note: VaultNote, key: str, view: dict[str, dict[str, list[str]]]) -> list[str]:
     return view.get(note.rel, {}).get(key, note.refs(key))
 
 
@@ -70,7 +70,7 @@ def _is_generated(path: Path) -> bool:
         return False
 
 
-def render_map(ws: Note, vault: Vault, view: dict[str, dict[str, list[str]]]) -> str:
+def render_map(ws: VaultNote, vault: Vault, view: dict[str, dict[str, list[str]]]) -> str:
     here = MAPS_DIR
     sessions = vault.sessions_of(ws.id)
     session_ids = {s.id for s in sessions}

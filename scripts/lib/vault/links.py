@@ -22,10 +22,10 @@ from lib.vault.model import (
     MAPS_DIR,
     SEPARATOR,
     WIKILINK,
-    Note,
-    Plan,
+    FixPlan,
     Problem,
     Vault,
+    VaultNote,
     _eol,
     _newline,
     link,
@@ -34,16 +34,16 @@ from lib.vault.model import (
 
 # ----------------------------------------------------------------- expected links
 
-def links_segments(note: Note, vault: Vault,
-                   meta_lists: dict[str, list[str]] | None = None) -> list[tuple[str, list[Note | str]]]:
-    """(label, targets) of a note's links line; a target is a Note, or a path for the workstream's map."""
+def links_segments(note: VaultNote, vault: Vault,
+                   meta_lists: dict[str, list[str]] | None = None) -> list[tuple[str, list[VaultNote | str]]]:
+    """(label, targets) of a note's links line; a target is a VaultNote, or a path for the workstream's map."""
     lists = meta_lists or {}
 
     def refs(key: str) -> list[str]:
         return lists.get(key, note.refs(key))
 
-    def notes(kind: str, ids: Iterable[str]) -> list[Note | str]:
-        found: list[Note | str] = []
+    def notes(kind: str, ids: Iterable[str]) -> list[VaultNote | str]:
+        found: list[VaultNote | str] = []
         seen: set[str] = set()
         for ref in ids:
             target = vault.get(kind, ref)
@@ -52,7 +52,7 @@ def links_segments(note: Note, vault: Vault,
                 found.append(target)
         return found
 
-    segments: list[tuple[str, list[Note | str]]] = []
+    segments: list[tuple[str, list[VaultNote | str]]] = []
     if note.kind == "session":
         segments = [("Workstream", notes("workstream", refs("workstream"))),
                     ("Plan", notes("plan", refs("plan"))),
@@ -73,12 +73,12 @@ def links_segments(note: Note, vault: Vault,
     return [(label, targets) for label, targets in segments if targets]
 
 
-def links_line(note: Note, vault: Vault, meta_lists: dict[str, list[str]] | None = None) -> str | None:
+def links_line(note: VaultNote, vault: Vault, meta_lists: dict[str, list[str]] | None = None) -> str | None:
     parts = []
     for label, targets in links_segments(note, vault, meta_lists):
         rendered = []
         for target in targets:
-            if isinstance(target, Note):
+            if isinstance(target, VaultNote):
                 rendered.append(link(target.id, target.rel, note.folder))
             else:
                 rendered.append(link(note.id, target, note.folder))
@@ -158,7 +158,7 @@ def _resolve(folder: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(folder, path))
 
 
-def _candidates(vault: Vault, path: str) -> list[Note]:
+def _candidates(vault: Vault, path: str) -> list[VaultNote]:
     name = posixpath.basename(path)
     found = vault.named(name)
     if not found and not name.endswith(".md"):
@@ -166,7 +166,7 @@ def _candidates(vault: Vault, path: str) -> list[Note]:
     return found
 
 
-def plan_prose_links(note: Note, body: str, vault: Vault, plan: Plan) -> str:
+def plan_prose_links(note: VaultNote, body: str, vault: Vault, plan: FixPlan) -> str:
     """The body with repairable links repaired; every link problem recorded in `plan`."""
     lines = body.splitlines(keepends=True)
     in_fence: str | None = None
@@ -204,7 +204,7 @@ def plan_prose_links(note: Note, body: str, vault: Vault, plan: Plan) -> str:
     return "".join(lines)
 
 
-def _check_target(note: Note, raw: str, start: int, end: int, line_no: int, vault: Vault, plan: Plan,
+def _check_target(note: VaultNote, raw: str, start: int, end: int, line_no: int, vault: Vault, plan: FixPlan,
                   edits: list[tuple[int, int, str]]) -> None:
     if not raw or raw.startswith("#") or _SCHEME.match(raw) or raw.startswith("//"):
         return
@@ -228,7 +228,7 @@ def _check_target(note: Note, raw: str, start: int, end: int, line_no: int, vaul
     plan.problems.append(Problem(note.rel, line_no, BROKEN_LINK, f"link {raw} leads nowhere ({why})"))
 
 
-def _check_wikilink(note: Note, match: re.Match[str], line: str, line_no: int, vault: Vault, plan: Plan,
+def _check_wikilink(note: VaultNote, match: re.Match[str], line: str, line_no: int, vault: Vault, plan: FixPlan,
                     edits: list[tuple[int, int, str]]) -> None:
     name = match["name"].strip()
     shown = line[match.start():match.end()]

@@ -85,7 +85,7 @@ class Problem:
 
 
 @dataclass
-class Note:
+class VaultNote:
     kind: str
     id: str
     rel: str  # repository-relative POSIX path
@@ -141,16 +141,16 @@ class Note:
 @dataclass
 class Vault:
     root: Path
-    notes: list[Note] = field(default_factory=list)
+    notes: list[VaultNote] = field(default_factory=list)
     unreadable: list[Problem] = field(default_factory=list)
-    _index: dict[tuple[str, str], Note] = field(default_factory=dict)
-    _by_name: dict[str, list[Note]] = field(default_factory=lambda: defaultdict(list))
-    by_rel: dict[str, Note] = field(default_factory=dict)
-    _by_kind: dict[str, list[Note]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    _index: dict[tuple[str, str], VaultNote] = field(default_factory=dict)
+    _by_name: dict[str, list[VaultNote]] = field(default_factory=lambda: defaultdict(list))
+    by_rel: dict[str, VaultNote] = field(default_factory=dict)
+    _by_kind: dict[str, list[VaultNote]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     _planned: set[str] | None = None
-    _sessions_by_ws: dict[str, list[Note]] | None = None
+    _sessions_by_ws: dict[str, list[VaultNote]] | None = None
 
-    def add(self, note: Note) -> None:
+    def add(self, note: VaultNote) -> None:
         self.notes.append(note)
         self.by_rel[note.rel] = note
         self._by_kind[note.kind].append(note)
@@ -160,22 +160,22 @@ class Vault:
         if note.kind == "adr":
             self._by_name[note.id].append(note)
 
-    def get(self, kind: str, note_id: str | None) -> Note | None:
+    def get(self, kind: str, note_id: str | None) -> VaultNote | None:
         return self._index.get((kind, note_id)) if note_id else None
 
-    def named(self, name: str) -> list[Note]:
+    def named(self, name: str) -> list[VaultNote]:
         """Notes whose file name (with or without `.md`), or ADR id, is `name`."""
         found = self._by_name.get(name, [])
-        unique: dict[str, Note] = {n.rel: n for n in found}
+        unique: dict[str, VaultNote] = {n.rel: n for n in found}
         return list(unique.values())
 
-    def of_kind(self, kind: str) -> list[Note]:
+    def of_kind(self, kind: str) -> list[VaultNote]:
         return self._by_kind[kind]
 
-    def sessions_of(self, workstream: str) -> list[Note]:
+    def sessions_of(self, workstream: str) -> list[VaultNote]:
         """The written sessions whose workstream is `workstream`, newest first."""
         if self._sessions_by_ws is None:
-            grouped: dict[str, list[Note]] = defaultdict(list)
+            grouped: dict[str, list[VaultNote]] = defaultdict(list)
             for session in self._by_kind["session"]:
                 refs = session.refs("workstream")
                 if refs and not session.is_stub:
@@ -190,19 +190,19 @@ class Vault:
 class NoteChange:
     """What fix does to one note: list items to append in frontmatter and the new body."""
 
-    note: Note
+    note: VaultNote
     append: dict[str, list[str]] = field(default_factory=dict)
     body: str | None = None
 
 
 @dataclass
-class Plan:
+class FixPlan:
     problems: list[Problem] = field(default_factory=list)
     changes: dict[str, NoteChange] = field(default_factory=dict)
     generated: dict[str, str | None] = field(default_factory=dict)  # rel path -> content (None: delete)
     foreign: set[str] = field(default_factory=set)  # generated paths held by a file baton did not write
 
-    def change(self, note: Note) -> NoteChange:
+    def change(self, note: VaultNote) -> NoteChange:
         return self.changes.setdefault(note.rel, NoteChange(note))
 
 
@@ -304,7 +304,7 @@ def link_log_line(line: str) -> str:
 
 # ----------------------------------------------------------------- loading
 
-def load(root: Path, bodies: set[str] | None = None, keep: dict[str, Note] | None = None) -> Vault:
+def load(root: Path, bodies: set[str] | None = None, keep: dict[str, VaultNote] | None = None) -> Vault:
     """Every note of the store (fast loader), with the line its body starts on.
 
     `bodies`: read the whole file only for these paths, the frontmatter of the others (None: all whole).
@@ -325,7 +325,7 @@ def load(root: Path, bodies: set[str] | None = None, keep: dict[str, Note] | Non
                     meta = frontmatter.read_metadata(path)
                     declared = meta.get("kind")
                     note_kind = declared if isinstance(declared, str) and declared in KINDS else kind
-                    vault.add(Note(note_kind, note_id(note_kind, meta, path.stem), rel, meta, "", 0, partial=True))
+                    vault.add(VaultNote(note_kind, note_id(note_kind, meta, path.stem), rel, meta, "", 0, partial=True))
                     continue
                 text = path.read_bytes().decode("utf-8")
                 meta, body = frontmatter.loads(text, rel)
@@ -341,7 +341,7 @@ def load(root: Path, bodies: set[str] | None = None, keep: dict[str, Note] | Non
             declared = meta.get("kind")
             note_kind = declared if isinstance(declared, str) and declared in KINDS else kind
             head = text[: len(text) - len(body)] if body else text
-            vault.add(Note(note_kind, note_id(note_kind, meta, path.stem), rel, meta, body,
+            vault.add(VaultNote(note_kind, note_id(note_kind, meta, path.stem), rel, meta, body,
                            head.count("\n") + 1, _key_lines(head)))
     return vault
 

@@ -24,16 +24,16 @@ from lib.vault.model import (
     ORPHAN,
     STALE,
     TEMPLATES_DIR,
-    Note,
-    Plan,
+    FixPlan,
     Problem,
     Vault,
+    VaultNote,
 )
 from lib.vault.sessionlog import plan_session_log
 
 # ----------------------------------------------------------------- planning
 
-def _dangling(note: Note, vault: Vault, plan: Plan) -> None:
+def _dangling(note: VaultNote, vault: Vault, plan: FixPlan) -> None:
     checks: list[tuple[str, str]] = {
         "session": [("workstream", "workstream"), ("plan", "plan")],
         "workstream": [("plan", "plan")],
@@ -48,7 +48,7 @@ def _dangling(note: Note, vault: Vault, plan: Plan) -> None:
                                              f"{key}: {ref} names a {kind} that does not exist"))
 
 
-def _backlinks(vault: Vault, plan: Plan, only: set[str] | None = None) -> dict[str, dict[str, list[str]]]:
+def _backlinks(vault: Vault, plan: FixPlan, only: set[str] | None = None) -> dict[str, dict[str, list[str]]]:
     """Frontmatter list items each note is missing: {rel: {key: [items to append]}}."""
     wanted: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for ws in vault.of_kind("workstream"):
@@ -79,13 +79,13 @@ def _backlinks(vault: Vault, plan: Plan, only: set[str] | None = None) -> dict[s
     return out
 
 
-def plan_vault(vault: Vault, only: set[str] | None = None) -> Plan:
+def plan_vault(vault: Vault, only: set[str] | None = None) -> FixPlan:
     """Every problem of the store and the changes that repair what can be repaired.
 
     `only`: plan just these notes and generated files (the rest of the store is read for its
     frontmatter); orphans are then not looked for.
     """
-    plan = Plan(problems=list(vault.unreadable))
+    plan = FixPlan(problems=list(vault.unreadable))
     additions = _backlinks(vault, plan, only)
     for note in vault.notes:
         if only is not None and note.rel not in only:
@@ -120,7 +120,7 @@ def plan_vault(vault: Vault, only: set[str] | None = None) -> Plan:
     return plan
 
 
-def _orphans(vault: Vault, plan: Plan, additions: dict[str, dict[str, list[str]]]) -> None:
+def _orphans(vault: Vault, plan: FixPlan, additions: dict[str, dict[str, list[str]]]) -> None:
     degree: dict[str, int] = defaultdict(int)
     ref_keys = {
         "session": [("workstream", "workstream"), ("plan", "plan"), ("adrs_touched", "adr")],
@@ -161,7 +161,7 @@ def _orphans(vault: Vault, plan: Plan, additions: dict[str, dict[str, list[str]]
 
 
 
-def _stale(vault: Vault, plan: Plan) -> None:
+def _stale(vault: Vault, plan: FixPlan) -> None:
     for rel, content in sorted(plan.generated.items()):
         path = vault.root / rel
         if content is not None and not rel.startswith(TEMPLATES_DIR + "/") and path.exists() \

@@ -17,10 +17,10 @@ from lib.vault.model import (
     DANGLING,
     MISSING_BACKLINK,
     MISSING_LINK,
-    Note,
-    Plan,
+    FixPlan,
     Problem,
     Vault,
+    VaultNote,
     _eol,
     _newline,
     _strip_eol,
@@ -61,11 +61,11 @@ def _log_entries(lines: list[str], section: tuple[int, int]) -> list[LogEntry]:
     return entries
 
 
-def _log_text(session: Note) -> str:
+def _log_text(session: VaultNote) -> str:
     return session.title()
 
 
-def plan_session_log(ws: Note, body: str, vault: Vault, plan: Plan) -> str:
+def plan_session_log(ws: VaultNote, body: str, vault: Vault, plan: FixPlan) -> str:
     """The workstream body with its Session Log linked and complete; problems recorded in `plan`."""
     nl = _newline(body)
     lines = body.splitlines(keepends=True)
@@ -116,7 +116,7 @@ def plan_session_log(ws: Note, body: str, vault: Vault, plan: Plan) -> str:
 _LIST_ITEM = re.compile(r"^ {0,3}[-*+][ \t]")
 
 
-def _insert_log_entry(lines: list[str], session: Note, nl: str) -> list[str]:
+def _insert_log_entry(lines: list[str], session: VaultNote, nl: str) -> list[str]:
     """Lines with a Session Log entry for `session`, newest first (a Session Log is added if missing)."""
     new_line = session_log_line(session.id, session.date(), _log_text(session)) + nl
     key = (session.date() or "", session.id)
