@@ -20,6 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests")]
+
+from support.roster import member, write_roster  # noqa: E402
+
 HELPERS = ROOT / "scripts" / "handoff_helpers.py"
 PROMPT = " ".join(f"word{i}" for i in range(90)) + "\n\nConfidence: medium"
 
@@ -32,9 +36,7 @@ def build(root: Path, sessions: int, workstreams: int) -> None:
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.email", "bench@example.com")
     git(root, "config", "user.name", "Bench")
-    (root / ".claude").mkdir()
-    (root / ".claude" / "operators.yaml").write_text(
-        "operators:\n  - slug: bench\n    initials: BE\n    name: Bench\n    emails: [bench@example.com]\n")
+    write_roster(root, [member("bench", "BE", "Bench", "bench@example.com")])
     (root / ".gitignore").write_text(".claude/state/*\n")
     folder = root / "docs" / "sessions"
     folder.mkdir(parents=True)
