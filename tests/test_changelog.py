@@ -111,3 +111,18 @@ def test_a_re_claimed_id_renames_its_entry_only(repo: Path) -> None:
     assert "## 2026-01-01 · [AB-260102-02](docs/sessions/AB-260102-02.md) · Renamed later" in text
     assert "[AB-260101-01](docs/sessions/AB-260101-01.md)" in text and "AB-260102-01" not in text
     assert not changelog.rename_entry(repo, "AB-260102-01", "AB-260102-03")
+
+
+def test_without_recorded_commits_installing_baton_is_not_the_sessions_work(repo: Path) -> None:
+    (repo / ".baton").mkdir()
+    (repo / ".baton" / "manifest.json").write_text('{"files": {".claude/commands/handoff.md": "sha256:x"}}\n')
+    (repo / ".claude" / "commands").mkdir(parents=True)
+    (repo / ".claude" / "commands" / "handoff.md").write_text("installed\n")
+    (repo / ".gitattributes").write_text("CHANGELOG.md merge=baton\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Install baton")
+    commit(repo, ".baton/README.md", "Upgrade baton's own folder")
+    mine = commit(repo, "src.txt", "The session's work")
+    note(repo, "AB-260101-01", "Since", None, started_at="2025-01-01T00:00:00Z")
+    entry = changelog.entry_for_session(repo, "AB-260101-01")
+    assert [(c.sha, c.subject) for c in entry.commits] == [(mine, "The session's work")]

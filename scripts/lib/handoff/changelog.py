@@ -125,15 +125,23 @@ def commits_by_sha(root: Path, shas: list[str]) -> tuple[list[Commit], list[str]
 
 
 def commits_since(root: Path, since: str) -> list[Commit]:
-    """Commits on HEAD since a time, oldest first, without merges and without handoff commits."""
+    """Commits on HEAD since a time, oldest first, without merges, handoff commits or baton's own upkeep
+    (installing or upgrading baton is not the session's work: the same rule as git-stats)."""
+    from lib.handoff.gitstats import installed_files, is_baton_upkeep
+
     if not _has_head(root):
         return []
-    out = _git(root, "log", "--no-merges", f"--since={since}", f"--format=%H{_UNIT}%s", "HEAD")
+    out = _git(root, "log", "--no-merges", f"--since={since}", f"--format=%x1e%H{_UNIT}%s", "--name-only", "HEAD")
+    installed = installed_files(root)
     commits = []
-    for line in out.splitlines():
-        sha, _, subject = line.partition(_UNIT)
-        if sha and not subject.startswith(HANDOFF_SUBJECT):
-            commits.append(Commit(sha, subject))
+    for record in out.split("\x1e"):
+        header, _, names = record.strip("\n").partition("\n")
+        sha, _, subject = header.partition(_UNIT)
+        if not sha or subject.startswith(HANDOFF_SUBJECT):
+            continue
+        if is_baton_upkeep({n for n in names.splitlines() if n.strip()}, installed):
+            continue
+        commits.append(Commit(sha, subject))
     commits.reverse()
     return commits
 
