@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests")]
+
+from support.roster import member, write_roster  # noqa: E402
+
 FAKE = ROOT / "tests" / "fakeclaude" / "claude"
 PYTHON = sys.executable
 
@@ -37,8 +41,7 @@ def make_project(base: Path) -> Path:
     (project / "README.md").write_text("# bench\n")
     (project / ".claude").mkdir()
     (project / ".claude" / "baton.yaml").write_text("chains:\n  budget_usd: 1000\n")
-    (project / ".claude" / "operators.yaml").write_text(
-        "operators:\n  - slug: bn\n    initials: BN\n    name: Bench\n    emails: [bench@example.com]\n")
+    write_roster(project, [member("bn", "BN", "Bench", "bench@example.com")])
     git(project, "add", "README.md")
     git(project, "commit", "-q", "-m", "initial")
     return project

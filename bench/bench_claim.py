@@ -26,17 +26,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests")]
+
+from support.roster import member, write_roster  # noqa: E402
+
 SESSION = ROOT / "scripts" / "session.py"
 PY = sys.executable
 
-OPERATORS_YAML = """\
-operators:
-  - {slug: ada, initials: AL, name: Ada Example, emails: [ada@example.com]}
-  - {slug: grace, initials: GH, name: Grace Example, emails: [grace@example.com]}
-  - {slug: linus, initials: LT, name: Linus Example, emails: [linus@example.com]}
-  - {slug: barbara, initials: BL, name: Barbara Example, emails: [barbara@example.com]}
-  - {slug: edsger, initials: EWD, name: Edsger Example, emails: [edsger@example.com]}
-"""
+OPERATORS = [member("ada", "AL"), member("grace", "GH"), member("linus", "LT"), member("barbara", "BL"),
+             member("edsger", "EWD")]
 
 GITPYTHON_READER = """
 import sys
@@ -79,7 +77,7 @@ def build(base: Path, sessions: int) -> Path:
     git(repo, "config", "user.email", "ada@example.com")
     git(repo, "config", "user.name", "Ada Example")
     (repo / ".claude").mkdir()
-    (repo / ".claude/operators.yaml").write_text(OPERATORS_YAML, encoding="utf-8")
+    write_roster(repo, OPERATORS)
     folder = repo / "docs/sessions"
     folder.mkdir(parents=True)
     initials = ["AL", "GH", "LT", "BL", "EWD"]

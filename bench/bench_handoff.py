@@ -20,6 +20,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests")]
+
+from support import store  # noqa: E402
+from support.roster import member, write_roster  # noqa: E402
+
 HELPERS = ROOT / "scripts" / "handoff_helpers.py"
 PROMPT = " ".join(f"word{i}" for i in range(90)) + "\n\nConfidence: medium"
 
@@ -32,23 +37,14 @@ def build(root: Path, sessions: int, workstreams: int) -> None:
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.email", "bench@example.com")
     git(root, "config", "user.name", "Bench")
-    (root / ".claude").mkdir()
-    (root / ".claude" / "operators.yaml").write_text(
-        "operators:\n  - slug: bench\n    initials: BE\n    name: Bench\n    emails: [bench@example.com]\n")
+    write_roster(root, [member("bench", "BE", "Bench", "bench@example.com")])
     (root / ".gitignore").write_text(".claude/state/*\n")
-    folder = root / "docs" / "sessions"
-    folder.mkdir(parents=True)
     for i in range(sessions):
         ext = f"AB-{20 + i // (99 * 28):02d}{1 + (i // 99 // 28) % 12:02d}{1 + (i // 99) % 28:02d}-{1 + i % 99:02d}"
-        (folder / f"{ext}.md").write_text(
-            f"---\ntitle: Session {i}\noperator: ab\nsummary: Generated session {i}.\nworkstream: ws-{i % workstreams}\n"
-            f"tags: [bench]\nkind: session\nexternal_id: {ext}\nstatus: written\noutcome: done\ndate: 2026-01-01\n"
-            f"---\n## Summary\n\nSession {i}.\n")
-    (root / "workstreams").mkdir()
+        store.session(root, ext, "ab", "2026-01-01", title=f"Session {i}", summary=f"Generated session {i}.",
+                      workstream=f"ws-{i % workstreams}")
     for i in range(workstreams):
-        (root / "workstreams" / f"ws-{i}.md").write_text(
-            f"---\ntitle: Stream {i}\nowner: ab\nsummary: Stream {i}.\ntags: []\nkind: workstream\n"
-            f"external_id: ws-{i}\nstatus: active\n---\n## Goal\n\nG.\n\n## Session Log\n")
+        store.write(root, f"workstreams/ws-{i}.md", store.workstream_text(f"ws-{i}", "ab", title=f"Stream {i}"))
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "store")
 

@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
 
+from support import store  # noqa: E402
 from support.fakenotion import FakeNotion  # noqa: E402
 from support.notionstore import workspace, write_config  # noqa: E402
 
@@ -80,16 +81,11 @@ def _drop_paragraph(text: str, after: str) -> str:
 
 def make_store(root: Path, count: int, rng: random.Random) -> list[Path]:
     notes = []
-    folder = root / "docs" / "sessions"
-    folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         ext = f"RT-26{(i // 99) + 1:02d}01-{(i % 99) + 1:02d}"
-        path = folder / f"{ext}.md"
-        path.write_text(
-            f"---\ntitle: Session {i}\noperator: rt\nsummary: {sentence(rng, 12)}\nworkstream: store\n"
-            f"tags: [bench, sync]\nkind: session\nexternal_id: {ext}\nstatus: written\noutcome: done\n"
-            f"date: 2026-05-11\nsync_status: pending\n---\n{body(rng, i)}", encoding="utf-8")
-        notes.append(path)
+        summary = sentence(rng, 12)
+        notes.append(store.session(root, ext, "rt", "2026-05-11", title=f"Session {i}", summary=summary,
+                                   workstream="store", extra="sync_status: pending", body=body(rng, i)))
     return notes
 
 

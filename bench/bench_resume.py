@@ -30,6 +30,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests")]
+
+from support.roster import member, write_roster  # noqa: E402
+
 HELPERS = ROOT / "scripts" / "resume_helpers.py"
 HOOK = ROOT / "scripts" / "hooks" / "resume_context.py"
 OPERATORS = [("ana", "AN", "Ana Pires"), ("bo", "BO", "Bo Lindgren"), ("cy", "CY", "Cyrus Vahid"),
@@ -198,9 +202,7 @@ def generate(root: Path, sessions: int, workstreams: int) -> None:
     rng = random.Random(11)
     for folder in ("docs/sessions", "workstreams", "plans", "docs/adr", "docs/learnings", ".claude"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    entries = "".join(f"  - slug: {s}\n    initials: {i}\n    name: {n}\n    emails: [{s}@example.org]\n"
-                      for s, i, n in OPERATORS)
-    (root / ".claude/operators.yaml").write_text("operators:\n" + entries, encoding="utf-8")
+    write_roster(root, [member(s, i, n, domain="example.org") for s, i, n in OPERATORS])
     old = time.time() - 3600
     paths = [session_text(i, rng, workstreams) for i in range(sessions)]
     paths += [workstream_text(i) for i in range(workstreams)]

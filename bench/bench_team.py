@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 WORKER = ROOT / "tests" / "team_worker.py"
 PY = sys.executable
 
 from lib.adopt import mergedriver  # noqa: E402
+from support.roster import member, write_roster  # noqa: E402
 
 SLUGS = ["rita", "rita", "rita", "sam", "ana", "ben", "cyd", "dee", "eli", "fay"]
 INITIALS = {"rita": "RT", "sam": "SK", "ana": "AN", "ben": "BN", "cyd": "CY", "dee": "DE", "eli": "EL", "fay": "FA"}
@@ -60,9 +61,7 @@ def make_team(folder: Path, clones: int, driver: bool) -> tuple[Path, list[Path]
     for sub in ("docs/sessions", "workstreams", ".claude"):
         (seed / sub).mkdir(parents=True, exist_ok=True)
     git(seed, "init", "-q", "-b", "main")
-    (seed / ".claude/operators.yaml").write_text("operators:\n" + "".join(
-        f"  - slug: {slug}\n    initials: {initials}\n    name: {slug.title()} Example\n"
-        f"    emails: [{slug}@example.com]\n" for slug, initials in INITIALS.items()))
+    write_roster(seed, [member(slug, initials) for slug, initials in INITIALS.items()])
     (seed / ".claude/baton.yaml").write_text("handoff:\n  push_attempts: 400\n  push_retry_base_s: 0.05\n"
                                              "  push_retry_cap_s: 1.0\n")
     (seed / "workstreams/auth.md").write_text(WORKSTREAM)

@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 
 from lib.security import redact  # noqa: E402
+from support import store  # noqa: E402
 
 
 def write(root: Path, rel: str, text: str) -> None:
@@ -53,11 +54,11 @@ def build_store(root: Path, sessions: int, rng: random.Random) -> None:
     for i in range(sessions):
         sid = f"AB-26{1 + (i // 99) % 12:02d}{1 + (i // 1188) % 28:02d}-{1 + i % 99:02d}"
         adrs = f"adrs_touched: [ADR-{i % max(1, sessions // 100):04d}]\n" if i % 10 == 0 else ""
-        write(root, f"docs/sessions/{sid}.md", (
-            f"---\ntitle: Session {i}\noperator: ab\nsummary: Session {i} did things.\nworkstream: stream-{i % workstreams}"
-            f"\ntags: [bench]\nkind: session\nexternal_id: {sid}\nstatus: written\noutcome: done\ndate: 2026-01-01\n"
-            f"{adrs}content_hash: null\n---\n## Summary\n\nSee [the plan](../../plans/plan-0.md). "
-            f"{'Lorem ipsum dolor sit amet. ' * rng.randint(5, 40)}\n\n## Resume Prompt\n\nGo on. Confidence: high\n"))
+        store.session(root, sid, "ab", "2026-01-01", title=f"Session {i}", summary=f"Session {i} did things.",
+                      workstream=f"stream-{i % workstreams}", extra=f"{adrs}content_hash: null",
+                      body=f"## Summary\n\nSee [the plan](../../plans/plan-0.md). "
+                           f"{'Lorem ipsum dolor sit amet. ' * rng.randint(5, 40)}\n\n## Resume Prompt\n\n"
+                           "Go on. Confidence: high\n")
 
 
 def timed(cmd: list[str], cwd: Path) -> float:

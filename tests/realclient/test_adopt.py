@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from support.roster import AUTHOR_EMAIL, member, write_roster
+
 from . import standin as s
 from .claude_cli import REPO_ROOT, Claude, ProjectClone
 from .handoff_flow import closing, finish_call, quick_content
@@ -20,6 +22,9 @@ from .standin import StandIn
 # BATON_PYTHON, the installed copy through --venv, so nothing is fetched from the network.
 PYTHON = sys.executable
 HELPER_OUTPUT = "store: 0 notes checked, no problems"
+
+# The roster's one operator, the git identity every test runs under.
+ADA = member("ada", "AL", "Ada", AUTHOR_EMAIL)
 
 
 def _install(project: Path) -> None:
@@ -180,10 +185,7 @@ def test_handoff_in_an_installed_repo_runs_only_through_the_rewritten_grant(
 
 def test_plugin_handoff_reaches_its_helper_through_bin(
         claude: Claude, standin: StandIn, scratch_project: Path, tmp_path: Path) -> None:
-    (scratch_project / ".claude").mkdir()
-    (scratch_project / ".claude/operators.yaml").write_text(
-        "version: 1\noperators:\n  - slug: ada\n    initials: AL\n    name: Ada\n    emails: [author@example.com]\n",
-        encoding="utf-8")
+    write_roster(scratch_project, [ADA], version=1)
     remote = _with_remote(scratch_project, tmp_path)
     seen = _quick_handoff_script(standin, "baton handoff_helpers.py")
 
@@ -205,10 +207,7 @@ def test_plugin_handoff_reaches_its_helper_through_bin(
 
 def test_plugin_resume_preruns_its_helpers_through_bin(
         claude: Claude, standin: StandIn, scratch_project: Path) -> None:
-    (scratch_project / ".claude").mkdir()
-    (scratch_project / ".claude/operators.yaml").write_text(
-        "version: 1\noperators:\n  - slug: ada\n    initials: AL\n    name: Ada\n    emails: [author@example.com]\n",
-        encoding="utf-8")
+    write_roster(scratch_project, [ADA], version=1)
     standin.add(s.text("Nothing to resume yet."))
 
     run = claude.run("/baton:resume", cwd=scratch_project, args=["--plugin-dir", str(REPO_ROOT)],

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from lib.store import frontmatter
+from support.roster import member, write_roster
 
 from . import standin as s
 from .claude_cli import REPO_ROOT, Claude, ProjectClone
@@ -51,9 +52,7 @@ echo hello > greeting.txt && git add greeting.txt "docs/sessions/$BATON_SESSION_
 
 def _run_chain(claude: Claude, project: Path, *args: str, mission: str = "Write greeting.txt.",
                settings: str = "") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    (project / ".claude").mkdir(exist_ok=True)
-    (project / ".claude" / "operators.yaml").write_text(
-        "operators:\n  - slug: rt\n    initials: RT\n    name: Rita\n    emails: [rt@example.com]\n")
+    write_roster(project, [member("rt", "RT", "Rita")])
     (project / ".claude" / "baton.yaml").write_text(
         "chains:\n  backoff_base_s: 0.05\n  stall_s: 60\n  session_wall_clock_s: 60\n  kill_grace_s: 1\n" + settings)
     env = claude.environment({"BATON_STATE_HOME": os.environ["BATON_STATE_HOME"]})

@@ -10,6 +10,8 @@ from typing import Any
 from lib.core import atomic
 from lib.store import frontmatter
 
+from support.roster import member, write_roster
+
 SCRIPT_NOTE = "<script>window.__pwned = 1</script>"
 
 
@@ -81,11 +83,7 @@ def build(root: Path) -> dict[str, Any]:
     # A legacy note (no status) and a broken one.
     write_session(root, "CONV-old-notes", operator="ann", status=None, outcome=None, date="2025-12-01")
     (root / "docs" / "sessions" / "ZZ-260101-01.md").write_text("---\ntitle: [unclosed\n---\nbody\n", encoding="utf-8")
-    (root / ".claude" / "operators.yaml").write_text(
-        "operators:\n"
-        "  - {slug: ann, initials: AN, name: Ann Example, emails: [ann@example.com]}\n"
-        "  - {slug: bob, initials: BO, name: Bob Example, emails: [bob@example.com]}\n"
-        "  - {slug: dee, initials: DE, name: Dee Example, emails: [dee@example.com]}\n", encoding="utf-8")
+    write_roster(root, [member("ann", "AN"), member("bob", "BO"), member("dee", "DE")])
     write_workstream(root, "auth", "ann")
     write_workstream(root, "billing", "bob", priority="high")
     write_workstream(root, "old-stuff", "ann", status="done")

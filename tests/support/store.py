@@ -12,8 +12,9 @@ def session_text(ext_id: str, operator: str | None, date: str, *, title: str = "
                  summary: str = "What happened.", outcome: str = "done", workstream: str | None = None,
                  confidence: str = "medium", resume_prompt: str = "Pick up where this left off.",
                  open_questions: str = "- none", status: str | None = "written", extra: str = "",
-                 decisions: str | None = None) -> str:
-    """A written session note (a legacy note without `status` when status is None)."""
+                 decisions: str | None = None, body: str | None = None) -> str:
+    """A written session note (a legacy note without `status` when status is None); `body`, when given,
+    replaces the generated sections (a benchmark's own prose, lists, code and tables)."""
     lines = ["---", f"title: {title}"]
     if operator:
         lines.append(f"operator: {operator}")
@@ -25,6 +26,8 @@ def session_text(ext_id: str, operator: str | None, date: str, *, title: str = "
     lines += [f"outcome: {outcome}", f"confidence: {confidence}", f"date: {date}"]
     if extra:
         lines.append(extra.rstrip("\n"))
+    if body is not None:
+        return "\n".join([*lines, "---", body])
     lines += ["---", "## Summary", "", summary, ""]
     if decisions is not None:
         lines += ["## Decisions", "", decisions, ""]
