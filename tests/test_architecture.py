@@ -73,8 +73,18 @@ def _imports(path: Path) -> Iterator[tuple[str, int]]:
             raise AssertionError(f"{path}:{node.lineno}: relative import; the library imports `lib.` absolutely")
 
 
+def _packages_run(path: Path) -> set[str]:
+    """The packages whose __init__ an import runs first (`from lib.vault import merge` runs lib/vault/__init__.py)."""
+    run: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module in MODULES:
+            run.add(node.module)
+    return run
+
+
 def _graph() -> dict[str, set[str]]:
-    return {name: {m for m, _ in _imports(path) if m in MODULES and m != name} for name, path in MODULES.items()}
+    return {name: {m for m, _ in _imports(path) if m in MODULES and m != name} | (_packages_run(path) - {name})
+            for name, path in MODULES.items()}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:

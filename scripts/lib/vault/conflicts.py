@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lib.core import atomic
-from lib.vault import merge
+from lib.vault.merge import conflict_lines, resolve_conflicts
 
 
 @dataclass
@@ -36,7 +36,7 @@ def find(root: Path) -> list[tuple[str, int]]:
     out = []
     for rel in candidates(root):
         text = _read(root / rel)
-        lines = merge.conflict_lines(text) if text is not None else []
+        lines = conflict_lines(text) if text is not None else []
         if lines:
             out.append((rel, lines[0]))
     return out
@@ -47,7 +47,7 @@ def repair(root: Path) -> Repair:
     report = Repair()
     for rel, line in find(root):
         text = _read(root / rel)
-        resolved = merge.resolve_conflicts(rel, text) if text is not None else None
+        resolved = resolve_conflicts(rel, text) if text is not None else None
         if resolved is None:
             report.left.append((rel, line))
             continue

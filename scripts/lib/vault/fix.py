@@ -10,7 +10,8 @@ from lib.core import atomic
 from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR, STORE_FOLDERS
 from lib.store import frontmatter, roundtrip, schema
-from lib.vault import conflicts
+from lib.vault.conflicts import find as find_conflicts
+from lib.vault.conflicts import repair_store
 from lib.vault.model import (
     INDEX_FILE,
     MAPS_DIR,
@@ -28,7 +29,7 @@ from lib.vault.planning import plan_vault
 
 def check(root: Path) -> Report:
     plan = plan_vault(load(root))
-    return Report(problems=_conflict_problems(conflicts.find(root)) + plan.problems)
+    return Report(problems=_conflict_problems(find_conflicts(root)) + plan.problems)
 
 
 def _conflict_problems(found: list[tuple[str, int]]) -> list[Problem]:
@@ -44,7 +45,7 @@ def fix(root: Path, scope: set[str] | None = None, vault: Vault | None = None) -
     `vault`: the store as already read (its notes are reused).
     """
     with atomic.locked(root / STATE_DIR / "vault.lock"):
-        repaired = conflicts.repair_store(root) if scope is None else None
+        repaired = repair_store(root) if scope is None else None
         notes = load(root, bodies=scope, keep=vault.by_rel if vault else None)
         plan = plan_vault(notes, only=scope)
         report = Report(problems=[])
