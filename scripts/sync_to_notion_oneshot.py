@@ -21,8 +21,8 @@ from pathlib import Path
 
 from lib.core import cli, paths
 from lib.core.errors import BatonError, ConfigError
+from lib.notion import audit, prune, sync
 from lib.notion import config as notion_config
-from lib.notion import prune, sync
 from lib.notion.client import DEFAULT_BASE_URL, NotionClient, RetryPolicy, check_token
 from lib.notion.limiter import TokenBucket
 
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             sync.finish_report(report, started, client, config.rate_per_s)
             if args.apply:
-                sync.write_audit(root, report, redact)
+                audit.write_audit(root, report, redact)
 
         pruning_failed = any(o.outcome == "error" for o in orphans)
         if args.json:
