@@ -28,6 +28,7 @@ from lib.console.chainview import (
 )
 from lib.console.live import live_states, telemetry_row
 from lib.console.model import Project, Settings, cut_body, project_names, session_row
+from lib.console.people import last_activity, operator_entry, roster_of, session_owners
 from lib.console.queries import (
     CHAIN_STATUSES,
     MAX_LIMIT,
@@ -140,7 +141,7 @@ class Console:
             cached = self._roster_cache.get(proj.name)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        people = [Person(op["slug"], op.get("name"), op.get("initials")) for op in _roster(proj.root)]
+        people = [Person(op["slug"], op.get("name"), op.get("initials")) for op in roster_of(proj.root)]
         with self._cache_lock:
             self._roster_cache[proj.name] = (stamp, people)
         return people
@@ -251,7 +252,7 @@ class Console:
                     status: str | None = None) -> dict[str, Any]:
         rows: list[dict[str, Any]] = []
         for proj in self.selected(project):
-            activity = _last_activity(proj.view.notes("session"))
+            activity = last_activity(proj.view.notes("session"))
             for note in proj.view.notes("workstream"):
                 meta = note.meta
                 if owner is not None and meta.get("owner") != owner:
@@ -283,8 +284,8 @@ class Console:
     def operators(self, project: str | None = None) -> dict[str, Any]:
         people: dict[str, dict[str, Any]] = {}
         for proj in self.selected(project):
-            for op in _roster(proj.root):
-                entry = people.setdefault(op["slug"], _operator_entry(op["slug"]))
+            for op in roster_of(proj.root):
+                entry = people.setdefault(op["slug"], operator_entry(op["slug"]))
                 entry.update(name=op.get("name"), initials=op.get("initials"), in_roster=True)
                 if proj.name not in entry["projects"]:
                     entry["projects"].append(proj.name)
@@ -293,7 +294,7 @@ class Console:
                 slug = meta.get("operator")
                 if not isinstance(slug, str) or not slug or meta.get("status") == "claimed":
                     continue
-                entry = people.setdefault(slug, _operator_entry(slug))
+                entry = people.setdefault(slug, operator_entry(slug))
                 if proj.name not in entry["projects"]:
                     entry["projects"].append(proj.name)
                 entry["sessions"] += 1
@@ -437,7 +438,7 @@ class Console:
         now = time.time()
         rows = []
         for proj in self.selected(project):
-            owners = _owners(proj, self._chain_dicts())
+            owners = session_owners(proj, self._chain_dicts())
             for session_id, state in live_states(proj.state_dir):
                 row = telemetry_row(proj.name, session_id, state, now, self.settings.stale_after_s)
                 row["operator"] = row["operator"] or owners.get(session_id)
@@ -448,54 +449,6 @@ class Console:
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _owners(proj: Project, chains: list[dict[str, Any]]) -> dict[str, str]:
-    """Claude Code session id -> operator: from the notes that name it, else from the chain that ran it."""
-    out: dict[str, str] = {}
-    for chain in chains:
-        if chain.get("_project") != proj.name or not isinstance(chain.get("operator"), str):
-            continue
-        for s in chain.get("sessions") or []:
-            if isinstance(s, Mapping) and isinstance(s.get("claude_session_id"), str):
-                out[s["claude_session_id"]] = chain["operator"]
-    for note in proj.view.notes("session")[:200]:
-        claude_id, who = note.meta.get("claude_session_id"), note.meta.get("operator")
-        if isinstance(claude_id, str) and isinstance(who, str) and who:
-            out[claude_id] = who
-    return out
-
-
-def _operator_entry(slug: str) -> dict[str, Any]:
-    return {"slug": slug, "name": None, "initials": None, "in_roster": False, "projects": [], "sessions": 0,
-            "cost_usd": 0.0, "last_session": None, "last_session_date": None}
-
-
-def _roster(root: Path) -> list[dict[str, Any]]:
-    """operators.yaml through `lib.store.operators`; a missing or invalid roster reads as empty (the sessions
-    still name their operators)."""
-    from lib.store import operators
-
-    try:
-        roster = operators.load(root)
-    except BatonError:
-        return []
-    return [{"slug": op.slug, "name": op.name, "initials": op.initials} for op in roster.operators]
-
-
-def _last_activity(sessions: list[NoteView]) -> dict[str, tuple[str, str, int]]:
-    """workstream -> (date of its newest session, that session's id, number of sessions)."""
-    out: dict[str, tuple[str, str, int]] = {}
-    for note in sessions:  # newest first
-        ws = note.meta.get("workstream")
-        if not isinstance(ws, str) or note.meta.get("status") == "claimed":
-            continue
-        if ws in out:
-            day, sid, n = out[ws]
-            out[ws] = (day, sid, n + 1)
-        else:
-            out[ws] = (note.date, note.external_id, 1)
-    return out
 
 
 def _decisions_stamp(project: Project) -> tuple[int, int]:
