@@ -110,6 +110,9 @@ def main() -> int:
         print(f"generated {args.sessions:,} sessions and {args.workstreams} workstreams in "
               f"{time.perf_counter() - started:.1f} s; baseline for the cold build: {rev}")
         old_scripts = extract_scripts(rev, Path(tmp) / "baseline")
+        for scripts in (ROOT / "scripts", old_scripts):
+            # Bytecode for both codes: where PYTHONDONTWRITEBYTECODE is set, every run would compile them.
+            subprocess.run([py, "-m", "compileall", "-q", str(scripts)], check=True, capture_output=True)
         floor_script = Path(tmp) / "floor.py"
         floor_script.write_text(FLOOR, encoding="utf-8")
         state = root / ".claude/state"

@@ -42,11 +42,15 @@ def test_the_signature_changes_when_a_note_is_touched_added_or_removed(repo: Pat
 
 
 def test_a_large_store_is_cut_into_at_most_255_chunks_that_cover_every_file_once(repo: Path) -> None:
-    entries = [(f"docs/sessions/S-{i}.md", "session") for i in range(100_000)]
-    cut = scan.chunks(entries)
+    listed = [("session", "docs/sessions", [f"S-{i}.md" for i in range(100_000)]),
+              ("workstream", "workstreams", [f"W-{i}.md" for i in range(3_001)]),
+              ("plan", "plans", ["P.md"]), ("adr", "docs/adr", []), ("learning", "docs/learnings", ["L.md"])]
+    cut = scan.chunks(listed)
     assert len(cut) <= scan.MAX_CHUNKS
-    assert [e for chunk in cut for e in chunk] == entries
-    assert scan.chunks(entries[:10]) == [entries[:10]]
+    covered = [(kind, folder, name) for kind, folder, names in cut for name in names]
+    assert covered == [(kind, folder, name) for kind, folder, names in listed for name in names]
+    small = [("session", "docs/sessions", ["a.md", "b.md"])]
+    assert scan.chunks(small) == small
     assert scan.chunks([]) == []
 
 
@@ -63,6 +67,7 @@ def test_a_scan_signed_from_chunks_is_the_scan_of_the_whole_and_decodes_to_the_s
 def test_a_file_that_vanishes_between_the_listing_and_its_stat_is_left_out(repo: Path) -> None:
     notes(repo, 2)
     listed = scan.listing(repo)
-    (repo / listed[0][0]).unlink()
-    count, _ = scan.stat_chunk(repo, listed)
+    _, folder, names = listed[0]
+    (repo / folder / names[0]).unlink()
+    count, _ = scan.stat_chunk(repo, listed[0])
     assert count == 1

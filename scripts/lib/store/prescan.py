@@ -53,7 +53,7 @@ def root_guess(argv: Sequence[str], environ: Mapping[str, str] = os.environ, cwd
 class Prescan:
     """A scan shared with a child process; `result` finishes it."""
 
-    def __init__(self, root: str, started_ns: int, chunks: list[list[scan.Entry]], tokens: int,
+    def __init__(self, root: str, started_ns: int, chunks: list[scan.Chunk], tokens: int,
                  results: int | None, pid: int | None) -> None:
         self.root = root
         self.started_ns = started_ns
@@ -121,7 +121,7 @@ class Prescan:
         return os.waitstatus_to_exitcode(status)
 
 
-def _work(root: str, chunks: list[list[scan.Entry]], tokens: int) -> dict[int, tuple[int, bytes]]:
+def _work(root: str, chunks: list[scan.Chunk], tokens: int) -> dict[int, tuple[int, bytes]]:
     """Stat the chunks whose byte this process reads from the token pipe, until it is empty."""
     done: dict[int, tuple[int, bytes]] = {}
     while True:

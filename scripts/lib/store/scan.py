@@ -20,8 +20,8 @@ from lib.core.layout import SKIPPED_NAMES, STORE_FOLDERS
 
 # A scanned file: relative path -> (folder kind, size, mtime_ns, ctime_ns).
 Files = dict[str, tuple[str, int, int, int]]
-# A listed note file: (relative path, folder kind).
-Entry = tuple[str, str]
+# A run of one folder's note files: (folder kind, folder, names).
+Chunk = tuple[str, str, list[str]]
 
 # marshal's format 4 is stable within a Python version; another Python gives another signature,
 # which costs one full comparison and is then stable again.
@@ -29,42 +29,54 @@ _MARSHAL_VERSION = 4
 # Chunks are handed out one byte each (lib.store.prescan), so there are at most 255 of them.
 MAX_CHUNKS = 255
 MIN_CHUNK = 128
+_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 
 
-def listing(root: str | os.PathLike[str]) -> list[Entry]:
-    """Every file in the store folders that may be a note, in directory order."""
-    found: list[Entry] = []
+def listing(root: str | os.PathLike[str]) -> list[Chunk]:
+    """Every file in the store folders that may be a note, folder by folder, in directory order."""
+    found: list[Chunk] = []
     base = os.fspath(root)
     for kind, folder in STORE_FOLDERS.items():
         try:
             names = os.listdir(os.path.join(base, folder))
         except OSError:
             continue
-        prefix = folder + "/"
-        found.extend((prefix + name, kind) for name in names if name[-3:] == ".md" and name not in SKIPPED_NAMES)
+        found.append((kind, folder, [n for n in names if n[-3:] == ".md" and n not in SKIPPED_NAMES]))
     return found
 
 
-def chunks(entries: list[Entry]) -> list[list[Entry]]:
-    """`entries` cut into at most MAX_CHUNKS runs: the same cut for the same listing, in every process."""
-    size = max(MIN_CHUNK, -(-len(entries) // MAX_CHUNKS))
-    return [entries[i:i + size] for i in range(0, len(entries), size)]
+def chunks(listed: list[Chunk]) -> list[Chunk]:
+    """The listing cut into at most MAX_CHUNKS runs: the same cut for the same listing, in every process."""
+    total = sum(len(names) for _, _, names in listed)
+    # Each folder's last run may be short: leave one chunk of room per folder.
+    size = max(MIN_CHUNK, -(-total // (MAX_CHUNKS - len(STORE_FOLDERS))))
+    return [(kind, folder, names[i:i + size]) for kind, folder, names in listed
+            for i in range(0, len(names), size)]
 
 
-def stat_chunk(root: str | os.PathLike[str], entries: list[Entry]) -> tuple[int, bytes]:
+def stat_chunk(root: str | os.PathLike[str], chunk: Chunk) -> tuple[int, bytes]:
     """(how many are regular files, those files marshalled as Files)."""
-    # As little Python around each stat as can be: the type comes from the stat itself, which
-    # follows a symlink as DirEntry.is_file() would (the index then refuses to read through it).
+    kind, folder, names = chunk
     found: Files = {}
-    base = os.path.join(os.fspath(root), "")
+    try:
+        # Stat by name in the folder: no path to build and walk per file.
+        fd = os.open(os.path.join(os.fspath(root), folder), _DIRECTORY)
+    except OSError:
+        return 0, marshal.dumps(found, _MARSHAL_VERSION)
+    prefix = folder + "/"
     stat = os.stat
-    for rel, kind in entries:
-        try:
-            st = stat(base + rel)
-        except OSError:
-            continue
-        if st.st_mode & 0o170000 == 0o100000:  # S_ISREG, without importing stat
-            found[rel] = (kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    try:
+        for name in names:
+            try:
+                st = stat(name, dir_fd=fd)
+            except OSError:
+                continue
+            # The type comes from the stat, which follows a symlink as DirEntry.is_file() would (the
+            # index then refuses to read through it). S_ISREG, without importing stat:
+            if st.st_mode & 0o170000 == 0o100000:
+                found[prefix + name] = (kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    finally:
+        os.close(fd)
     return len(found), marshal.dumps(found, _MARSHAL_VERSION)
 
 
