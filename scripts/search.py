@@ -91,12 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         root = (args.root or find_root()).resolve()
         query = " ".join(args.query)
-        scanned = EARLY.result(root) if EARLY is not None else None
-        with Index(root) as index:
-            index.refresh(validate=False, scanned=scanned)
-            hits = fulltext.search(index, query, kind=args.kind, operator=args.operator,
+        def run(index: Index) -> list[fulltext.Hit]:
+            return fulltext.search(index, query, kind=args.kind, operator=args.operator,
                                    workstream=args.workstream, since=args.since, outcome=args.outcome,
                                    limit=args.limit)
+
+        with Index(root) as index:
+            # Ask before the scan is in (the early scan's child is still at it): when the refresh then
+            # changes nothing, these are the answer; otherwise the question is asked again.
+            before = index.fingerprint
+            hits = run(index)
+            index.refresh(validate=False, scanned=EARLY.result(root) if EARLY is not None else None)
+            if index.fingerprint != before:
+                hits = run(index)
         if args.json:
             cli.print_json({"query": query, "count": len(hits), "hits": [h.as_dict("**", "**") for h in hits]})
             return 0
@@ -132,4 +139,10 @@ def render(hits: Sequence[object], query: str, *, color: bool) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    # Skip the interpreter's last full collection over every object it ever imported (~5 ms of a
+    # 40 ms search): nothing here is left in a reference cycle that needs finalising.
+    import gc
+
+    gc.freeze()
+    raise SystemExit(code)

@@ -30,7 +30,7 @@ def test_the_root_is_guessed_from_the_option_the_environment_or_the_nearest_git_
     assert prescan.root_guess(["--", "--root", "x"], {}, cwd=str(nested)) == real
 
 
-def test_the_shared_scan_is_signed_exactly_as_a_scan_in_one_process(store: Path) -> None:
+def test_the_childs_scan_is_the_scan_this_process_would_take(store: Path) -> None:
     early = prescan.start(["word", "--root", str(store)])
     assert early is not None and early.pid is not None
     shared = early.result(store)
@@ -40,13 +40,12 @@ def test_the_shared_scan_is_signed_exactly_as_a_scan_in_one_process(store: Path)
     assert shared.started_ns <= alone.started_ns
 
 
-def test_a_child_that_dies_leaves_its_chunks_to_the_parent(store: Path) -> None:
+def test_a_child_that_dies_gives_no_scan_and_no_error(store: Path) -> None:
     early = prescan.start(["word", "--root", str(store)])
     assert early is not None and early.pid is not None
     os.kill(early.pid, signal.SIGKILL)
-    shared = early.result(store)
-    assert shared is not None
-    assert (shared.signature, shared.count) == (scan.take(store).signature, 600)
+    assert early.result(store) is None
+    assert early.pid is None  # reaped
 
 
 def test_a_scan_of_another_root_is_not_used(store: Path, tmp_path: Path) -> None:
@@ -64,7 +63,7 @@ def test_help_and_a_folder_outside_any_repository_start_nothing(store: Path, tmp
         assert prescan.start(["word"]) is None
 
 
-def test_nothing_but_built_in_modules_and_the_layout_is_imported_before_the_fork() -> None:
+def test_nothing_but_built_in_modules_is_imported_before_the_fork() -> None:
     import subprocess
     import sys
 
@@ -75,6 +74,6 @@ def test_nothing_but_built_in_modules_and_the_layout_is_imported_before_the_fork
     new = subprocess.run([sys.executable, "-c", code, str(SCRIPTS)], capture_output=True, text=True,
                          check=True).stdout.split()
     # __future__ is one small module every library file imports for its annotations.
-    ours = {"lib", "lib.core", "lib.core.layout", "lib.store", "lib.store.scan", "lib.store.prescan", "__future__"}
-    assert ours <= set(new)
+    ours = {"lib", "lib.store", "lib.store.prescan", "__future__"}
+    assert "lib.store.prescan" in new
     assert [m for m in new if m not in ours and m not in sys.builtin_module_names] == []

@@ -41,27 +41,14 @@ def test_the_signature_changes_when_a_note_is_touched_added_or_removed(repo: Pat
     assert (first.count, added.count, removed.count) == (3, 4, 3)
 
 
-def test_a_large_store_is_cut_into_at_most_255_chunks_that_cover_every_file_once(repo: Path) -> None:
-    listed = [("session", "docs/sessions", [f"S-{i}.md" for i in range(100_000)]),
-              ("workstream", "workstreams", [f"W-{i}.md" for i in range(3_001)]),
-              ("plan", "plans", ["P.md"]), ("adr", "docs/adr", []), ("learning", "docs/learnings", ["L.md"])]
-    cut = scan.chunks(listed)
-    assert len(cut) <= scan.MAX_CHUNKS
-    covered = [(kind, folder, name) for kind, folder, names in cut for name in names]
-    assert covered == [(kind, folder, name) for kind, folder, names in listed for name in names]
-    small = [("session", "docs/sessions", ["a.md", "b.md"])]
-    assert scan.chunks(small) == small
-    assert scan.chunks([]) == []
-
-
-def test_a_scan_signed_from_chunks_is_the_scan_of_the_whole_and_decodes_to_the_same_files(repo: Path) -> None:
+def test_a_scan_rebuilt_from_its_parts_has_the_same_signature_and_files(repo: Path) -> None:
     notes(repo, 300)
+    write(repo, "workstreams/tide-api.md", workstream_text("tide-api", "rt"))
     whole = scan.take(repo)
-    listed = scan.listing(repo)
-    parts = [scan.stat_chunk(repo, chunk) for chunk in scan.chunks(listed)]
-    assert len(parts) == 3
+    parts = [scan.stat_folder(repo, listed) for listed in scan.listing(repo)]
     again = scan.Scan(whole.started_ns, parts)
-    assert (again.signature, again.count, again.files) == (whole.signature, 300, whole.files)
+    assert (again.signature, again.count, again.files) == (whole.signature, 301, whole.files)
+    assert scan.Scan(0, parts, signature="given").signature == "given"
 
 
 def test_a_file_that_vanishes_between_the_listing_and_its_stat_is_left_out(repo: Path) -> None:
@@ -69,5 +56,5 @@ def test_a_file_that_vanishes_between_the_listing_and_its_stat_is_left_out(repo:
     listed = scan.listing(repo)
     _, folder, names = listed[0]
     (repo / folder / names[0]).unlink()
-    count, _ = scan.stat_chunk(repo, listed[0])
+    count, _ = scan.stat_folder(repo, listed[0])
     assert count == 1

@@ -1,19 +1,17 @@
-"""The store scan of a one-shot CLI, shared with a forked child while the CLI starts up.
+"""The store scan of a one-shot CLI, taken by a forked child while the CLI starts up.
 
 A warm search is two pieces of work of about the same size that do not depend on each
 other: Python importing what the command needs (argparse, sqlite3, the index), and one
 stat of every note (the index's freshness check, lib.store.scan). Threads cannot overlap
 them (the stat loop holds the GIL between system calls), so a CLI on that hot path calls
-`start(argv)` before its imports. It lists the store and forks; the child stats chunks of
-the listing while the parent imports and parses its arguments; then `Prescan.result` has
-the parent stat whatever chunks are left, collect the child's, and return one Scan, signed
-exactly as a scan in one process would be. Chunks are handed out through a pipe holding one
-byte per chunk: a read takes a chunk, so neither process ever waits for the other's work.
+`start(argv)` before its imports: a child forks, scans exactly as `scan.take` does and hands
+the result back through a pipe, while the parent imports and parses its arguments; then
+`Prescan.result` waits for it.
 
 The root is guessed the way the CLI will find it (`--root`, $CLAUDE_PROJECT_DIR, else the
 nearest folder holding `.git`); the parent uses the scan only if the guess is the root it
-settled on. Where there is no fork, or the child fails, the parent stats what is missing
-itself. Nothing beyond built-in modules is imported before the fork.
+settled on, and scans itself otherwise, or when there is no fork, or when the child failed.
+Nothing beyond built-in modules is imported before the fork.
 """
 
 from __future__ import annotations
@@ -21,11 +19,11 @@ from __future__ import annotations
 import marshal
 import os
 
-from lib.store import scan
-
 TYPE_CHECKING = False  # importing typing costs a start-up more than the child can spare
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from lib.store.scan import Scan
 
 
 def root_guess(argv: Sequence[str], environ: Mapping[str, str] = os.environ, cwd: str | None = None) -> str | None:
@@ -51,64 +49,52 @@ def root_guess(argv: Sequence[str], environ: Mapping[str, str] = os.environ, cwd
 
 
 class Prescan:
-    """A scan shared with a child process; `result` finishes it."""
+    """A scan running in a child process; `result` waits for it."""
 
-    def __init__(self, root: str, started_ns: int, chunks: list[scan.Chunk], tokens: int,
-                 results: int | None, pid: int | None) -> None:
+    def __init__(self, root: str, pid: int, fd: int) -> None:
         self.root = root
-        self.started_ns = started_ns
-        self.chunks = chunks
-        self._tokens: int | None = tokens
-        self._results = results
-        self.pid = pid
+        self.pid: int | None = pid
+        self._fd: int | None = fd
 
-    def result(self, root: str | os.PathLike[str]) -> scan.Scan | None:
-        """The scan of `root`, finished here; None when the child scanned another root (scan yourself)."""
+    def result(self, root: str | os.PathLike[str]) -> Scan | None:
+        """The child's scan when it scanned `root` and finished; None means: scan yourself."""
+        from lib.store.scan import Scan
+
         if os.path.realpath(root) != self.root:
             self.close()
             return None
-        parts = _work(self.root, self.chunks, self._tokens) if self._tokens is not None else {}
-        self._close_tokens()
-        parts.update(self._collect())
-        for i, chunk in enumerate(self.chunks):
-            if i not in parts:  # the child stopped early: its chunks are done here
-                parts[i] = scan.stat_chunk(self.root, chunk)
-        return scan.Scan(self.started_ns, [parts[i] for i in range(len(self.chunks))])
+        data = self._collect()
+        if not data:
+            return None
+        try:
+            started, signature, parts = marshal.loads(data)
+            return Scan(started, parts, signature=signature)
+        except (EOFError, ValueError, TypeError):
+            return None
 
     def close(self) -> None:
-        """Give up on the child's work (it ends on its own once it finds nobody reading)."""
-        self._close_tokens()
-        if self._results is not None:
-            os.close(self._results)
-            self._results = None
+        """Stop waiting for the child (it ends on its own once it finds nobody reading)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         self._reap()
 
-    def _close_tokens(self) -> None:
-        if self._tokens is not None:
-            os.close(self._tokens)
-            self._tokens = None
-
-    def _collect(self) -> dict[int, tuple[int, bytes]]:
-        if self._results is None:
-            return {}
-        data = []
+    def _collect(self) -> bytes:
+        if self._fd is None:
+            return b""
+        chunks = []
         try:
             while True:
-                chunk = os.read(self._results, 1 << 20)
+                chunk = os.read(self._fd, 1 << 20)
                 if not chunk:
                     break
-                data.append(chunk)
+                chunks.append(chunk)
         except OSError:
-            data = []
+            chunks = []
         finally:
-            os.close(self._results)
-            self._results = None
-        ok = self._reap() == 0
-        try:
-            parts = marshal.loads(b"".join(data)) if ok and data else {}
-        except (EOFError, ValueError, TypeError):
-            return {}
-        return parts if isinstance(parts, dict) else {}
+            os.close(self._fd)
+            self._fd = None
+        return b"".join(chunks) if self._reap() == 0 else b""
 
     def _reap(self) -> int:
         if self.pid is None:
@@ -121,50 +107,38 @@ class Prescan:
         return os.waitstatus_to_exitcode(status)
 
 
-def _work(root: str, chunks: list[scan.Chunk], tokens: int) -> dict[int, tuple[int, bytes]]:
-    """Stat the chunks whose byte this process reads from the token pipe, until it is empty."""
-    done: dict[int, tuple[int, bytes]] = {}
-    while True:
-        token = os.read(tokens, 1)
-        if not token:
-            return done
-        done[token[0]] = scan.stat_chunk(root, chunks[token[0]])
-
-
 def start(argv: Sequence[str]) -> Prescan | None:
-    """List the store this CLI will most likely read and fork a child that stats it; None when there is
-    nothing to guess or list."""
-    root = root_guess(argv)
-    if root is None or "-h" in argv or "--help" in argv:
-        return None
-    import time
-
-    started = time.time_ns()
-    chunks = scan.chunks(scan.listing(root))
-    tokens_read, tokens_write = os.pipe()
-    os.write(tokens_write, bytes(range(len(chunks))))  # at most 255 bytes: a pipe holds them all
-    os.close(tokens_write)
+    """Fork a child that scans the store this CLI will most likely read; None when it cannot."""
     fork = getattr(os, "fork", None)
-    if fork is None or len(chunks) < 2:
-        return Prescan(root, started, chunks, tokens_read, None, None)
-    results_read, results_write = os.pipe()
+    root = root_guess(argv)
+    if fork is None or root is None or "-h" in argv or "--help" in argv:
+        return None
+    read_end, write_end = os.pipe()
     try:
         pid = fork()
     except OSError:
-        os.close(results_read)
-        os.close(results_write)
-        return Prescan(root, started, chunks, tokens_read, None, None)
-    if pid == 0:  # the child: stat chunks, hand them over, leave without the parent's exit handlers
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # the child: scan, write, leave without running any of the parent's exit handlers
         code = 1
         try:
-            os.close(results_read)
-            data = marshal.dumps(_work(root, chunks, tokens_read))
-            with os.fdopen(results_write, "wb") as out:
+            import gc
+
+            # No collection in a child that lives 20 ms and makes no cycles: a collection here walks
+            # every object inherited from the parent, copying its pages (~10% of the scan).
+            gc.disable()
+            os.close(read_end)
+            from lib.store.scan import take
+
+            done = take(root)
+            data = marshal.dumps((done.started_ns, done.signature, done.parts))
+            with os.fdopen(write_end, "wb") as out:
                 out.write(data)
             code = 0
-        except BaseException:
+        except BaseException:  # noqa: S110 - a failed prescan only means the parent scans itself
             pass
         finally:
             os._exit(code)
-    os.close(results_write)
-    return Prescan(root, started, chunks, tokens_read, results_read, pid)
+    os.close(write_end)
+    return Prescan(root, pid, read_end)
