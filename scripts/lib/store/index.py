@@ -83,6 +83,12 @@ RACY_WINDOW_NS = 2_000_000_000
 PARALLEL_THRESHOLD = 400
 
 
+class _Outcome:
+    """Whether a parse got through every file (set while its batches are consumed)."""
+
+    finished = True
+
+
 class IndexStale(IndexUnavailable):
     """Refreshing would take more than the caller allowed (changes or time); what was done is kept."""
 
@@ -167,12 +173,38 @@ class Index(CacheFile, Queries):
                 to_parse.append((rel, folder_kind, size, mtime, ctime))
         result.verified = len(verified)
 
+        # Parsed rows are written batch by batch inside one transaction: with a worker pool, this process
+        # writes each finished batch while the workers parse the next (a cold build's writing is then
+        # mostly hidden behind its parsing). The transaction commits everything or nothing.
         parsed: list[Row] = []
         finished = True
-        if to_parse:
-            with self._parse_lock(deadline):
+        with contextlib.ExitStack() as stack:
+            batches: Iterator[list[Row]] = iter(())
+            outcome = _Outcome()
+            if to_parse:
+                stack.enter_context(self._parse_lock(deadline))
                 to_parse = self._still_needed(to_parse, validate, scanned_ns)
-                parsed, finished = self._parse(to_parse, validate, deadline)
+                batches, outcome = self._parse(to_parse, validate, deadline)
+            newly_complete = not self.is_complete
+            if (to_parse or deleted or verified or newly_complete
+                    or current.signature != self._meta("signature")):
+                stack.enter_context(write_transaction(self._conn))
+                if deleted:
+                    self._delete(deleted)
+                for batch in batches:
+                    self._write(batch)
+                    parsed.extend(batch)
+                finished = outcome.finished
+                if verified:
+                    self._conn.executemany("UPDATE files SET verified_ns = ? WHERE path = ?", verified)
+                if parsed or deleted:
+                    bump_generation(self._conn)
+                if finished and newly_complete:
+                    self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
+                # The signature may be trusted next time only if every file seen now has its row.
+                settled = finished and len(parsed) == len(to_parse)
+                self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('signature', ?)",
+                                   (current.signature if settled else "",))
         result.parsed = len(parsed)
         for r in parsed:
             if r.file[0] not in known:
@@ -184,43 +216,6 @@ class Index(CacheFile, Queries):
             result.changed_paths.append(r.file[0])
         result.deleted = len(deleted)
         result.changed_paths.extend(deleted)
-
-        # The signature may be trusted next time only if every file seen now has its row.
-        settled = finished and len(parsed) == len(to_parse)
-        new_signature = current.signature if settled else ""
-        newly_complete = finished and not self.is_complete
-        if parsed or deleted or verified or newly_complete or new_signature != self._meta("signature"):
-            with write_transaction(self._conn):
-                gone = deleted + [r.file[0] for r in parsed]
-                if gone:
-                    # The old full text goes by the docs rowid, before the docs row is replaced (a row
-                    # another process wrote meanwhile included).
-                    self._conn.executemany("DELETE FROM fts WHERE rowid = (SELECT rowid FROM docs WHERE path = ?)",
-                                           [(p,) for p in gone])
-                if deleted:
-                    for table in NOTE_TABLES:
-                        self._conn.executemany(f"DELETE FROM {table} WHERE path = ?", [(p,) for p in deleted])
-                if parsed:
-                    for i, (table, columns) in enumerate(
-                        (("files", FILE_COLUMNS), ("notes", NOTE_TABLE_COLUMNS), ("docs", DOC_COLUMNS))
-                    ):
-                        marks = ", ".join("?" * len(columns))
-                        self._conn.executemany(
-                            f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-                            [r[i] for r in parsed],
-                        )
-                    self._conn.executemany(
-                        f"INSERT INTO fts (rowid, {', '.join(TEXT_COLUMNS)}) VALUES "
-                        f"((SELECT rowid FROM docs WHERE path = ?), {', '.join('?' * len(TEXT_COLUMNS))})",
-                        [(r.file[0], *r.text) for r in parsed],
-                    )
-                if verified:
-                    self._conn.executemany("UPDATE files SET verified_ns = ? WHERE path = ?", verified)
-                if parsed or deleted:
-                    bump_generation(self._conn)
-                if newly_complete:
-                    self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
-                self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('signature', ?)", (new_signature,))
         self.rebuilt = False
         result.notes = current.count - (len(to_parse) - len(parsed) if not finished else 0)
         result.seconds = time.monotonic() - started
@@ -300,20 +295,53 @@ class Index(CacheFile, Queries):
         return keep
 
     def _parse(self, items: list[Item], validate: bool,
-               deadline: float | None) -> tuple[list[Row], bool]:
-        """Rows for the files, and whether all were done (False: the deadline passed first)."""
+               deadline: float | None) -> tuple[Iterator[list[Row]], _Outcome]:
+        """Batches of rows for the files, and (once they are consumed) whether all were done (False: the
+        deadline passed first)."""
         root = str(self.root)
         jobs = self.jobs or os.cpu_count() or 1
-        if jobs < 2 or len(items) < self.parallel_threshold or deadline is not None:
+        outcome = _Outcome()
+        if jobs >= 2 and len(items) >= self.parallel_threshold and deadline is None:
+            return parse_parallel(root, items, validate, jobs), outcome
+
+        def serial() -> Iterator[list[Row]]:
             rows: list[Row] = []
             for item in items:
                 if deadline is not None and time.monotonic() > deadline:
-                    return rows, False
+                    outcome.finished = False
+                    break
                 row = parse_file(root, item, validate)
                 if row is not None:
                     rows.append(row)
-            return rows, True
-        return parse_parallel(root, items, validate, jobs), True
+            yield rows
+
+        return serial(), outcome
+
+    def _delete(self, paths: list[str]) -> None:
+        """Remove every row of notes whose files are gone."""
+        self._conn.executemany("DELETE FROM fts WHERE rowid = (SELECT rowid FROM docs WHERE path = ?)",
+                               [(p,) for p in paths])
+        for table in NOTE_TABLES:
+            self._conn.executemany(f"DELETE FROM {table} WHERE path = ?", [(p,) for p in paths])
+
+    def _write(self, rows: list[Row]) -> None:
+        """Replace the rows of these notes (inside the caller's transaction)."""
+        if not rows:
+            return
+        # The old full text goes by the docs rowid, before the docs row is replaced (a row another
+        # process wrote meanwhile included).
+        self._conn.executemany("DELETE FROM fts WHERE rowid = (SELECT rowid FROM docs WHERE path = ?)",
+                               [(r.file[0],) for r in rows])
+        for i, (table, columns) in enumerate((("files", FILE_COLUMNS), ("notes", NOTE_TABLE_COLUMNS),
+                                              ("docs", DOC_COLUMNS))):
+            marks = ", ".join("?" * len(columns))
+            self._conn.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                                   [r[i] for r in rows])
+        self._conn.executemany(
+            f"INSERT INTO fts (rowid, {', '.join(TEXT_COLUMNS)}) VALUES "
+            f"((SELECT rowid FROM docs WHERE path = ?), {', '.join('?' * len(TEXT_COLUMNS))})",
+            [(r.file[0], *r.text) for r in rows],
+        )
 
     # ------------------------------------------------------------ reading
     def select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:

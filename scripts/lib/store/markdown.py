@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):
+    # A NamedTuple, not a frozen dataclass: the index builds one per section of every note it
+    # parses, and importing dataclasses costs a search's start-up ~6 ms.
     heading: str  # as written, without the `##` and closing hashes
     key: str  # heading_key(heading)
     start: int  # index of the heading line

@@ -136,7 +136,7 @@ def start(argv: Sequence[str]) -> Prescan | None:
             with os.fdopen(write_end, "wb") as out:
                 out.write(data)
             code = 0
-        except BaseException:  # noqa: S110 - a failed prescan only means the parent scans itself
+        except BaseException:  # a failed prescan only means the parent scans itself
             pass
         finally:
             os._exit(code)

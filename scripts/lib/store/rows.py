@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from lib.core.paths import KINDS
-
-# lib.store.markdown and lib.store.sessionid (dataclasses, ~7 ms) are imported by the parsing functions:
-# a warm refresh parses nothing and a search's start-up never pays for them.
+from lib.store import markdown, sessionid
 
 SECTION_LIMIT = 4000
 
@@ -228,8 +227,6 @@ def _date_and_seq(kind: str, ident: str, meta: dict[str, Any]) -> tuple[str | No
     date and 1, `CONV-30`: 30); the frontmatter's `date` wins over the id's date; else
     the date part of `claimed_at`, `written_at`, `updated` or `created`.
     """
-    from lib.store import sessionid
-
     seq = 0
     id_date: str | None = None
     parsed = sessionid.parse(ident)
@@ -262,8 +259,6 @@ def _date_and_seq(kind: str, ident: str, meta: dict[str, Any]) -> tuple[str | No
 
 def _read_body(body: str) -> tuple[dict[str, str], str]:
     """(`markdown.sections(body)`, the text outside every `## ` section: before the first, under `# `)."""
-    from lib.store import markdown
-
     lines = body.splitlines()
     every: dict[str, str] = {}
     loose: list[str] = []
@@ -281,8 +276,6 @@ def _kept_sections(found: dict[str, str], kind: str) -> dict[str, str]:
     wanted = SECTIONS.get(kind)
     if not wanted:
         return {}
-    from lib.store import markdown
-
     out: dict[str, str] = {}
     for name in wanted:
         text = found.get(markdown.heading_key(name))
@@ -323,9 +316,12 @@ def parse_chunk(root: str, items: list[Item], validate: bool) -> list[Row]:
     return rows
 
 
-def parse_parallel(root: str, items: list[Item], validate: bool, jobs: int) -> list[Row]:
+def parse_parallel(root: str, items: list[Item], validate: bool, jobs: int) -> Iterator[list[Row]]:
+    """The rows of `items`, batch by batch as they are parsed: a worker pool takes chunks from the front
+    while this process takes the ones no worker has started from the back, and the caller gets each
+    batch as soon as it is done (the index writes it while the workers parse on)."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     from lib.store import schema
 
@@ -337,17 +333,26 @@ def parse_parallel(root: str, items: list[Item], validate: bool, jobs: int) -> l
         context = multiprocessing.get_context("fork")
     except ValueError:  # pragma: no cover - platforms without fork
         context = multiprocessing.get_context()
-    # Small chunks; the workers take them from the front while this process, instead of waiting,
-    # takes the ones no worker has started from the back (a cancelled future is ours to run).
     size = max(25, min(400, len(items) // (jobs * 8)))
     chunks = [items[i: i + size] for i in range(0, len(items), size)]
-    results: list[list[Row] | None] = [None] * len(chunks)
     with ProcessPoolExecutor(max_workers=max(1, jobs - 1), mp_context=context) as pool:
         futures = [pool.submit(parse_chunk, root, chunk, validate) for chunk in chunks]
-        for i in range(len(chunks) - 1, -1, -1):
-            if futures[i].cancel():
-                results[i] = parse_chunk(root, chunks[i], validate)
-        rows: list[Row] = []
-        for done, future in zip(results, futures, strict=True):
-            rows.extend(done if done is not None else future.result())
-        return rows
+        handed = [False] * len(chunks)
+        back = len(chunks) - 1
+        while not all(handed):
+            ready = [i for i, f in enumerate(futures) if not handed[i] and f.done()]
+            for i in ready:
+                handed[i] = True
+                yield futures[i].result()
+            if ready:
+                continue
+            # Nothing to hand over yet: parse the last chunk no worker has started (a cancelled future
+            # is ours to run), or wait for a worker when every chunk is taken.
+            while back >= 0 and (handed[back] or not futures[back].cancel()):
+                back -= 1
+            if back >= 0:
+                handed[back] = True
+                back -= 1
+                yield parse_chunk(root, chunks[back + 1], validate)
+            else:
+                wait([f for i, f in enumerate(futures) if not handed[i]], return_when=FIRST_COMPLETED)

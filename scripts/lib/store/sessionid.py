@@ -1,14 +1,15 @@
 """Session ids: `<INITIALS>-YYMMDD-NN` (docs/conventions/ids.md), and the legacy `CONV-`/`LOCAL-` ids.
 
 The one place the shapes are written down; every reader of an id parses it here.
-Imports nothing heavier than `re` and `datetime`, so the index's hot path can use it.
+Imports nothing heavier than `re`, `datetime` and `typing` (no dataclasses), so the index's hot
+path can use it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Building blocks for callers that embed an id in a larger pattern (a Session Log line, a link).
 PATTERN = r"[A-Z]{2,4}-\d{6}-\d{2}"
@@ -20,8 +21,7 @@ SESSION_ID = re.compile(
 LEGACY_SESSION_ID = re.compile(r"^(?:CONV|LOCAL)-[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
-@dataclass(frozen=True)
-class SessionId:
+class SessionId(NamedTuple):
     initials: str
     yymmdd: str
     number: int
