@@ -278,3 +278,18 @@ _LINES = st.sampled_from(["---", "...", "--- ", "---\t", " ---", "----", "a: 1",
 def test_fast_split_agrees_with_the_library_on_generated_files(lines: list[str], final_newline: bool) -> None:
     text = "\n".join(lines) + ("\n" if final_newline and lines else "")
     assert _fast_split(text) == _library_split(text)
+
+
+def test_a_cache_file_another_process_holds_in_rollback_mode_is_opened_without_switching_it(repo: Path) -> None:
+    session(repo, "RT-261120-01", "rt", "2026-11-20")
+    with Index(repo) as index:
+        index.refresh()
+    holder = sqlite3.connect(index_path(repo), isolation_level=None)
+    holder.execute("PRAGMA journal_mode=DELETE")
+    holder.execute("BEGIN IMMEDIATE")  # as a process creating the file does: WAL needs it to itself
+    try:
+        with Index(repo, busy_timeout=0.2) as index:
+            assert index.count() == 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

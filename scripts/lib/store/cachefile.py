@@ -128,7 +128,14 @@ class CacheFile:
     def _connect(self, target: str) -> sqlite3.Connection:
         conn = sqlite3.connect(target, timeout=self.busy_timeout, isolation_level=None)
         if target != ":memory:":
-            conn.execute("PRAGMA journal_mode=WAL")
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                # Another process is creating the file and holds it while it does: changing the
+                # journal mode needs the file to itself, and SQLite answers at once instead of waiting.
+                # WAL is a property of the file, which that process sets: carry on without.
+                if not is_busy(exc):
+                    raise
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA cache_size=-32000")  # 32 MB: a cold build inserts ~10 MB per 10,000 notes
             # Reads map the file instead of copying each page in: a one-shot search's first queries
