@@ -42,7 +42,6 @@ NARROW_SOURCES = {("security", "core"): {"lib.security.rulegen"}}
 MAX_LINES = 530
 LONG_MODULES = {
     "failures/classify.py": "the classifier's ordered rules read best as one list",
-    "handoff/integrate.py": "one state machine: fetch, re-check unpushed notes, replay, push, retry",
 }
 
 
