@@ -28,7 +28,7 @@ from typing import Any
 
 from lib.core import atomic
 from lib.core.errors import BatonError
-from lib.store import roundtrip, yamlio
+from lib.store import roundtrip, yamlbounds, yamlio
 
 BOM = "\ufeff"
 DELIMITER = "---"
@@ -87,7 +87,7 @@ def split(text: str, path: str | Path | None = None) -> Split:
     newline = "\r\n" if first.endswith("\r\n") else "\n"
     pos = len(first)
     lines: list[str] = []
-    cap = yamlio.limits().max_bytes
+    cap = yamlbounds.limits().max_bytes
     while pos < len(text):
         end = text.find("\n", pos)
         line = text[pos:] if end < 0 else text[pos : end + 1]
@@ -106,14 +106,14 @@ def split(text: str, path: str | Path | None = None) -> Split:
 
 def yaml_error(path: str | Path | None, exc: yamlio.YAMLLoadError) -> FrontmatterError:
     """The FrontmatterError for a frontmatter the YAML loader refused (lines counted in the file)."""
-    if isinstance(exc, yamlio.YAMLTooLarge):
+    if isinstance(exc, yamlbounds.YAMLTooLarge):
         return FrontmatterError(path, f"frontmatter {exc}", line=1)
     line = exc.line + 1 if exc.line else None  # +1: the opening delimiter
     return FrontmatterError(path, f"invalid YAML: {exc}", line=line)
 
 
 def _refuse_size(path: str | Path | None, cap: int) -> None:
-    raise FrontmatterError(path, f"frontmatter {yamlio.too_large(cap)}", line=1)
+    raise FrontmatterError(path, f"frontmatter {yamlbounds.too_large(cap)}", line=1)
 
 
 def parse_metadata(yaml_text: str | None, path: str | Path | None = None) -> dict[str, Any]:
@@ -184,7 +184,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         if not _is_delimiter(_decode(first, path), closing=False):
             return {}
         chunks: list[bytes] = []
-        cap, read = yamlio.limits().max_bytes, 0
+        cap, read = yamlbounds.limits().max_bytes, 0
         # a line at a time, never more than the cap: a one-line 50 MB file is not read whole
         for raw in iter(lambda: fh.readline(cap + 2), b""):
             if len(raw) > cap:  # (perhaps cut inside a character: refuse before decoding)
