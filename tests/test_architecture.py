@@ -39,7 +39,7 @@ NARROW = {
 NARROW_SOURCES = {("security", "core"): {"lib.security.rulegen"}}
 
 # Modules past the limit that are one cohesive thing, and why. The limit is "about 500 lines".
-MAX_LINES = 530
+MAX_LINES = 500
 LONG_MODULES = {
     "failures/classify.py": "the classifier's ordered rules read best as one list",
 }
