@@ -149,3 +149,14 @@ def test_a_symlinked_note_is_reported_and_its_target_never_searched(store: Path,
         assert fulltext.search(index, "hunter2") == []
         problems = index.select("SELECT problems FROM docs WHERE path = 'docs/sessions/RT-261122-09.md'")
         assert "cannot read" in problems[0][0]
+
+
+def test_notes_that_score_the_same_come_newest_first_across_the_limit(repo: Path) -> None:
+    for day in (18, 22, 20, 21, 19):  # the same text: the same score
+        session(repo, f"RT-2611{day}-01", "rt", f"2026-11-{day}", title="Buoy drift", summary="Same words.")
+    session(repo, "RT-261117-01", "rt", "2026-11-17", title="Buoy drift buoy drift", summary="More of them.")
+    for limit in (1, 2, 3, 6):
+        unfiltered = ids(search(repo, "buoy", limit=limit))
+        assert unfiltered == ["RT-261117-01", "RT-261122-01", "RT-261121-01", "RT-261120-01", "RT-261119-01",
+                              "RT-261118-01"][:limit]
+        assert ids(search(repo, "buoy", limit=limit, kind="session")) == unfiltered

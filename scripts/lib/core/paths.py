@@ -11,20 +11,10 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-# kind -> folder, relative to the repository root
-STORE_FOLDERS: dict[str, str] = {
-    "session": "docs/sessions",
-    "workstream": "workstreams",
-    "plan": "plans",
-    "adr": "docs/adr",
-    "learning": "docs/learnings",
-}
-KINDS: tuple[str, ...] = tuple(STORE_FOLDERS)
+from lib.core.layout import KINDS, SKIPPED_NAMES, STATE_DIR, STORE_FOLDERS
 
-# Files in store folders that are not notes of the folder's kind.
-SKIPPED_NAMES = frozenset({"TEMPLATE.md", "INDEX.md", "README.md", "MAP.md"})
-
-STATE_DIR = ".claude/state"
+__all__ = ["INSTALLED_LAUNCHER", "KINDS", "LAUNCHER", "SKIPPED_NAMES", "STATE_DIR", "STORE_FOLDERS", "Store",
+           "find_root", "is_safe_slug", "kind_for_relpath", "launcher_in"]
 
 # How a repository's command files and messages call baton's helpers: baton's own checkout, and a
 # repository baton was installed into (its scripts under .baton/).

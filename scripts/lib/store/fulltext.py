@@ -105,10 +105,20 @@ def search(index: Index, query: str, *, kind: str | None = None, operator: str |
         params.extend(exclude)
     limit = max(1, min(int(limit), MAX_LIMIT))
     weights = ", ".join(str(w) for w in WEIGHTS)
+    scored = f"SELECT rowid, bm25(fts, {weights}) AS score FROM fts WHERE fts MATCH ?"
+    if len(where) == 1:
+        # No filter: the full-text index alone finds the `limit`-th best score, and only notes scoring
+        # at least that well (ties included) are joined to their notes for the newest-first tie-break.
+        # A common word matches hundreds of notes; looking each up costs more than a second FTS pass.
+        cut = _run(index, f"SELECT max(score) FROM ({scored} ORDER BY score LIMIT ?)", [text, limit], query)
+        if not cut or cut[0][0] is None:
+            return []
+        where.append("m.score <= ?")
+        params.append(cut[0][0])
     # Rank first (cheap), then snippets for the winners only: a snippet re-reads the note's text.
-    sql = (f"SELECT fts.rowid, bm25(fts, {weights}) AS score FROM fts "
-           "JOIN docs ON docs.rowid = fts.rowid JOIN notes ON notes.path = docs.path "
-           f"WHERE {' AND '.join(where)} ORDER BY score, notes.rank DESC LIMIT ?")
+    sql = (f"SELECT m.rowid, m.score FROM ({scored}) AS m "
+           "JOIN docs ON docs.rowid = m.rowid JOIN notes ON notes.path = docs.path "
+           f"WHERE {' AND '.join(where[1:]) or '1'} ORDER BY m.score, notes.rank DESC LIMIT ?")
     params.append(limit)
     ranked = _run(index, sql, params, query)
     if not ranked:

@@ -66,10 +66,9 @@ from lib.store.rows import (
     digest,
     parse_file,
     parse_parallel,
-    scan,
-    signature,
     split,
 )
+from lib.store.scan import Files, Scan, take
 
 try:
     import fcntl
@@ -77,7 +76,7 @@ except ImportError:  # pragma: no cover - not POSIX: SQLite's own locking still 
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["FORMAT", "INDEX_FILE", "SECTIONS", "Index", "IndexCold", "IndexStale", "IndexUnavailable", "IndexedNote",
-           "RefreshResult", "exists", "index_path", "scan", "split"]
+           "RefreshResult", "exists", "index_path", "split"]
 
 RACY_WINDOW_NS = 2_000_000_000
 # Below this many files to parse a process pool costs more than it saves.
@@ -127,30 +126,31 @@ class Index(CacheFile, Queries):
 
     # ------------------------------------------------------------ refresh
     def refresh(self, *, validate: bool = True, max_changes: int | None = None,
-                deadline: float | None = None) -> RefreshResult:
+                deadline: float | None = None, scanned: Scan | None = None) -> RefreshResult:
         """Bring the cache up to date with the files; returns what changed.
 
         `validate`: also check notes that have no stored problems yet (they are
         re-read). `max_changes` / `deadline` (a `time.monotonic()` value) bound the
-        work: beyond them IndexStale is raised after saving what was done.
+        work: beyond them IndexStale is raised after saving what was done. `scanned`:
+        a scan of this root taken moments ago (lib.store.prescan), used instead of a new one.
         """
         try:
-            return self._refresh(validate, max_changes, deadline)
+            return self._refresh(validate, max_changes, deadline, scanned)
         except sqlite3.OperationalError as exc:
             if is_busy(exc):
                 raise
             self._reset()
         except sqlite3.DatabaseError:
             self._reset()
-        return self._refresh(validate, max_changes, deadline)
+        return self._refresh(validate, max_changes, deadline, scanned)
 
-    def _refresh(self, validate: bool, max_changes: int | None, deadline: float | None) -> RefreshResult:
+    def _refresh(self, validate: bool, max_changes: int | None, deadline: float | None,
+                 scanned: Scan | None = None) -> RefreshResult:
         started = time.monotonic()
         result = RefreshResult(rebuilt=self.rebuilt)
-        scanned_ns = time.time_ns()
-        seen = scan(self.root)
-        sig = signature(seen)
-        known, deleted, to_parse, racy = self._compare(seen, sig, validate)
+        current = scanned or take(self.root)
+        scanned_ns = current.started_ns
+        known, deleted, to_parse, racy = self._compare(current, validate)
         if max_changes is not None and len(to_parse) + len(deleted) > max_changes:
             raise IndexStale(f"{len(to_parse) + len(deleted)} notes changed (limit {max_changes})")
 
@@ -187,7 +187,7 @@ class Index(CacheFile, Queries):
 
         # The signature may be trusted next time only if every file seen now has its row.
         settled = finished and len(parsed) == len(to_parse)
-        new_signature = sig if settled else ""
+        new_signature = current.signature if settled else ""
         newly_complete = finished and not self.is_complete
         if parsed or deleted or verified or newly_complete or new_signature != self._meta("signature"):
             with write_transaction(self._conn):
@@ -222,18 +222,18 @@ class Index(CacheFile, Queries):
                     self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
                 self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('signature', ?)", (new_signature,))
         self.rebuilt = False
-        result.notes = len(seen) - (len(to_parse) - len(parsed) if not finished else 0)
+        result.notes = current.count - (len(to_parse) - len(parsed) if not finished else 0)
         result.seconds = time.monotonic() - started
         if not finished:
             raise IndexStale("time budget spent")
         return result
 
-    def _compare(self, seen: dict[str, tuple[str, int, int, int]], signature: str, validate: bool) -> tuple[
+    def _compare(self, now: Scan, validate: bool) -> tuple[
         dict[str, Any], list[str], list[Item], list[tuple[str, str, int, int, int, str]]
     ]:
         """(known rows, deleted paths, files to parse, racy files to re-check) for a scan."""
         columns = "path, size, mtime_ns, ctime_ns, verified_ns, digest, validated"
-        fast = bool(signature) and self.is_complete and self._meta("signature") == signature
+        fast = bool(now.signature) and self.is_complete and self._meta("signature") == now.signature
         if fast:
             # Same files with the same stat as the last settled refresh: only racy rows, and rows
             # never validated, need a look (both found through their own indexes).
@@ -243,8 +243,12 @@ class Index(CacheFile, Queries):
             if validate:
                 rows += self._conn.execute(f"SELECT {columns} FROM files WHERE validated = 0").fetchall()
             deleted: list[str] = []
+            if not rows:
+                return {}, [], [], []  # the common warm case: the files are never decoded
         else:
             rows = self._conn.execute(f"SELECT {columns} FROM files").fetchall()
+        seen: Files = now.files
+        if not fast:
             deleted = [r[0] for r in rows if r[0] not in seen]
         known = {r[0]: r for r in rows}
         to_parse: list[Item] = []

@@ -1,7 +1,6 @@
-"""A note file as rows of the store index: the folder scan, and parsing one file into its rows.
+"""A note file as rows of the store index.
 
-`scan` stats every note (one `os.scandir` per store folder); `parse_file` turns one file
-into the rows the index stores for it: its freshness key, its queryable fields, its
+`parse_file` turns one file (found by lib.store.scan) into the rows the index stores for it: its freshness key, its queryable fields, its
 metadata with the kept body sections and validation problems, and its full text for
 search. Nothing here touches the database (that is `lib.store.index`).
 """
@@ -11,11 +10,12 @@ from __future__ import annotations
 import os
 import re
 import time
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from lib.core.paths import KINDS, SKIPPED_NAMES, STORE_FOLDERS
-from lib.store import markdown, sessionid
+from lib.core.paths import KINDS
+
+# lib.store.markdown and lib.store.sessionid (dataclasses, ~7 ms) are imported by the parsing functions:
+# a warm refresh parses nothing and a search's start-up never pays for them.
 
 SECTION_LIMIT = 4000
 
@@ -65,41 +65,6 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 # A scanned file: (relative path, folder kind, size, mtime_ns, ctime_ns).
 Item = tuple[str, str, int, int, int]
-
-
-def scan(root: Path) -> dict[str, tuple[str, int, int, int]]:
-    """Every note file under the store folders: relpath -> (folder kind, size, mtime_ns, ctime_ns)."""
-    found: dict[str, tuple[str, int, int, int]] = {}
-    base = str(root)
-    for kind, folder in STORE_FOLDERS.items():
-        try:
-            entries = os.scandir(os.path.join(base, folder))
-        except OSError:
-            continue
-        with entries:
-            for entry in entries:
-                name = entry.name
-                if not name.endswith(".md") or name in SKIPPED_NAMES:
-                    continue
-                try:
-                    if not entry.is_file():
-                        continue
-                    st = entry.stat()
-                except OSError:
-                    continue
-                found[f"{folder}/{name}"] = (kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    return found
-
-
-def signature(seen: dict[str, tuple[str, int, int, int]]) -> str:
-    """A digest of every note's path and stat: equal signatures mean no file was added, removed or touched."""
-    try:
-        from _blake2 import blake2b  # hashlib without OpenSSL's start-up cost
-    except ImportError:  # pragma: no cover - other Pythons
-        from hashlib import blake2b
-    # In scan order, unsorted: a folder listed in another order just costs one full comparison.
-    text = "\n".join(f"{p}\0{v[1]}\0{v[2]}\0{v[3]}" for p, v in seen.items())
-    return blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
 def digest(raw: bytes) -> str:
@@ -263,6 +228,8 @@ def _date_and_seq(kind: str, ident: str, meta: dict[str, Any]) -> tuple[str | No
     date and 1, `CONV-30`: 30); the frontmatter's `date` wins over the id's date; else
     the date part of `claimed_at`, `written_at`, `updated` or `created`.
     """
+    from lib.store import sessionid
+
     seq = 0
     id_date: str | None = None
     parsed = sessionid.parse(ident)
@@ -295,6 +262,8 @@ def _date_and_seq(kind: str, ident: str, meta: dict[str, Any]) -> tuple[str | No
 
 def _read_body(body: str) -> tuple[dict[str, str], str]:
     """(`markdown.sections(body)`, the text outside every `## ` section: before the first, under `# `)."""
+    from lib.store import markdown
+
     lines = body.splitlines()
     every: dict[str, str] = {}
     loose: list[str] = []
@@ -312,6 +281,8 @@ def _kept_sections(found: dict[str, str], kind: str) -> dict[str, str]:
     wanted = SECTIONS.get(kind)
     if not wanted:
         return {}
+    from lib.store import markdown
+
     out: dict[str, str] = {}
     for name in wanted:
         text = found.get(markdown.heading_key(name))
