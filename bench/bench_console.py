@@ -1,8 +1,8 @@
 """Console benchmark: server time of the dashboard and of /api/sessions?limit=50 on a 10,000-session store,
 and the latency of live events (a registry or telemetry write -> the SSE message in a client).
 
-Prints, from one run on the same generated store, served by the real app on a real HTTP server on
-127.0.0.1:
+Prints, from one run on one store built by tests/support/store.py (sessions with the telemetry hook's
+and /handoff's frontmatter), served by the real app on a real HTTP server on 127.0.0.1:
 - server time (the Server-Timing header the console sets) and client-observed time, median and p90
   over warm requests, for `/`, `/api/sessions?limit=50` and, as the baseline, `/api/health`;
 - the cold first request (the store read for the first time);
@@ -32,75 +32,23 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from lib.console.app import Security, allowed_hosts_for, create_app  # noqa: E402
 from lib.console.data import Console, SessionQuery, Settings, chains_available  # noqa: E402
 from lib.core import atomic  # noqa: E402
+from support import store as store_factory  # noqa: E402
 
-OPERATORS = [("rt", "RT"), ("sk", "SK"), ("ab", "AB"), ("cd", "CD"), ("ef", "EF")]
-CLASSES = ["test_fail", "compile_error", "lint_error", "timeout", "dependency_missing"]
-
-
-def session_text(i: int, rng: random.Random) -> tuple[str, str]:
-    slug, initials = OPERATORS[i % len(OPERATORS)]
-    day = 1 + (i // 99) % 28
-    month = 1 + (i // (99 * 28)) % 12
-    ext = f"{initials}-26{month:02d}{day:02d}-{1 + i % 99:02d}"
-    failures = {c: rng.randint(1, 4) for c in rng.sample(CLASSES, rng.randint(0, 2))}
-    summary = (f"{{total: {sum(failures.values())}, by_class: {{{', '.join(f'{k}: {v}' for k, v in failures.items())}}}}}"
-               if failures else "null")
-    text = f"""---
-title: Session {i} worked on the store
-operator: {slug}
-summary: Generated session {i} for the benchmark; it has a realistic number of keys.
-workstream: stream-{i % 300}
-tags: [bench, "{slug}"]
-kind: session
-external_id: {ext}
-status: written
-outcome: {rng.choice(["done", "done", "incomplete", "blocked"])}
-confidence: medium
-date: 2026-{month:02d}-{day:02d}
-claimed_at: 2026-{month:02d}-{day:02d}T09:00:00Z
-mode: full
-model: {rng.choice(["claude-sonnet-4-5", "claude-opus-4-1"])}
-tool_calls_count: {rng.randint(0, 200)}
-tool_failures_count: {sum(failures.values())}
-failure_summary: {summary}
-cost_usd: {rng.random() * 3:.4f}
----
-## Summary
-
-Session {i} did generated work.
-
-## Resume Prompt
-
-Carry on with generated work number {i + 1}.
-"""
-    return ext, text
-
-
-def probe_note(ext: str) -> str:
-    return (f"---\ntitle: Probe\noperator: rt\nsummary: A probe.\ntags: []\nkind: session\nexternal_id: {ext}\n"
-            f"status: written\noutcome: done\ndate: 2099-12-31\n---\n## Summary\n\nA probe.\n")
+WORKSTREAMS = 300
 
 
 def build_store(root: Path, sessions: int) -> None:
-    rng = random.Random(11)
-    (root / "docs" / "sessions").mkdir(parents=True)
-    (root / "workstreams").mkdir()
+    """The store factory's benchmark store, with the keys the hook and /handoff write (model, cost,
+    failure summary: what the dashboard and insights read); tests/support/store.py."""
     (root / ".claude" / "state").mkdir(parents=True)
-    for i in range(sessions):
-        ext, text = session_text(i, rng)
-        (root / "docs" / "sessions" / f"{ext}.md").write_text(text, encoding="utf-8")
-    for w in range(300):
-        slug = OPERATORS[w % len(OPERATORS)][0]
-        (root / "workstreams" / f"stream-{w}.md").write_text(
-            f"---\ntitle: Stream {w}\nowner: {slug}\nsummary: Generated stream {w}.\ntags: []\nkind: workstream\n"
-            f"external_id: stream-{w}\nstatus: active\n---\n## Goal\n\nShip {w}.\n", encoding="utf-8")
+    store_factory.bench_store(root, sessions, WORKSTREAMS, seed=11, telemetry=True, handoff=True)
 
 
 @contextlib.contextmanager
@@ -242,7 +190,7 @@ def main() -> int:
     os.environ["BATON_STATE_HOME"] = str(state_home)
     started = time.perf_counter()
     build_store(root, args.sessions)
-    print(f"store: {args.sessions} sessions, 300 workstreams, 5 operators (built in {time.perf_counter() - started:.1f} s)")
+    print(f"store: {args.sessions} sessions, {WORKSTREAMS} workstreams, 5 operators (built in {time.perf_counter() - started:.1f} s)")
 
     with serve(root, args.poll) as (url, app):
         client = Client(url)
@@ -269,14 +217,16 @@ def main() -> int:
         # Requests answer from the view; the watcher refreshes the index off the request path. Then how
         # long a new note takes to show in /api/sessions.
         rng = random.Random(5)
+        draws = (random.Random(6), random.Random(7))  # the new notes' telemetry and /handoff keys
         changing: dict[str, list[float]] = {}
-        serial = args.sessions
+        serial = args.sessions  # the factory's next new note, past the store's last
         for name, path in (("dashboard /", "/"), ("/api/sessions?limit=50", "/api/sessions?limit=50")):
             changing[name] = []
             for _ in range(args.requests):
-                ext, text = session_text(serial, rng)
+                rel, text = store_factory.bench_session(serial, WORKSTREAMS, rng, telemetry_rng=draws[0],
+                                                         handoff_rng=draws[1])
                 serial += 1
-                atomic.write_text(root / "docs" / "sessions" / f"ZZ{ext[2:]}.md", text)
+                atomic.write_text(root / rel, text)
                 status, spent, body = client.get(path)
                 assert status == 200, body[:200]
                 changing[name].append(spent)
@@ -289,7 +239,8 @@ def main() -> int:
             time.sleep(rng.random() * args.poll)
             ext = f"ZY-991231-{i + 1:02d}"  # dated last: the newest note, first in the list
             started = time.perf_counter()
-            atomic.write_text(root / "docs" / "sessions" / f"{ext}.md", probe_note(ext))
+            atomic.write_text(root / "docs" / "sessions" / f"{ext}.md",
+                              store_factory.session_text(ext, "ana", "2099-12-31", title="Probe", summary="A probe."))
             while ext.encode() not in client.get("/api/sessions?limit=1")[2]:
                 time.sleep(0.005)
             visible.append((time.perf_counter() - started) * 1000)

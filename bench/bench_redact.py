@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from lib.security import redact
+from lib.security import redact_json
 
 TARGET_MB_S = 10.0
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gzip.compress(data, compresslevel=6, mtime=0)
         gz_times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        _clean, counts = redact.redact_jsonl_bytes(data)
+        _clean, counts = redact_json.redact_jsonl_bytes(data)
         red_times.append(time.perf_counter() - start)
     gz, red = min(gz_times), min(red_times)
     lines = data.count(b"\n")

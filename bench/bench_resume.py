@@ -1,7 +1,8 @@
 """Resume benchmark: the /resume dashboard over 10,000 sessions by 5 operators and 300 workstreams.
 
-Prints, from one run on the same generated store (whole-process wall times, medians of
-interleaved rounds, so machine load hits every contender alike):
+Prints, from one run on one store built by tests/support/store.py (sessions with the telemetry
+hook's and /handoff's frontmatter; whole-process wall times, medians of interleaved rounds, so
+machine load hits every contender alike):
 - a naive dashboard: python-frontmatter loads every note, then filters and sorts in Python;
 - `resume_helpers.py dashboard --json` cold (no .claude/state: the index is built) and warm
   (index up to date: every note is stat'ed, none is read);
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import resource
 import shutil
 import statistics
@@ -32,14 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests")]
 
+from support import store as store_factory  # noqa: E402
 from support.roster import member, write_roster  # noqa: E402
 
 HELPERS = ROOT / "scripts" / "resume_helpers.py"
 HOOK = ROOT / "scripts" / "hooks" / "resume_context.py"
-OPERATORS = [("ana", "AN", "Ana Pires"), ("bo", "BO", "Bo Lindgren"), ("cy", "CY", "Cyrus Vahid"),
-             ("dee", "DE", "Dee Okoro"), ("eli", "EL", "Eli Sato")]
-OUTCOMES = ["done", "done", "done", "incomplete", "blocked"]
-CONFIDENCE = ["high", "medium", "low"]
+NAMES = {"ana": "Ana Pires", "bo": "Bo Lindgren", "cy": "Cyrus Vahid", "dee": "Dee Okoro", "eli": "Eli Sato"}
 TODAY = "2026-11-22"
 
 NAIVE = r'''
@@ -82,134 +80,13 @@ print(json.dumps({"last": last[2] if last else None, "prompt": prompt, "workstre
 '''
 
 
-def session_text(i: int, rng: random.Random, workstreams: int) -> tuple[str, str]:
-    slug, initials, _ = OPERATORS[i % len(OPERATORS)]
-    n = i // len(OPERATORS)  # this operator's n-th session
-    day = 1 + (n // 3) % 28
-    month = 1 + (n // (3 * 28)) % 12
-    year = 24 + n // (3 * 28 * 12)
-    seq = 1 + n % 3
-    ext = f"{initials}-{year:02d}{month:02d}{day:02d}-{seq:02d}"
-    date = f"20{year:02d}-{month:02d}-{day:02d}"
-    ws = f"stream-{rng.randrange(workstreams)}"
-    tools = {name: rng.randint(0, 40) for name in ("Bash", "Edit", "Read", "Grep", "Write")}
-    outcome, confidence = rng.choice(OUTCOMES), rng.choice(CONFIDENCE)
-    text = f"""---
-title: Session {i} on {ws}
-operator: {slug}
-summary: Worked on {ws}; generated session {i} with a realistic set of keys and sections.
-workstream: {ws}
-plan: null
-tags: [bench, {ws}]
-kind: session
-external_id: {ext}
-status: written
-outcome: {outcome}
-confidence: {confidence}
-date: {date}
-claimed_at: {date}T09:00:00Z
-started_at: {date}T09:01:00Z
-ended_at: {date}T11:00:00Z
-written_at: {date}T11:02:00Z
-mode: full
-model: claude-sonnet-4-6
-claude_session_id: 8f4f9bf2-05f2-48ab-bc5c-{i:012d}
-tool_calls_count: {sum(tools.values())}
-tool_calls_breakdown: {{{", ".join(f"{k}: {v}" for k, v in tools.items())}, mcp__notion_offplan: 0}}
-tool_failures_count: {rng.randint(0, 5)}
-failures_breakdown: {{}}
-subagents_dispatched: {rng.randint(0, 4)}
-parallel_terminals_observed: {rng.randint(0, 3)}
-tokens: {{input: {rng.randint(0, 10**6)}, output: {rng.randint(0, 10**5)}, cache_creation: 100, cache_read: 2000}}
-cost_usd: {rng.random() * 3:.4f}
-invariants: {{tool_calls_breakdown.mcp__notion_offplan: 0}}
-invariant_violations: []
-active_min_estimate: {rng.randint(5, 200)}
-commits_count: {rng.randint(0, 9)}
-lines_added: {rng.randint(0, 900)}
-lines_removed: {rng.randint(0, 300)}
-first_commit_at: null
-last_commit_at: null
-workstreams_touched: [{ws}]
-content_hash: null
-sync_status: pending
----
-## Summary
-
-Session {i} moved {ws} forward. {"The work touched parsing, tests and docs. " * 6}
-
-## What was done
-
-- Step one of the plan for {ws}.
-- Tests for the new behaviour.
-
-## Decisions
-
-- Keep the change small.
-
-## Open questions
-
-- Is the approach fast enough at scale?
-
-## Next steps
-
-- Continue with step two.
-
-## Resume Prompt
-
-Continue {ws} from step two: read the notes of session {ext}, run the tests, then extend the parser so that
-it handles the remaining cases. {"Check the edge cases listed in the workstream before changing code. " * 4}
-
-Confidence: {confidence}
-
-## Telemetry
-
-{sum(tools.values())} tool calls.
-"""
-    return f"docs/sessions/{ext}.md", text
-
-
-def workstream_text(i: int) -> tuple[str, str]:
-    slug = f"stream-{i}"
-    owner = OPERATORS[i % len(OPERATORS)][0]
-    status = "done" if i % 7 == 0 else "active"
-    text = f"""---
-title: Workstream {i}
-owner: {owner}
-summary: Generated workstream {i}.
-tags: [bench]
-kind: workstream
-external_id: {slug}
-status: {status}
-priority: P2
-created: 2025-01-01
-sync_status: pending
----
-## Goal
-
-Benchmark stream {i}.
-
-## What's Next
-
-Step two of stream {i}.
-
-## Session Log
-"""
-    return f"workstreams/{slug}.md", text
-
-
 def generate(root: Path, sessions: int, workstreams: int) -> None:
-    rng = random.Random(11)
-    for folder in ("docs/sessions", "workstreams", "plans", "docs/adr", "docs/learnings", ".claude"):
+    """The store factory's benchmark store, with the keys the hook and /handoff write (tests/support/store.py)."""
+    for folder in ("plans", "docs/adr", "docs/learnings", ".claude"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    write_roster(root, [member(s, i, n, domain="example.org") for s, i, n in OPERATORS])
-    old = time.time() - 3600
-    paths = [session_text(i, rng, workstreams) for i in range(sessions)]
-    paths += [workstream_text(i) for i in range(workstreams)]
-    for rel, text in paths:
-        path = root / rel
-        path.write_text(text, encoding="utf-8")
-        os.utime(path, (old, old))
+    write_roster(root, [member(slug, initials, NAMES[slug], domain="example.org")
+                        for slug, initials in store_factory.BENCH_OPERATORS])
+    store_factory.bench_store(root, sessions, workstreams, seed=11, telemetry=True, handoff=True)
 
 
 CPU: dict[str, list[float]] = {}
@@ -244,7 +121,7 @@ def main() -> int:
         if root.exists():
             shutil.rmtree(root)
         generate(root, args.sessions, args.workstreams)
-        print(f"generated {args.sessions:,} sessions by {len(OPERATORS)} operators and "
+        print(f"generated {args.sessions:,} sessions by {len(NAMES)} operators and "
               f"{args.workstreams} workstreams in {root}")
         naive_script = Path(tmp) / "naive_dashboard.py"
         naive_script.write_text(NAIVE, encoding="utf-8")
@@ -269,7 +146,7 @@ def main() -> int:
             for _ in range(args.warm):
                 times["warm"].append(run(dashboard, "warm"))
             text = edited.read_text(encoding="utf-8")
-            edited.write_text(text.replace("Keep the change small.", f"Keep the change small ({r}).", 1),
+            edited.write_text(text.replace("## Decisions\n\n", f"## Decisions\n\n- Edited in round {r}.\n", 1),
                               encoding="utf-8")
             times["edit"].append(run(dashboard, "edit"))
             times["hook"].append(run([py, "-I", str(HOOK)], "hook", env=env_hook, stdin='{"source": "startup"}'))

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 
-from lib.security import redact  # noqa: E402
+from lib.security import redact_json  # noqa: E402
 from support import store  # noqa: E402
 
 
@@ -124,7 +124,7 @@ def main() -> int:
     gzip.compress(data, compresslevel=6, mtime=0)
     gz_only = time.perf_counter() - start
     start = time.perf_counter()
-    clean, counts = redact.redact_jsonl_bytes(data)
+    clean, counts = redact_json.redact_jsonl_bytes(data)
     redact_s = time.perf_counter() - start
     start = time.perf_counter()
     gzip.compress(clean, compresslevel=6, mtime=0)

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from lib.store import yamlio  # noqa: E402
+from lib.store import yamlbounds, yamlio  # noqa: E402
 
 FRONTMATTER = """title: Session {i} worked on the store
 operator: rt
@@ -83,7 +83,7 @@ def load_costs(count: int) -> None:
         def run_check(nodes: list[yaml.Node | None] = nodes, aliases: bool = aliases) -> None:
             for node in nodes:
                 if node is not None:
-                    yamlio.vet(node, aliases=aliases)
+                    yamlbounds.vet(node, aliases=aliases)
 
         def run_load(texts: list[str] = texts) -> None:
             for text in texts:

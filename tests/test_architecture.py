@@ -39,11 +39,9 @@ NARROW = {
 NARROW_SOURCES = {("security", "core"): {"lib.security.rulegen"}}
 
 # Modules past the limit that are one cohesive thing, and why. The limit is "about 500 lines".
-MAX_LINES = 530
+MAX_LINES = 500
 LONG_MODULES = {
     "failures/classify.py": "the classifier's ordered rules read best as one list",
-    "handoff/integrate.py": "one state machine: fetch, re-check unpushed notes, replay, push, retry",
-    "security/redact.py": "one engine (anchors, rules, JSON-aware edits) the hook loads as one stdlib-only file",
 }
 
 
@@ -160,7 +158,8 @@ def test_packages_import_only_their_layers() -> None:
     assert wrong == []
 
 
-STDLIB_ONLY = ["telemetry", "security.redact", "security.rules", "failures.classify", "core.pyenv"]
+STDLIB_ONLY = ["telemetry", "security.redact", "security.redact_json", "security.rules", "failures.classify",
+               "core.pyenv"]
 
 
 @pytest.mark.parametrize("where", STDLIB_ONLY)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from lib import vault
 from lib.adopt import mergedriver
-from lib.handoff import integrate
+from lib.handoff import integrate, replay
 from lib.store import frontmatter
 from lib.vault import merge
 from support.git import git
@@ -170,7 +170,7 @@ def test_backoff_is_jittered_and_bounded() -> None:
     ("XRT-261206-01 RT-261206-011", "RT-261206-01", "RT-261206-07", "XRT-261206-01 RT-261206-011"),
 ])
 def test_carrying_a_rename_replaces_whole_ids_only(text: str, old: str, new: str, expected: str) -> None:
-    assert integrate.carry_renames("x.txt", text, {old: new}) == expected
+    assert replay.carry_renames("x.txt", text, {old: new}) == expected
 
 
 def test_the_backoff_base_grows_to_the_length_of_the_attempt_that_lost() -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from lib.security import redact
+from lib.security import redact, redact_json
 
 CORPUS = json.loads((Path(__file__).parent / "fixtures" / "secrets" / "corpus.json").read_text(encoding="utf-8"))
 FORMATS = CORPUS["formats"]
@@ -39,7 +39,7 @@ def test_every_corpus_format_is_redacted_and_its_kind_reported(entry: dict[str, 
 def test_every_corpus_format_is_redacted_inside_a_json_line(entry: dict[str, object]) -> None:
     secret = secret_of(entry)
     line = json.dumps({"type": "user", "toolUseResult": {"stdout": f"{entry['before']}{secret}{entry['after']}"}})
-    out, counts = redact.redact_jsonl_bytes((line + "\n").encode())
+    out, counts = redact_json.redact_jsonl_bytes((line + "\n").encode())
     assert secret.encode() not in out and json.dumps(secret)[1:-1].encode() not in out
     json.loads(out)
     assert counts
@@ -88,8 +88,8 @@ def test_a_large_text_finds_the_same_secrets_as_its_parts() -> None:
 def test_a_jsonl_document_is_redacted_line_by_line_like_each_line_alone() -> None:
     lines = [json.dumps({"type": "user", "message": {"content": f"{e['before']}{secret_of(e)}{e['after']}"}})
              for e in FORMATS]
-    whole, counts = redact.redact_jsonl_bytes(("\n".join(lines) + "\n").encode())
-    one_by_one = [redact.redact_json_text(line).text for line in lines]
+    whole, counts = redact_json.redact_jsonl_bytes(("\n".join(lines) + "\n").encode())
+    one_by_one = [redact_json.redact_json_text(line).text for line in lines]
     assert whole.decode().splitlines() == one_by_one
     assert sum(counts.values()) >= len(FORMATS)
 
@@ -104,12 +104,12 @@ def test_a_document_past_the_compiled_anchor_search_threshold_is_redacted_like_i
     lines = secrets + [filler] * (redact.TRIE_FROM // len(filler) + 1) + secrets
     data = ("\n".join(lines) + "\n").encode()
     assert len(data) > redact.TRIE_FROM
-    whole, counts = redact.redact_jsonl_bytes(data)
-    assert whole.decode().splitlines() == [redact.redact_json_text(line).text for line in lines]
+    whole, counts = redact_json.redact_jsonl_bytes(data)
+    assert whole.decode().splitlines() == [redact_json.redact_json_text(line).text for line in lines]
     assert sum(counts.values()) >= 2 * len(FORMATS)
 
 
 def test_bytes_that_are_not_utf8_survive_unchanged() -> None:
     data = b'{"a": "\xff\xfe caf\xc3\xa9"}\n{"b": "' + ("gh" + "p_" + "Q7xZ2pL9mN4vB8cK1rT6yW3eH5jD0fGaAbcd").encode() + b'"}\n'
-    out, counts = redact.redact_jsonl_bytes(data)
+    out, counts = redact_json.redact_jsonl_bytes(data)
     assert out.startswith(b'{"a": "\xff\xfe caf\xc3\xa9"}\n') and counts == {"github-token": 1}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lib.core.errors import BatonError
 from lib.handoff import transcripts
-from lib.security import redact
+from lib.security import redact, redact_json
 from lib.store import frontmatter
 from support.paths import run_script
 
@@ -247,7 +247,7 @@ def test_bad_claude_session_id_in_the_note_is_refused(repo: Path) -> None:
 
 def test_redact_text_keeps_text_without_secrets_identical() -> None:
     text = 'plain {"a": "b\\n\\u00e9"} Bearer token-word and sk-short'
-    assert redact.redact_json_text(text).text == text
+    assert redact_json.redact_json_text(text).text == text
     assert redact.redact_text(text).counts == {}
 
 
@@ -255,7 +255,7 @@ def test_redacted_line_is_json_with_the_same_structure() -> None:
     secret = fake_secrets()["anthropic"][0]
     value = {"a": f"x\\\"{secret}\"\n\u2028é", "n": 1.50, "list": [True, None]}
     line = json.dumps(value)
-    out = json.loads(redact.redact_json_text(line).text)
+    out = json.loads(redact_json.redact_json_text(line).text)
     assert out == {"a": "x\\\"[REDACTED:anthropic-key]\"\n\u2028é", "n": 1.5, "list": [True, None]}
 
 

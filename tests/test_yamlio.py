@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from lib.store import roundtrip, yamlio
+from lib.store import roundtrip, yamlbounds, yamlio
 
 # Scalars on which YAML 1.1 (PyYAML's default) and 1.2 (ruamel's) disagree, and what we pin.
 PINNED: list[tuple[str, Any]] = [
@@ -188,12 +188,12 @@ def test_nesting_past_the_depth_limit_is_refused_without_recursing(load: Any) ->
 @pytest.mark.parametrize("load", [yamlio.load, yamlio.load_jsonable])
 def test_a_document_over_the_size_cap_is_refused_before_parsing(load: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     text = "a: '" + "é" * 600_000 + "'\n"  # 600,000 characters, 1.2 MB of UTF-8
-    with pytest.raises(yamlio.YAMLTooLarge, match=r"larger than the 1 MiB limit \(BATON_MAX_FRONTMATTER_BYTES\)"):
+    with pytest.raises(yamlbounds.YAMLTooLarge, match=r"larger than the 1 MiB limit \(BATON_MAX_FRONTMATTER_BYTES\)"):
         load(text)
     monkeypatch.setenv("BATON_MAX_FRONTMATTER_BYTES", str(2 << 20))
     assert len(load(text)["a"]) == 600_000
     monkeypatch.setenv("BATON_MAX_FRONTMATTER_BYTES", "1000")
-    with pytest.raises(yamlio.YAMLTooLarge, match="larger than the 1000 bytes limit"):
+    with pytest.raises(yamlbounds.YAMLTooLarge, match="larger than the 1000 bytes limit"):
         load("a: '" + "x" * 1000 + "'\n")
 
 

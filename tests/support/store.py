@@ -99,38 +99,71 @@ def telemetry_fields(rng: random.Random, n: int, date: str) -> str:
     ])
 
 
+FAILURE_CLASSES = ("test_fail", "compile_error", "lint_error", "timeout", "dependency_missing")
+MODELS = ("claude-sonnet-4-5", "claude-opus-4-1")
+
+
+def handoff_fields(rng: random.Random, date: str, workstream: str) -> str:
+    """The frontmatter /handoff adds when it writes the note: when, with which model, the workstreams
+    touched, the invariants checked, and the tool failures by class (none, or one or two classes)."""
+    failures = {c: rng.randint(1, 4) for c in rng.sample(FAILURE_CLASSES, rng.randint(0, 2))}
+    by_class = ", ".join(f"{k}: {v}" for k, v in failures.items())
+    summary = f"{{total: {sum(failures.values())}, by_class: {{{by_class}}}}}" if failures else "null"
+    return "\n".join([
+        f"written_at: {date}T11:02:00Z", f"model: {rng.choice(MODELS)}", f"workstreams_touched: [{workstream}]",
+        "invariants: {tool_calls_breakdown.mcp__notion_offplan: 0}", "invariant_violations: []",
+        f"failure_summary: {summary}",
+    ])
+
+
+def bench_session(i: int, workstreams: int, rng: random.Random, *, telemetry_rng: random.Random | None = None,
+                  handoff_rng: random.Random | None = None) -> tuple[str, str]:
+    """The `i`-th session of a benchmark store (its path and text): operator `i % 5`, three a day per
+    operator from 2024-01-01, text drawn from `rng`; with `telemetry_rng`, the hook's frontmatter; with
+    `handoff_rng`, the keys /handoff adds. Each block draws from its own generator, so turning one on
+    changes no other text. Past the store's last `i`, the next new note."""
+    slug, initials = BENCH_OPERATORS[i % 5]
+    n = i // 5
+    day, month, year, seq = 1 + (n // 3) % 28, 1 + (n // 84) % 12, 24 + n // 1008, 1 + n % 3
+    ext = f"{initials}-{year:02d}{month:02d}{day:02d}-{seq:02d}"
+    date = f"20{year:02d}-{month:02d}-{day:02d}"
+    ws = rng.randrange(workstreams)
+    topic = _TOPICS[ws % len(_TOPICS)]
+    title = f"{topic.capitalize()} - {_sentence(rng, 4)}"
+    summary = f"Worked on the {topic} of stream-{ws}. {_sentence(rng, 14)}"
+    outcome = rng.choice(("done", "done", "incomplete", "blocked"))
+    decisions = f"- {_sentence(rng, 10)}\n- {_sentence(rng, 8)}"
+    open_questions = f"- {_sentence(rng, 9)}"
+    resume_prompt = f"Continue the {topic} work of stream-{ws}. " + " ".join(_sentence(rng, 12) for _ in range(6))
+    confidence = rng.choice(("high", "medium", "low"))
+    extra = [telemetry_fields(telemetry_rng, i, date)] if telemetry_rng else []
+    if handoff_rng:
+        extra.append(handoff_fields(handoff_rng, date, f"stream-{ws}"))
+    text = session_text(ext, slug, date, title=title, summary=summary, workstream=f"stream-{ws}", outcome=outcome,
+                        decisions=decisions, open_questions=open_questions, resume_prompt=resume_prompt,
+                        confidence=confidence, extra="\n".join(extra))
+    return f"docs/sessions/{ext}.md", text
+
+
 def bench_store(root: Path, sessions: int = 10_000, workstreams: int = 300, seed: int = 11, *,
-                telemetry: bool = False) -> list[Path]:
+                telemetry: bool = False, handoff: bool = False) -> list[Path]:
     """A store of `sessions` written sessions by five operators over `workstreams` workstreams, with
     varied text (topics and words drawn at random), mtimes an hour back as in a real store; the notes'
     paths, workstreams first. With `telemetry`, each session also carries the hook's frontmatter
-    (the realistic number of keys a parser meets)."""
+    (the realistic number of keys a parser meets); with `handoff`, the keys /handoff adds (model,
+    failure summary, invariants: what the dashboards and insights read)."""
     rng = random.Random(seed)
-    trng = random.Random(seed + 1)  # its own draws: the notes' text does not depend on `telemetry`
+    # Their own draws: the notes' text does not depend on `telemetry` or `handoff`.
+    telemetry_rng = random.Random(seed + 1) if telemetry else None
+    handoff_rng = random.Random(seed + 2) if handoff else None
     files: list[tuple[str, str]] = []
     for i in range(workstreams):
         topic = _TOPICS[i % len(_TOPICS)]
         files.append((f"workstreams/stream-{i}.md", workstream_text(
             f"stream-{i}", BENCH_OPERATORS[i % 5][0], title=f"{topic.capitalize()} stream {i}",
             whats_next=_sentence(rng, 12), status="done" if i % 7 == 0 else "active")))
-    for i in range(sessions):
-        slug, initials = BENCH_OPERATORS[i % 5]
-        n = i // 5
-        day, month, year, seq = 1 + (n // 3) % 28, 1 + (n // 84) % 12, 24 + n // 1008, 1 + n % 3
-        ext = f"{initials}-{year:02d}{month:02d}{day:02d}-{seq:02d}"
-        date = f"20{year:02d}-{month:02d}-{day:02d}"
-        ws = rng.randrange(workstreams)
-        topic = _TOPICS[ws % len(_TOPICS)]
-        text = session_text(
-            ext, slug, date, title=f"{topic.capitalize()} - {_sentence(rng, 4)}",
-            summary=f"Worked on the {topic} of stream-{ws}. {_sentence(rng, 14)}", workstream=f"stream-{ws}",
-            outcome=rng.choice(("done", "done", "incomplete", "blocked")),
-            decisions=f"- {_sentence(rng, 10)}\n- {_sentence(rng, 8)}",
-            open_questions=f"- {_sentence(rng, 9)}",
-            resume_prompt=f"Continue the {topic} work of stream-{ws}. " + " ".join(_sentence(rng, 12) for _ in range(6)),
-            confidence=rng.choice(("high", "medium", "low")),
-            extra=telemetry_fields(trng, i, date) if telemetry else "")
-        files.append((f"docs/sessions/{ext}.md", text))
+    files += [bench_session(i, workstreams, rng, telemetry_rng=telemetry_rng, handoff_rng=handoff_rng)
+              for i in range(sessions)]
     old = time.time() - 3600
     paths = []
     for rel, text in files:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.chains import handoff_check, launch, worktree
+from lib.chains.attempts import find_claude
 from lib.chains.journal import append_decision
 from lib.chains.registry import (
     RESUMABLE,
@@ -34,7 +35,7 @@ from lib.chains.registry import (
     project_key,
     stop_file,
 )
-from lib.chains.runner import ChainRunner, EventSink, find_claude
+from lib.chains.runner import ChainRunner, EventSink
 from lib.chains.settings import load as load_settings
 from lib.chains.stream import StreamReader
 from lib.chains.verdicts import Verdict
@@ -204,7 +205,7 @@ def _cost_from_streams(runner: ChainRunner, session: SessionRecord) -> None:
     """What an interrupted session spent, from what its saved streams reported: the result's total cost,
     else its assistant messages' token usage priced with baton's table. Attempts the runner had already
     recorded keep their cost; only the unfinished ones are read back."""
-    for attempt, path in zip(session.attempts, runner.streams_of(session), strict=True):
+    for attempt, path in zip(session.attempts, runner.attempts.streams_of(session), strict=True):
         if attempt.ended_at is not None:
             continue
         try:

@@ -5,7 +5,7 @@ budget and the circuit breaker, then asks the routing policy (lib.chains.routing
 which model the session runs on, what it is told about the last failure, or
 whether the chain is blocked. Each session: claim its id -> build the prompt
 (lib.chains.prompt) -> run `claude` with the prompt on its standard input
-(retrying transient errors with backoff, waiting out usage limits) -> check the
+(lib.chains.attempts: retrying transient errors with backoff, waiting out usage limits) -> check the
 note it left (one short `/handoff --auto` turn if it is missing, then a synthetic
 note, and the session counts as failed) -> record everything in the registry.
 
@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lib.chains import childenv, handoff_check, journal, launch, routing
+from lib.chains import handoff_check, journal, routing
+from lib.chains.attempts import SessionAttempts
 from lib.chains.handoff_check import HandoffCheck
 from lib.chains.journal import append_decision
 from lib.chains.notify import PUSH_STATUSES, git_push, post_webhook
-from lib.chains.prompt import HANDOFF_PROMPT, HANDOFF_TURNS, build_prompt
+from lib.chains.prompt import build_prompt
 from lib.chains.registry import (
-    Attempt,
     ChainRecord,
     Handoff,
     ProjectLock,
@@ -37,23 +37,14 @@ from lib.chains.registry import (
     stop_file,
 )
 from lib.chains.settings import ChainSettings
-from lib.chains.stream import StreamReader
 from lib.chains.summary import summary_payload
-from lib.chains.verdicts import Verdict, classify, failure_for
+from lib.chains.verdicts import Verdict, failure_for
 from lib.core.errors import BatonError
 from lib.failures import classify as failures
 from lib.failures import decisions
 from lib.store.operators import Operator
 
-# The session runs the command through the Skill tool, which a headless run must be granted.
-HANDOFF_SKILL = "Skill(handoff)"
-
 EventSink = Callable[[str], None]
-
-
-def find_claude() -> str:
-    """$CLAUDE_BIN, else `claude` (resolved on PATH when the session starts)."""
-    return os.environ.get("CLAUDE_BIN") or "claude"
 
 
 class ChainRunner:
@@ -72,12 +63,7 @@ class ChainRunner:
         self._on_event = on_event
         self._stop_flag = False
         self._operator: Operator | None = None
-        # the final `result` text of each session's main attempt, for the completion signal
-        self._result_text: dict[str, str] = {}
-        # the end of the last attempt's stderr and stray output, for the failure classifier
-        self._evidence: dict[str, str] = {}
-        # the newest failed tool outputs of each session's main attempt: what its work ran into
-        self._tool_errors: dict[str, list[tuple[str, str]]] = {}
+        self.attempts = SessionAttempts(self)
 
     # -- paths and signals ------------------------------------------------------
 
@@ -109,7 +95,7 @@ class ChainRunner:
     def save(self) -> None:
         self.registry.save(self.chain)
 
-    def _sleep(self, seconds: float) -> bool:
+    def sleep(self, seconds: float) -> bool:
         """Sleep, waking early on a stop request; False when stopped."""
         deadline = time.monotonic() + max(seconds, 0.0)
         while time.monotonic() < deadline:
@@ -189,7 +175,7 @@ class ChainRunner:
     def _routes_budget(self) -> bool:
         """A session spent its own cap while the chain has money left: routing ends the chain blocked."""
         return (self.policy.enabled and self.policy.stop_early and self.settings.session_cost_usd is not None
-                and self._budget_left() >= self.settings.min_budget_usd)
+                and self.budget_left() >= self.settings.min_budget_usd)
 
     def _route(self) -> routing.Route:
         team = None
@@ -213,7 +199,7 @@ class ChainRunner:
         signal = self.settings.completion_signal
         if not signal:
             return False
-        texts = [self._result_text.get(session.id, "")]
+        texts = [self.attempts.result_text.get(session.id, "")]
         if check.ok and not check.synthetic:
             texts.append(check.summary)
         seen = any(signal in text for text in texts)
@@ -239,7 +225,7 @@ class ChainRunner:
                  + (f" on {route.model}" if route.model else ""))
 
         prompt = build_prompt(chain, session, last, settings, route.refinement)
-        verdict = self._attempts(session, prompt)
+        verdict = self.attempts.run(session, prompt)
         check = handoff_check.validate_handoff(claimed.path, session.id)
         session.handoff.problems = check.problems
 
@@ -253,7 +239,7 @@ class ChainRunner:
         session.reason = verdict.reason
         session.error = verdict.message or None
         session.failure_class, session.failure_context = failure_for(
-            verdict, self._evidence.get(session.id, ""),
+            verdict, self.attempts.evidence.get(session.id, ""),
             session.attempts[-1].exit_code if session.attempts else None)
 
         if check.ok:
@@ -261,10 +247,10 @@ class ChainRunner:
         else:
             self.log(f"session {session.id}: handoff not valid ({'; '.join(check.problems)[:300]})")
             retry_ok = verdict.ok and session.claude_session_id is not None
-            if retry_ok and not self.stop_requested() and self._budget_left() >= settings.min_budget_usd:
+            if retry_ok and not self.stop_requested() and self.budget_left() >= settings.min_budget_usd:
                 append_decision(chain, "retry", session=session.id, what="handoff",
                                 problems=check.problems[:5])
-                self._handoff_turn(session)
+                self.attempts.handoff_turn(session)
                 check = handoff_check.validate_handoff(claimed.path, session.id)
                 if check.ok:
                     session.handoff.status = "valid_after_retry"
@@ -288,9 +274,12 @@ class ChainRunner:
                  + (f", failure {session.failure_class}" if session.failure_class else ""))
         return session, verdict, check
 
+    def budget_left(self) -> float:
+        return self.settings.budget_usd - self.chain.cost_usd
+
     def _observe_work_failure(self, session: SessionRecord) -> None:
         """A session that ended without failing but left the work failing (its last failed tool output)."""
-        errors = self._tool_errors.get(session.id) or []
+        errors = self.attempts.tool_errors.get(session.id) or []
         if not errors:
             return
         tool, text = errors[-1]
@@ -303,147 +292,11 @@ class ChainRunner:
     def _budget_left(self) -> float:
         return self.settings.budget_usd - self.chain.cost_usd
 
-    def _attempts(self, session: SessionRecord, prompt: str) -> Verdict:
-        """Run the session, retrying transient errors and waiting out usage limits."""
-        settings, chain = self.settings, self.chain
-        retries = waits = truncated = 0
-        while True:
-            if self._budget_left() < settings.min_budget_usd:
-                return Verdict("budget_exceeded", None, True, "no budget left for another attempt")
-            verdict = self._attempt(session, self._argv(session), prompt, "main")
-            if verdict.reason == "truncated_stream":
-                truncated += 1
-                if truncated > 1:
-                    verdict = Verdict("truncated_stream", "fatal", True,
-                                      "the stream ended without a result twice in a row")
-            if verdict.error_kind == "transient":
-                if verdict.reason == "wall_clock":
-                    # The session was working, only too long: the same prompt would likely
-                    # run out of time again. Its partial work continues through a handoff.
-                    append_decision(chain, "skip", session=session.id, what="retry", reason="wall_clock")
-                    return verdict
-                if retries < settings.max_retries:
-                    retries += 1
-                    delay = settings.backoff_delay(retries)
-                    append_decision(chain, "retry", session=session.id, what="session", reason=verdict.reason,
-                                    retry=retries, delay_s=delay, failure_class=failure_for(verdict)[0])
-                    self.save()
-                    self.log(f"session {session.id}: {verdict.reason}, retry {retries}/{settings.max_retries} "
-                             f"in {delay:g} s")
-                    if not self._sleep(delay):
-                        return Verdict("stopped", None, False, "stopped during backoff")
-                    continue
-                return verdict
-            if verdict.error_kind == "wait":
-                if waits < settings.usage_limit_max_waits:
-                    waits += 1
-                    delay = self._wait_delay(verdict)
-                    append_decision(chain, "retry", session=session.id, what="usage_limit_wait", wait_s=delay,
-                                    wait_until=verdict.wait_until)
-                    self.save()
-                    self.log(f"session {session.id}: usage limit, waiting {delay:g} s for the reset")
-                    if not self._sleep(delay):
-                        return Verdict("stopped", None, False, "stopped while waiting for a usage limit")
-                    continue
-                return Verdict("usage_limit", "wait", True, f"usage limit still hit after {waits} waits")
-            return verdict
-
-    def _wait_delay(self, verdict: Verdict) -> float:
-        settings = self.settings
-        if verdict.wait_until is not None:
-            delay = verdict.wait_until - time.time()
-        else:
-            delay = settings.usage_limit_default_wait_s
-        return round(min(max(delay, 0.0), settings.usage_limit_max_wait_s), 3)
-
-    def _argv(self, session: SessionRecord, *, resume: str | None = None, max_turns: int | None = None) -> list[str]:
-        """The command line; the prompt is not on it (see launch.run_claude)."""
-        settings = self.settings
-        argv = [self.claude_bin, "-p", "--output-format", "stream-json", "--verbose"]
-        if resume is not None:
-            argv += ["--resume", resume]
-        turns = max_turns if max_turns is not None else settings.max_turns
-        if turns is not None:
-            argv += ["--max-turns", str(turns)]
-        argv += ["--max-budget-usd", f"{settings.session_budget(self.chain.cost_usd):.4f}"]
-        model = session.requested_model
-        if model:
-            argv += ["--model", model]
-        if settings.permission_mode:
-            argv += ["--permission-mode", settings.permission_mode]
-        if settings.allowed_tools:
-            argv += ["--allowedTools", ",".join(dict.fromkeys([*settings.allowed_tools, HANDOFF_SKILL]))]
-        return argv
-
-    def _env(self, session: SessionRecord) -> dict[str, str]:
-        return childenv.child_env(os.environ, env_drop=self.settings.env_drop, session_id=session.id,
-                                  chain_id=self.chain.id, operator=self.chain.operator)
-
-    def _attempt(self, session: SessionRecord, argv: list[str], prompt: str, purpose: str) -> Verdict:
-        attempt = Attempt(n=len(session.attempts) + 1, started_at=now_iso(), purpose=purpose)
-        session.attempts.append(attempt)
-        stem = f"{session.id}-{attempt.n}"
-        prompt_path = self.chain_dir / f"{stem}.prompt"
-        fd = os.open(prompt_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(prompt)
-
-        def on_spawn(pid: int) -> None:
-            session.pid = session.pgid = pid
-            session.proc_start = launch.proc_start_time(pid)
-            self.save()
-
-        outcome = launch.run_claude(
-            argv, cwd=self.workdir, env=self._env(session),
-            limits=launch.Limits(self.settings.stall_s, self.settings.session_wall_clock_s,
-                                 self.settings.kill_grace_s),
-            stream_path=self.chain_dir / f"{stem}.stream.jsonl", stderr_path=self.chain_dir / f"{stem}.stderr",
-            should_stop=self.stop_requested, on_spawn=on_spawn, stdin_path=prompt_path,
-        )
-        summary = outcome.summary
-        verdict = classify(summary, returncode=outcome.returncode, killed_by=outcome.killed_by,
-                           spawn_error=outcome.spawn_error, spawn_missing=outcome.spawn_missing,
-                           stderr_text=outcome.stderr_tail,
-                           fatal_retry=outcome.fatal_retry)
-        result = summary.result or {}
-        attempt.ended_at = now_iso()
-        attempt.claude_session_id = summary.claude_session_id
-        attempt.exit_code = outcome.returncode
-        attempt.result_subtype = result.get("subtype") if isinstance(result.get("subtype"), str) else None
-        attempt.is_error = result.get("is_error") if isinstance(result.get("is_error"), bool) else None
-        attempt.terminal_reason = result.get("terminal_reason") if isinstance(result.get("terminal_reason"), str) else None
-        attempt.cost_usd = summary.cost_usd
-        attempt.turns = summary.num_turns
-        attempt.reason = verdict.reason
-        attempt.error_kind = verdict.error_kind
-        attempt.error = verdict.message or None
-        session.cost_usd = round(session.cost_usd + summary.cost_usd, 6)
-        session.turns += summary.num_turns
-        if purpose == "main":
-            session.claude_session_id = summary.claude_session_id or session.claude_session_id
-            session.result_subtype = attempt.result_subtype
-            session.model = summary.model or session.model
-            self._result_text[session.id] = str(result.get("result") or "")
-            for name in summary.failed_mcp_servers:
-                session.warnings.append(f"MCP server {name!r} failed to start")
-            self._evidence[session.id] = "\n".join([*summary.raw_lines, outcome.stderr_tail[-2000:]])
-            self._tool_errors[session.id] = list(summary.tool_errors)
-        session.pid = session.pgid = None
-        session.proc_start = None
-        self.save()
-        return verdict
-
-    def _handoff_turn(self, session: SessionRecord) -> None:
-        assert session.claude_session_id is not None
-        self.log(f"session {session.id}: asking for the handoff ({HANDOFF_PROMPT}, {HANDOFF_TURNS} turns)")
-        argv = self._argv(session, resume=session.claude_session_id, max_turns=HANDOFF_TURNS)
-        self._attempt(session, argv, HANDOFF_PROMPT, "handoff")
-
     def _synthetic(self, session: SessionRecord, verdict: Verdict, last: HandoffCheck | None,
                    note_path: Path, partial: str | None = None) -> HandoffCheck:
         reason = verdict.reason if verdict.reason != "ok" else "no handoff"
         if partial is None:
-            partial = self._partial_output(session)
+            partial = self.attempts.partial_output(session)
         check = handoff_check.write_synthetic_handoff(
             self.workdir, note_path, session_id=session.id, operator=self.chain.operator or "unknown",
             chain_id=self.chain.id, claude_session_id=session.claude_session_id, reason=reason,
@@ -457,25 +310,6 @@ class ChainRunner:
             session.warnings.append(f"synthetic note not committed: {error}")
         self.log(f"session {session.id}: synthetic handoff written")
         return check
-
-    def streams_of(self, session: SessionRecord) -> list[Path]:
-        return [self.chain_dir / f"{session.id}-{a.n}.stream.jsonl" for a in session.attempts]
-
-    def _partial_output(self, session: SessionRecord) -> str:
-        """The assistant text of the session's attempts, read back from their saved streams."""
-        texts: list[str] = []
-        for path in self.streams_of(session):
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            reader = StreamReader()
-            reader.feed(data)
-            reader.close()
-            out = reader.summary.partial_output()
-            if out:
-                texts.append(out)
-        return "\n\n".join(texts)[-4000:]
 
     def _newest_valid_note(self) -> HandoffCheck | None:
         for session in reversed(self.chain.sessions):

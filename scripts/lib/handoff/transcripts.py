@@ -6,7 +6,7 @@ key `transcript_path`) is copied to the archive folder (`archive.transcripts_dir
 in `.claude/baton.yaml`, default `.claude/archive/transcripts/`, gitignored) as
 `<ID>.jsonl.gz`:
 
-- secrets of well-known shapes are redacted first (lib.security.redact); every other byte
+- secrets of well-known shapes are redacted first (lib.security.redact_json); every other byte
   is kept, so each JSON line stays valid JSON;
 - gzip is deterministic (no file name, mtime 0): archiving the same transcript
   again writes nothing, so re-running is idempotent;
@@ -40,7 +40,7 @@ from typing import Any
 from lib.core import atomic, config
 from lib.core.errors import BatonError
 from lib.core.paths import STATE_DIR, Store
-from lib.security import redact
+from lib.security import redact_json
 from lib.store import frontmatter, schema
 
 NOTE_KEYS = ("transcript_archive", "transcript_bytes", "transcript_sha256", "transcript_warning")
@@ -131,7 +131,7 @@ def _complete_lines(data: bytes) -> tuple[bytes, int]:
 def _archive_one(source: Path, target: Path, folder: Path, name: str) -> ArchivedFile:
     raw = source.read_bytes()
     raw, dropped = _complete_lines(raw)
-    clean, counts = redact.redact_jsonl_bytes(raw)
+    clean, counts = redact_json.redact_jsonl_bytes(raw)
     packed = gzip_bytes(clean)
     written = False
     try:

@@ -18,9 +18,9 @@ This module is imported by the telemetry hook, so it is standard library only, v
 3.8, and does nothing at import (a successful tool call never loads it).
 
 - `redact(text)` -> the text, redacted; `scan(text)` -> a Redaction (text + counts per kind).
-- `redact_json_text(line)` and `redact_jsonl_bytes(data)` look inside JSON string literals
-  on their decoded text, so `\\n`, `\\"` and `\\uXXXX` escapes neither hide a key nor get cut.
 - `redact_data(obj)` redacts every string in a JSON-like structure (keys included).
+- JSON documents as text (transcripts) are redacted inside their string literals by
+  lib/security/redact_json.py, on this engine.
 """
 
 from __future__ import annotations
@@ -145,7 +145,8 @@ def _overlaps(keys: List[str]) -> bool:
 _STATE: List[_Rules] = []
 
 
-def _rules() -> _Rules:
+def ruleset() -> _Rules:
+    """The rules, loaded on first use (their patterns are compiled as texts wake them)."""
     if not _STATE:
         _STATE.append(_Rules())
     return _STATE[0]
@@ -182,7 +183,7 @@ class Redaction:
         return "Redaction(total=" + str(self.total) + ", counts=" + repr(self.counts) + ")"
 
 
-def _long_run(text: str) -> bool:
+def long_run(text: str) -> bool:
     """Whether `text` has SCAN_RUN letters and digits in a row (what every anchorless rule needs)."""
     return "a" * SCAN_RUN in text.translate(_RUNS)
 
@@ -196,7 +197,7 @@ def anchor_hits(text: str, low: Optional[str] = None) -> List[Tuple[int, int]]:
     """(position, rule index) wherever a rule's anchor occurs in `text` (`low`: lower_ascii(text))."""
     if low is None:
         low = lower_ascii(text)
-    rules = _rules()
+    rules = ruleset()
     hits: List[Tuple[int, int]] = []
     if len(low) < TRIE_FROM:
         # a str.find per stem: nothing to compile, which is what a short text (the hook's) needs
@@ -253,7 +254,7 @@ def find_secrets(text: str, hits: Optional[List[Tuple[int, int]]] = None) -> Lis
     places once for a whole document), not again over every piece of it."""
     if not text:
         return []
-    rules = _rules()
+    rules = ruleset()
     table = rules.rules
     found: List[Tuple[int, int, int, str]] = []  # (start, rule index, end, kind)
     compiled = rules.patterns
@@ -273,7 +274,7 @@ def find_secrets(text: str, hits: Optional[List[Tuple[int, int]]] = None) -> Lis
             if end > begin:
                 found.append((begin, index, end, kind))
     if hits is None:
-        scanning = _long_run(text)
+        scanning = long_run(text)
     for index in rules.scanned if scanning else ():
         kind, _pattern, _groups, secret, _anchors, _lead, _source = table[index]
         for match in rules.pattern(index).finditer(text):
@@ -298,7 +299,8 @@ def find_secrets(text: str, hits: Optional[List[Tuple[int, int]]] = None) -> Lis
     return spans
 
 
-def _splice(text: str, edits: List[Tuple[int, int, str]]) -> str:
+def splice(text: str, edits: List[Tuple[int, int, str]]) -> str:
+    """`text` with each (start, end, new) edit applied; the edits are in order and do not overlap."""
     out: List[str] = []
     pos = 0
     for start, end, new in edits:
@@ -309,7 +311,8 @@ def _splice(text: str, edits: List[Tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def _count(spans: List[Span], counts: Dict[str, int]) -> None:
+def count_kinds(spans: List[Span], counts: Dict[str, int]) -> None:
+    """Add the spans' kinds to `counts`."""
     for _start, _end, kind in spans:
         counts[kind] = counts.get(kind, 0) + 1
 
@@ -320,8 +323,8 @@ def scan(text: str) -> Redaction:
     if not spans:
         return Redaction(text)
     counts: Dict[str, int] = {}
-    _count(spans, counts)
-    return Redaction(_splice(text, [(a, b, replacement(k)) for a, b, k in spans]), counts)
+    count_kinds(spans, counts)
+    return Redaction(splice(text, [(a, b, replacement(k)) for a, b, k in spans]), counts)
 
 
 # The name the transcript archive has always used.
@@ -348,184 +351,3 @@ def redact_data(obj: Any, counts: Optional[Dict[str, int]] = None) -> Any:
     if isinstance(obj, (list, tuple)):
         return [redact_data(v, counts) for v in obj]
     return obj
-
-
-# --------------------------------------------------------------------------- JSON-aware redaction
-
-_SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-
-
-def _decode_string(raw: str) -> Optional[Tuple[str, List[int]]]:
-    """A JSON string literal's content decoded, with the raw offset of each decoded character.
-
-    `starts[i]` is where decoded character i begins in `raw`; `starts[len(decoded)]` is
-    len(raw). None when the literal has an escape JSON does not allow.
-    """
-    chars: List[str] = []
-    starts: List[int] = []
-    pos = 0
-    for match in _json_patterns()[1].finditer(raw):
-        begin = match.start()
-        if "\\" in raw[pos:begin]:
-            return None  # an escape the pattern did not accept
-        chars.append(raw[pos:begin])
-        starts.extend(range(pos, begin))
-        escape = match.group()
-        # A surrogate pair stays two characters here; the rules only look at ASCII shapes.
-        chars.append(chr(int(escape[2:], 16)) if escape[1] == "u" else _SIMPLE[escape[1]])
-        starts.append(begin)
-        pos = match.end()
-    if "\\" in raw[pos:]:
-        return None
-    chars.append(raw[pos:])
-    starts.extend(range(pos, len(raw)))
-    starts.append(len(raw))
-    return "".join(chars), starts
-
-
-def _string_edits(raw: str, offset: int, mine: List[Tuple[int, int]], edits: List[Tuple[int, int, str]],
-                  counts: Dict[str, int]) -> None:
-    """Edits to the raw content of one JSON string literal starting at `offset` of its line
-    (`mine`: the line's anchor hits inside it)."""
-    decoded = _decode_string(raw) if "\\" in raw else None
-    if decoded is None:  # no escapes: the line's anchors are this string's, shifted
-        spans = find_secrets(raw, [(at - offset, index) for at, index in mine])
-        edits.extend((a + offset, b + offset, replacement(k)) for a, b, k in spans)
-    else:
-        import bisect
-
-        text, starts = decoded
-        # an anchor found in the raw line is at the decoded character that starts there
-        spans = find_secrets(text, [(bisect.bisect_left(starts, at - offset), index) for at, index in mine])
-        edits.extend((starts[a] + offset, starts[b] + offset, replacement(k)) for a, b, k in spans)
-    _count(spans, counts)
-
-
-def _plain_edits(text: str, start: int, end: int, edits: List[Tuple[int, int, str]], counts: Dict[str, int],
-                 mine: Optional[List[Tuple[int, int]]] = None) -> None:
-    if end > start:
-        spans = find_secrets(text[start:end], None if mine is None else [(at - start, index) for at, index in mine])
-        edits.extend((a + start, b + start, replacement(k)) for a, b, k in spans)
-        _count(spans, counts)
-
-
-def _json_patterns() -> Tuple[Any, Any]:
-    """A JSON string literal (unrolled: no possessive quantifiers before Python 3.11) and an escape."""
-    rules = _rules()
-    cached = rules.patterns.get(-1)
-    if cached is None:
-        import re
-
-        cached = rules.patterns[-1] = (re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S),
-                                       re.compile(r'\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])'))
-    return cached  # type: ignore[no-any-return,unused-ignore]
-
-
-def redact_json_text(line: str, hits: Optional[List[Tuple[int, int]]] = None) -> Redaction:
-    """Redact one line of JSON (or anything else): inside string literals on their decoded text.
-
-    Text between string literals (numbers, punctuation; or a line that is not JSON at all) is
-    redacted as plain text. Outside redacted spans, every byte is kept. Only the string
-    literals that hold an anchor (or a scanned rule's match) are examined.
-    """
-    rules = _rules()
-    if hits is None:
-        hits = anchor_hits(line)
-        if _long_run(line):
-            hits.extend((m.start(), -1) for index in rules.scanned for m in rules.pattern(index).finditer(line))
-    if not hits:
-        return Redaction(line)
-    hits.sort()
-    edits: List[Tuple[int, int, str]] = []
-    counts: Dict[str, int] = {}
-    pos = 0
-    last = hits[-1][0]
-    k = 0  # hits[:k] are behind `pos`: the literals and the text between them are walked in order
-    for match in _json_patterns()[0].finditer(line):
-        begin, end = match.span()
-        if begin > last:
-            break
-        if hits[k][0] < begin:
-            j = k
-            while hits[j][0] < begin:
-                j += 1
-            _plain_edits(line, pos, begin, edits, counts, hits[k:j])
-            k = j
-        if hits[k][0] < end:
-            j = k
-            while j < len(hits) and hits[j][0] < end:
-                j += 1
-            _string_edits(match.group()[1:-1], begin + 1, hits[k:j], edits, counts)
-            k = j
-            if k == len(hits):
-                pos = end
-                break
-        pos = end
-    if k < len(hits):
-        _plain_edits(line, pos, len(line), edits, counts, hits[k:])
-    if not edits:
-        return Redaction(line)
-    return Redaction(_splice(line, edits), counts)
-
-
-def _raw_result(line: str, hits: List[Tuple[int, int]]) -> Optional[Redaction]:
-    """The line redacted as it stands, when that is certainly what the JSON-aware way would give:
-    no escape near any anchor (so decoding changes nothing the rules look at) and no span that
-    reaches a quote (so every span lies inside one string literal). None otherwise."""
-    if "\\" in line:
-        for at, _index in hits:
-            if "\\" in line[max(0, at - LEAD_MAX):at + 512]:
-                return None
-    spans = find_secrets(line, hits)
-    for begin, end, _kind in spans:
-        if '"' in line[begin:end]:
-            return None
-    if not spans:
-        return Redaction(line)
-    counts: Dict[str, int] = {}
-    _count(spans, counts)
-    return Redaction(_splice(line, [(a, b, replacement(k)) for a, b, k in spans]), counts)
-
-
-def redact_jsonl_bytes(data: bytes) -> Tuple[bytes, Dict[str, int]]:
-    """Redact a JSON-lines document given as bytes; lines without an anchor are copied unread.
-
-    The anchors are found once for the whole document; only the lines (and in them the string
-    literals) that hold one are examined. Bytes that are not UTF-8 survive unchanged
-    (surrogateescape round trip).
-    """
-    rules = _rules()
-    text = data.decode("utf-8", "surrogateescape")
-    low = data.lower().decode("utf-8", "surrogateescape")  # bytes.lower: ASCII only, offsets stay
-    hits = anchor_hits(text, low)
-    for index in rules.scanned:
-        hits.extend((match.start(), -1) for match in rules.pattern(index).finditer(text))
-    if not hits:
-        return data, {}
-    hits.sort()
-    counts: Dict[str, int] = {}
-    out: List[str] = []
-    pos = 0
-    i = 0
-    while i < len(hits):
-        at = hits[i][0]
-        start = text.rfind("\n", 0, at) + 1
-        newline = text.find("\n", at)
-        end = len(text) if newline < 0 else newline + 1
-        j = i
-        while j < len(hits) and hits[j][0] < end:
-            j += 1
-        mine = [(a - start, index) for a, index in hits[i:j]]
-        line = text[start:end]
-        result = _raw_result(line, mine) or redact_json_text(line, mine)
-        if result.counts:
-            out.append(text[pos:start])
-            out.append(result.text)
-            for kind, n in result.counts.items():
-                counts[kind] = counts.get(kind, 0) + n
-            pos = end
-        i = j
-    if not out:
-        return data, counts
-    out.append(text[pos:])
-    return "".join(out).encode("utf-8", "surrogateescape"), counts

@@ -10,17 +10,16 @@ File shape (docs/conventions/frontmatter.md):
   key order, quoting and unknown keys survive an edit, and an unchanged document
   is re-emitted byte for byte. ruamel normalises some insignificant whitespace
   (aligned values, `~` for null, spacing inside flow collections, mixed
-  indentation); the emitter puts the original spelling back for every line whose
-  tokens did not change, then re-parses the result and keeps it only when it
-  means exactly the same as the data (else it falls back to ruamel's own output).
+  indentation); the emitter (lib.store.roundtrip.emit) puts the original spelling
+  back for every line whose tokens did not change, then re-parses the result and
+  keeps it only when it means exactly the same as the data (else it falls back to
+  ruamel's own output).
 - `content_hash` is the documented, machine-independent digest of a note.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Any
 
 from lib.core import atomic
 from lib.core.errors import BatonError
-from lib.store import roundtrip, yamlio
+from lib.store import roundtrip, yamlbounds, yamlio
 
 BOM = "\ufeff"
 DELIMITER = "---"
@@ -88,7 +87,7 @@ def split(text: str, path: str | Path | None = None) -> Split:
     newline = "\r\n" if first.endswith("\r\n") else "\n"
     pos = len(first)
     lines: list[str] = []
-    cap = yamlio.limits().max_bytes
+    cap = yamlbounds.limits().max_bytes
     while pos < len(text):
         end = text.find("\n", pos)
         line = text[pos:] if end < 0 else text[pos : end + 1]
@@ -107,14 +106,14 @@ def split(text: str, path: str | Path | None = None) -> Split:
 
 def yaml_error(path: str | Path | None, exc: yamlio.YAMLLoadError) -> FrontmatterError:
     """The FrontmatterError for a frontmatter the YAML loader refused (lines counted in the file)."""
-    if isinstance(exc, yamlio.YAMLTooLarge):
+    if isinstance(exc, yamlbounds.YAMLTooLarge):
         return FrontmatterError(path, f"frontmatter {exc}", line=1)
     line = exc.line + 1 if exc.line else None  # +1: the opening delimiter
     return FrontmatterError(path, f"invalid YAML: {exc}", line=line)
 
 
 def _refuse_size(path: str | Path | None, cap: int) -> None:
-    raise FrontmatterError(path, f"frontmatter {yamlio.too_large(cap)}", line=1)
+    raise FrontmatterError(path, f"frontmatter {yamlbounds.too_large(cap)}", line=1)
 
 
 def parse_metadata(yaml_text: str | None, path: str | Path | None = None) -> dict[str, Any]:
@@ -185,7 +184,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         if not _is_delimiter(_decode(first, path), closing=False):
             return {}
         chunks: list[bytes] = []
-        cap, read = yamlio.limits().max_bytes, 0
+        cap, read = yamlbounds.limits().max_bytes, 0
         # a line at a time, never more than the cap: a one-line 50 MB file is not read whole
         for raw in iter(lambda: fh.readline(cap + 2), b""):
             if len(raw) > cap:  # (perhaps cut inside a character: refuse before decoding)
@@ -294,7 +293,7 @@ class Document:
 
     # -- writing
     def render(self) -> str:
-        yaml_text = _emit(self.data, self.source_yaml, self._indent)
+        yaml_text = roundtrip.emit(self.data, self.source_yaml, self._indent)
         if not self.had_frontmatter and not len(self.data):
             text = self.body
         else:
@@ -323,102 +322,6 @@ class Document:
             raise FrontmatterError(self.path, exc.reason) from None
         self.set("content_hash", digest)
         return digest
-
-
-def _emit(data: Any, source_yaml: str | None, indent: tuple[int, int, int]) -> str:
-    if data is None or not len(data):
-        return ""
-    rt = roundtrip.round_trip_yaml()
-    rt.indent(mapping=indent[0], sequence=indent[1], offset=indent[2])
-    out = io.StringIO()
-    rt.dump(data, out)
-    emitted = out.getvalue()
-    if not source_yaml:
-        return emitted
-    want = roundtrip.to_plain(data)
-    # From the most faithful restoration to the most careful; each result is verified.
-    for normalise, nulls in ((_strip_all_space, True), (_collapse_space, True), (_collapse_space, False)):
-        restored = _restore(source_yaml, emitted, normalise, nulls)
-        if restored == emitted:
-            return emitted
-        try:
-            if roundtrip.same_values(yamlio.load(restored), want):
-                return restored
-        except yamlio.YAMLLoadError:
-            pass
-    return emitted
-
-
-def _strip_all_space(line: str) -> str:
-    key = "".join(line.split())
-    return key[:-1] if key.endswith(":~") or key == "-~" else key
-
-
-def _collapse_space(line: str) -> str:
-    key = " ".join(line.split())
-    return key[:-2] if key.endswith(": ~") else key
-
-
-def _restore(source: str, emitted: str, normalise: Any, nulls: bool) -> str:
-    """Emitted lines, except that runs whose tokens match the source keep the source's spelling."""
-    src = source.splitlines(keepends=True)
-    new = emitted.splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(None, [normalise(s) for s in src], [normalise(n) for n in new], autojunk=False)
-    out: list[str] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            out.extend(src[i1:i2])
-        elif tag == "replace" and i2 - i1 == j2 - j1:
-            out.extend(s if _same_value_line(s, n, nulls) else n for s, n in zip(src[i1:i2], new[j1:j2], strict=True))
-        else:
-            out.extend(new[j1:j2])
-    text = "".join(out)
-    return text if text.endswith("\n") else text + "\n"
-
-
-def _same_value_line(source: str, emitted: str, nulls: bool) -> bool:
-    """Whether two one-line `key: value` entries mean the same (e.g. `.250Z` re-spelled `.250000Z`)."""
-    indent = len(source) - len(source.lstrip(" "))
-    if indent != len(emitted) - len(emitted.lstrip(" ")):
-        return False
-    source, emitted = source[indent:], emitted[indent:]
-    if source.startswith(("-", "#")) or emitted.startswith(("-", "#")):
-        return False
-    try:
-        a, b = yamlio.load(source), yamlio.load(emitted)
-    except yamlio.YAMLLoadError:
-        return False
-    if not (isinstance(a, dict) and isinstance(b, dict) and len(a) == len(b) == 1):
-        return False
-    # With `nulls` off, `key:` never matches: it could head a block that continues below.
-    if not nulls and next(iter(a.values())) is None:
-        return False
-    return roundtrip.same_values(a, b)
-
-
-def _guess_indent(yaml_text: str) -> tuple[int, int, int]:
-    """(mapping, sequence, offset) indentation the document itself uses, for lines we emit."""
-    mapping, offset = 0, -1
-    prev_indent, prev_opens_block = 0, False
-    for line in yaml_text.splitlines():
-        stripped = line.lstrip(" ")
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(line) - len(stripped)
-        if prev_opens_block:
-            if stripped.startswith("- ") or stripped == "-":
-                if offset < 0:
-                    offset = indent - prev_indent
-            elif mapping == 0 and indent > prev_indent:
-                mapping = indent - prev_indent
-        if mapping and offset >= 0:
-            break
-        body = stripped[2:] if stripped.startswith("- ") else stripped
-        prev_indent = indent
-        prev_opens_block = body.rstrip().endswith(":") and not body.startswith(("'", '"'))
-    mapping = mapping or 2
-    offset = 2 if offset < 0 else offset
-    return mapping, max(offset + 2, mapping), offset
 
 
 def _insert_position(keys: list[Any], key: str, kind: str | None) -> int:
@@ -469,7 +372,7 @@ def loads_document(text: str, path: str | Path | None = None, kind: str | None =
         data=data, body=parts.body, kind=kind, bom=parts.bom, newline=parts.newline,
         opening=parts.opening, closing=parts.closing, source_yaml=parts.yaml_text,
         path=Path(path) if path is not None else None, had_frontmatter=parts.yaml_text is not None,
-        _indent=_guess_indent(parts.yaml_text or ""),
+        _indent=roundtrip.guess_indent(parts.yaml_text or ""),
     )
 
 

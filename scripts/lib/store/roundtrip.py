@@ -1,5 +1,6 @@
-"""YAML's round-trip path (ruamel.yaml: comments, key order, quoting and unknown keys kept), and the
-plain values both paths agree on: to_plain, non-finite floats, value equality.
+"""YAML's round-trip path (ruamel.yaml: comments, key order, quoting and unknown keys kept), the emitter
+that puts a document's own spelling back where its values did not change, and the plain values both
+paths agree on: to_plain, non-finite floats, value equality.
 
 The reading rules, bounds and the fast path are lib/store/yamlio.py; the round-trip path parses
 only documents that path has vetted.
@@ -8,11 +9,13 @@ only documents that path has vetted.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import io
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lib.store.yamlio import YAMLLoadError, unforeseen
+from lib.store.yamlio import YAMLLoadError, load, unforeseen
 
 
 def round_trip_yaml() -> Any:
@@ -124,3 +127,104 @@ def same_values(a: Any, b: Any) -> bool:
     if isinstance(a, dt.datetime):
         return bool(a == b and a.utcoffset() == b.utcoffset())
     return bool(a == b)
+
+
+# ----------------------------------------------------------------- emitting with the source's spelling
+
+def emit(data: Any, source_yaml: str | None, indent: tuple[int, int, int]) -> str:
+    """A mapping as round-trip YAML, with the source's own spelling kept on every line whose tokens did not
+    change (ruamel normalises aligned values, `~`, flow spacing); each restoration is re-read and kept only
+    when it means exactly what `data` means, else ruamel's own output."""
+    if data is None or not len(data):
+        return ""
+    rt = round_trip_yaml()
+    rt.indent(mapping=indent[0], sequence=indent[1], offset=indent[2])
+    out = io.StringIO()
+    rt.dump(data, out)
+    emitted = out.getvalue()
+    if not source_yaml:
+        return emitted
+    want = to_plain(data)
+    # From the most faithful restoration to the most careful; each result is verified.
+    for normalise, nulls in ((_strip_all_space, True), (_collapse_space, True), (_collapse_space, False)):
+        restored = _restore(source_yaml, emitted, normalise, nulls)
+        if restored == emitted:
+            return emitted
+        try:
+            if same_values(load(restored), want):
+                return restored
+        except YAMLLoadError:
+            pass
+    return emitted
+
+
+def _strip_all_space(line: str) -> str:
+    key = "".join(line.split())
+    return key[:-1] if key.endswith(":~") or key == "-~" else key
+
+
+def _collapse_space(line: str) -> str:
+    key = " ".join(line.split())
+    return key[:-2] if key.endswith(": ~") else key
+
+
+def _restore(source: str, emitted: str, normalise: Any, nulls: bool) -> str:
+    """Emitted lines, except that runs whose tokens match the source keep the source's spelling."""
+    src = source.splitlines(keepends=True)
+    new = emitted.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(None, [normalise(s) for s in src], [normalise(n) for n in new], autojunk=False)
+    out: list[str] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            out.extend(src[i1:i2])
+        elif tag == "replace" and i2 - i1 == j2 - j1:
+            out.extend(s if _same_value_line(s, n, nulls) else n for s, n in zip(src[i1:i2], new[j1:j2], strict=True))
+        else:
+            out.extend(new[j1:j2])
+    text = "".join(out)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _same_value_line(source: str, emitted: str, nulls: bool) -> bool:
+    """Whether two one-line `key: value` entries mean the same (e.g. `.250Z` re-spelled `.250000Z`)."""
+    indent = len(source) - len(source.lstrip(" "))
+    if indent != len(emitted) - len(emitted.lstrip(" ")):
+        return False
+    source, emitted = source[indent:], emitted[indent:]
+    if source.startswith(("-", "#")) or emitted.startswith(("-", "#")):
+        return False
+    try:
+        a, b = load(source), load(emitted)
+    except YAMLLoadError:
+        return False
+    if not (isinstance(a, dict) and isinstance(b, dict) and len(a) == len(b) == 1):
+        return False
+    # With `nulls` off, `key:` never matches: it could head a block that continues below.
+    if not nulls and next(iter(a.values())) is None:
+        return False
+    return same_values(a, b)
+
+
+def guess_indent(yaml_text: str) -> tuple[int, int, int]:
+    """(mapping, sequence, offset) indentation the document itself uses, for lines we emit."""
+    mapping, offset = 0, -1
+    prev_indent, prev_opens_block = 0, False
+    for line in yaml_text.splitlines():
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(stripped)
+        if prev_opens_block:
+            if stripped.startswith("- ") or stripped == "-":
+                if offset < 0:
+                    offset = indent - prev_indent
+            elif mapping == 0 and indent > prev_indent:
+                mapping = indent - prev_indent
+        if mapping and offset >= 0:
+            break
+        body = stripped[2:] if stripped.startswith("- ") else stripped
+        prev_indent = indent
+        prev_opens_block = body.rstrip().endswith(":") and not body.startswith(("'", '"'))
+    mapping = mapping or 2
+    offset = 2 if offset < 0 else offset
+    return mapping, max(offset + 2, mapping), offset
