@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests")]
 
+from support import store  # noqa: E402
 from support.roster import member, write_roster  # noqa: E402
 
 SESSION = ROOT / "scripts" / "session.py"
@@ -83,7 +84,7 @@ def build(base: Path, sessions: int) -> Path:
     initials = ["AL", "GH", "LT", "BL", "EWD"]
     for i in range(sessions):
         sid = f"{initials[i % 5]}-26{1 + i // 2800 % 12:02d}{1 + i // 100 % 28:02d}-{1 + i % 99:02d}"
-        (folder / f"{sid}.md").write_text(f"---\nkind: session\nexternal_id: {sid}\n---\n", encoding="utf-8")
+        (folder / f"{sid}.md").write_text(store.claim_text(sid, "al", "2026-01-01T09:00:00Z"), encoding="utf-8")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "history")
     git(repo, "remote", "add", "origin", str(remote))

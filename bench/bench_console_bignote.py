@@ -21,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support import store as store_factory  # noqa: E402
 
 CHILD = r"""
 import json, resource, statistics, sys, time, warnings
@@ -48,8 +51,7 @@ print(json.dumps({"median_s": statistics.median(times), "max_rss_mb": resource.g
 
 
 def note(ext: str, body: str) -> str:
-    return (f"---\ntitle: Note {ext}\noperator: ann\nsummary: A note.\ntags: []\nkind: session\nexternal_id: {ext}\n"
-            f"status: written\noutcome: done\ndate: 2026-03-01\n---\n{body}")
+    return store_factory.session_text(ext, "ann", "2026-03-01", title=f"Note {ext}", summary="A note.", body=body)
 
 
 def big_body(megabytes: float) -> str:

@@ -174,7 +174,7 @@ def main() -> int:
             "paragraph edited mid-note": lambda t: t.replace("## Decisions\n\n", "## Decisions\n\nEdited: ", 1),
             "paragraph removed mid-note": lambda t: _drop_paragraph(t, "## Decisions\n\n"),
             "paragraph inserted mid-note": lambda t: t.replace("## Next steps", "A new paragraph.\n\n## Next steps"),
-            "frontmatter only (tags)": lambda t: t.replace("tags: [bench, sync]", "tags: [bench, sync, edited]"),
+            "frontmatter only (tags)": lambda t: t.replace("tags: [test]", "tags: [test, edited]", 1),
             "paragraph edited, no memo": lambda t: t.replace("## Decisions\n\n", "## Decisions\n\nEdited: ", 1),
         }
         size = len(notes) // len(edits)

@@ -13,6 +13,7 @@ Prints, from one run:
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import subprocess
 import sys
@@ -22,9 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 
 from lib.store import yamlbounds, yamlio  # noqa: E402
+from support import store as store_factory  # noqa: E402
 
 FRONTMATTER = """title: Session {i} worked on the store
 operator: rt
@@ -124,11 +126,12 @@ def whole_store(good: int) -> None:
         subprocess.run(["git", "init", "-q", str(root)], check=True)
         sessions = root / "docs" / "sessions"
         sessions.mkdir(parents=True)
-        for i in range(good):
+        rng = random.Random(5)
+        for i in range(good):  # the store factory's sessions, with the telemetry hook's frontmatter
             ext = f"RT-2612{1 + i // 99 % 28:02d}-{1 + i % 99:02d}"
-            text = FRONTMATTER.format(i=i, n=1 + i % 99, summary="Worked.").replace("RT-261201-", "X-")
-            text = text.replace(f"external_id: X-{1 + i % 99:02d}", f"external_id: {ext}")
-            (sessions / f"{ext}.md").write_text(f"---\n{text}---\n## Summary\n\nWorked.\n", encoding="utf-8")
+            date = f"2026-12-{1 + i // 99 % 28:02d}"
+            store_factory.session(root, ext, "rt", date, summary="Worked.",
+                                  extra=store_factory.telemetry_fields(rng, i, date))
         baseline = validate_run(root)
         for n, text in enumerate(HOSTILE.values(), 1):
             head = FRONTMATTER.format(i=n, n=n, summary="Hostile.").replace("RT-261201-", "EV-261231-")
