@@ -25,8 +25,8 @@ def note(repo: Path, sid: str, title: str, commits: list[str] | None, date: str 
              "status: written", "outcome: done", f"date: {date}"]
     if started_at:
         lines.append(f"started_at: {started_at}")
-    if commits is not None:
-        lines.append("commits: [" + ", ".join(c[:12] for c in commits) + "]")
+    if commits is not None:  # quoted, as /handoff writes them: `4867450389e8` unquoted is a number to YAML
+        lines.append("commits: [" + ", ".join(f"'{c[:12]}'" for c in commits) + "]")
     (repo / "docs/sessions" / f"{sid}.md").write_text("---\n" + "\n".join(lines) + "\n---\n## Summary\n")
 
 
@@ -126,3 +126,13 @@ def test_without_recorded_commits_installing_baton_is_not_the_sessions_work(repo
     note(repo, "AB-260101-01", "Since", None, started_at="2025-01-01T00:00:00Z")
     entry = changelog.entry_for_session(repo, "AB-260101-01")
     assert [(c.sha, c.subject) for c in entry.commits] == [(mine, "The session's work")]
+
+
+def test_a_commit_id_yaml_read_as_a_number_is_listed_as_missing_not_dropped(repo: Path) -> None:
+    sha = commit(repo, "a.txt", "One")
+    lines = ["title: t", "operator: ab", "summary: s.", "tags: []", "kind: session", "external_id: AB-260101-01",
+             "status: written", "outcome: done", "date: 2026-01-01", f"commits: [{sha[:12]}, 4867450389e8]"]
+    (repo / "docs/sessions/AB-260101-01.md").write_text("---\n" + "\n".join(lines) + "\n---\n## Summary\n")
+    entry = changelog.entry_for_session(repo, "AB-260101-01")
+    assert [c.sha for c in entry.commits] == [sha]
+    assert len(entry.missing_commits) == 1 and "(not in this repository)" in entry.render()

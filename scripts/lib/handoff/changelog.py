@@ -104,17 +104,23 @@ def _has_head(root: Path) -> bool:
 def commits_by_sha(root: Path, shas: list[str]) -> tuple[list[Commit], list[str]]:
     """Subjects of the given commits, in the given order; the shas git does not know come back apart."""
     wanted = [s for s in shas if re.fullmatch(r"[0-9a-f]{7,40}", s)]
+    # Anything else comes back as missing, never dropped: e.g. `4867450389e8` written without quotes,
+    # which YAML reads as a number (the validator reports that note too).
+    unreadable = [s for s in shas if s not in wanted]
     if not wanted:
-        return [], [s for s in shas]
+        return [], unreadable
     check = _git(root, "cat-file", "--batch-check=%(objectname) %(objecttype)",
                  stdin="".join(f"{s}^{{commit}}\n" for s in wanted))
     known: list[str] = []
     missing: list[str] = []
-    for sha, line in zip(wanted, check.splitlines(), strict=False):
+    lines = check.splitlines()
+    for i, sha in enumerate(wanted):
+        line = lines[i] if i < len(lines) else ""
         if line.endswith(" commit"):
             known.append(line.split()[0])
         else:
             missing.append(sha)
+    missing += unreadable
     commits: list[Commit] = []
     if known:
         out = _git(root, "log", "--no-walk=unsorted", f"--format=%H{_UNIT}%s", *known)
