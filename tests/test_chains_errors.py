@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lib.chains.stream import StreamReader, StreamSummary
+from lib.chains.stream import StreamReader, StreamSummary, read_saved
 from lib.chains.verdicts import Verdict, classify, failure_class_for, fatal_retry_reason, parse_reset
 
 STREAMS = Path(__file__).resolve().parent / "fakeclaude" / "streams"
@@ -66,6 +66,13 @@ def test_the_captured_tool_run_is_a_success_with_its_cost_and_turns() -> None:
     assert summary.num_turns == 4
     assert summary.claude_session_id == "8f4f9bf2-05f2-48ab-bc5c-31723315db35"
     assert summary.tool_uses["toolu_fake_1"] == "Bash"
+
+
+def test_a_saved_stream_reads_back_to_the_same_summary_and_a_missing_one_to_none(tmp_path: Path) -> None:
+    summary = read_saved(STREAMS / "tools.jsonl")
+    assert summary is not None
+    assert (summary.cost_usd, summary.num_turns) == (pytest.approx(0.01692), 4)
+    assert read_saved(tmp_path / "gone.stream.jsonl") is None
 
 
 @pytest.mark.parametrize(("events", "kind", "reason"), [

@@ -17,7 +17,7 @@ from lib.chains.journal import append_decision
 from lib.chains.prompt import HANDOFF_PROMPT, HANDOFF_TURNS
 from lib.chains.registry import Attempt, ChainRecord, SessionRecord, now_iso
 from lib.chains.settings import ChainSettings
-from lib.chains.stream import StreamReader
+from lib.chains.stream import read_saved
 from lib.chains.verdicts import Verdict, classify, failure_for
 
 # The session runs the command through the Skill tool, which a headless run must be granted.
@@ -207,14 +207,8 @@ class SessionAttempts:
         """The assistant text of the session's attempts, read back from their saved streams."""
         texts: list[str] = []
         for path in self.streams_of(session):
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            reader = StreamReader()
-            reader.feed(data)
-            reader.close()
-            out = reader.summary.partial_output()
+            summary = read_saved(path)
+            out = summary.partial_output() if summary is not None else ""
             if out:
                 texts.append(out)
         return "\n\n".join(texts)[-4000:]

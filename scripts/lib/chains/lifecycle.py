@@ -37,7 +37,7 @@ from lib.chains.registry import (
 )
 from lib.chains.runner import ChainRunner, EventSink
 from lib.chains.settings import load as load_settings
-from lib.chains.stream import StreamReader
+from lib.chains.stream import read_saved
 from lib.chains.verdicts import Verdict
 from lib.core.errors import BatonError
 
@@ -208,16 +208,12 @@ def _cost_from_streams(runner: ChainRunner, session: SessionRecord) -> None:
     for attempt, path in zip(session.attempts, runner.attempts.streams_of(session), strict=True):
         if attempt.ended_at is not None:
             continue
-        try:
-            data = path.read_bytes()
-        except OSError:
+        summary = read_saved(path)
+        if summary is None:
             continue
-        reader = StreamReader()
-        reader.feed(data)
-        reader.close()
-        cost, source = reader.summary.reported_cost()
+        cost, source = summary.reported_cost()
         attempt.cost_usd = round(cost, 6)
-        attempt.turns = reader.summary.num_turns
+        attempt.turns = summary.num_turns
         attempt.ended_at = now_iso()
         attempt.reason = "runner_crashed"
         session.cost_usd = round(session.cost_usd + cost, 6)

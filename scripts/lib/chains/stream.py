@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # Tools whose denial means the session could not change a file.
@@ -168,6 +169,18 @@ class StreamReader:
         summary.json_lines += 1
         _absorb(summary, event)
         return event
+
+
+def read_saved(path: Path) -> StreamSummary | None:
+    """The summary of a stream saved to a file, or None when the file cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    reader = StreamReader()
+    reader.feed(data)
+    reader.close()
+    return reader.summary
 
 
 def _absorb(summary: StreamSummary, event: dict[str, Any]) -> None:
