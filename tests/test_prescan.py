@@ -48,10 +48,14 @@ def test_a_child_that_dies_gives_no_scan_and_no_error(store: Path) -> None:
     assert early.pid is None  # reaped
 
 
-def test_a_scan_of_another_root_is_not_used(store: Path, tmp_path: Path) -> None:
+def test_a_scan_of_another_root_is_not_used_and_its_child_is_ended(store: Path, tmp_path: Path) -> None:
     early = prescan.start(["word", "--root", str(store)])
-    assert early is not None
+    assert early is not None and early.pid is not None
+    pid = early.pid
     assert early.result(tmp_path) is None
+    assert early.pid is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped already
 
 
 def test_help_and_a_folder_outside_any_repository_start_nothing(store: Path, tmp_path: Path,

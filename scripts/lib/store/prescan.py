@@ -19,6 +19,7 @@ from __future__ import annotations
 import marshal
 import os
 
+_SIGKILL = 9  # signal.SIGKILL on every POSIX system; the signal module imports enum (a start-up's worth)
 TYPE_CHECKING = False  # importing typing costs a start-up more than the child can spare
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -73,10 +74,15 @@ class Prescan:
             return None
 
     def close(self) -> None:
-        """Stop waiting for the child (it ends on its own once it finds nobody reading)."""
+        """End the child now: its scan is of no use."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, _SIGKILL)
+            except ProcessLookupError:
+                pass
         self._reap()
 
     def _collect(self) -> bytes:
