@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lib.core.process import pid_alive
 from lib.failures.decisions import read_decisions
 from lib.store import frontmatter, validate
 from support.chains import (
@@ -20,7 +21,6 @@ from support.chains import (
     api_error,
     make_harness,
     note,
-    pid_alive,
     result,
     session,
     wait_dead,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lib.core.process import pid_alive
+
 from support.git import git
 from support.paths import PYTHON, REPO_ROOT, SCRIPTS
 from support.roster import JD, RT, write_roster
@@ -228,19 +230,6 @@ def make_harness(repo: Path, tmp_path: Path) -> Harness:
     }
     harness.settings()
     return harness
-
-
-def pid_alive(pid: int) -> bool:
-    """Alive and not a zombie (an orphan's zombie may wait a while for its reaper)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rfind(")") + 2] != "Z"
 
 
 def wait_dead(pid: int, timeout: float = 5) -> bool:

@@ -19,6 +19,7 @@ from lib.chains.registry import Attempt, ChainRecord, SessionRecord, now_iso
 from lib.chains.settings import ChainSettings
 from lib.chains.stream import read_saved
 from lib.chains.verdicts import Verdict, classify, failure_for
+from lib.core import process
 
 # The session runs the command through the Skill tool, which a headless run must be granted.
 HANDOFF_SKILL = "Skill(handoff)"
@@ -151,7 +152,7 @@ class SessionAttempts:
 
         def on_spawn(pid: int) -> None:
             session.pid = session.pgid = pid
-            session.proc_start = launch.proc_start_time(pid)
+            session.proc_start = process.proc_start_time(pid)
             self.host.save()
 
         outcome = launch.run_claude(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lib.chains.stream import StreamReader, StreamSummary
 from lib.chains.verdicts import KilledBy, fatal_retry_reason
+from lib.core.process import proc_stat
 
 _POLL_S = 0.05
 
@@ -191,37 +192,6 @@ def group_alive(pgid: int) -> bool:
     return any(state != "Z" for state in members.values())
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    state = _proc_stat(pid)
-    return state is None or state[0] != "Z"
-
-
-def proc_start_time(pid: int) -> str | None:
-    """The kernel's start time of a process (Linux), to tell it from a later process with the same pid."""
-    state = _proc_stat(pid)
-    return state[2] if state else None
-
-
-def _proc_stat(pid: int) -> tuple[str, int, str] | None:
-    """(state, pgid, starttime) from /proc/<pid>/stat, or None without /proc."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name is in parentheses and may contain spaces: split after the last ')'.
-    rest = raw[raw.rfind(")") + 2:].split()
-    try:
-        return rest[0], int(rest[2]), rest[19]
-    except (IndexError, ValueError):
-        return None
-
-
 def _group_members(pgid: int) -> dict[int, str] | None:
     proc = Path("/proc")
     if not proc.is_dir():
@@ -230,7 +200,7 @@ def _group_members(pgid: int) -> dict[int, str] | None:
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
-        stat = _proc_stat(int(entry.name))
+        stat = proc_stat(int(entry.name))
         if stat is not None and stat[1] == pgid:
             members[int(entry.name)] = stat[0]
     return members

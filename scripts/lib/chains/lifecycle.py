@@ -39,6 +39,7 @@ from lib.chains.runner import ChainRunner, EventSink
 from lib.chains.settings import load as load_settings
 from lib.chains.stream import read_saved
 from lib.chains.verdicts import Verdict
+from lib.core import process
 from lib.core.errors import BatonError
 
 # The mission is read from a file or the command line and kept in the registry: a sane cap.
@@ -46,7 +47,7 @@ MAX_MISSION_CHARS = 100_000
 
 
 def _runner_info() -> dict[str, Any]:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "proc_start": launch.proc_start_time(os.getpid()),
+    return {"pid": os.getpid(), "host": socket.gethostname(), "proc_start": process.proc_start_time(os.getpid()),
             "started_at": now_iso()}
 
 
@@ -227,7 +228,7 @@ def _end_orphan(runner: ChainRunner, session: SessionRecord) -> None:
     pgid = session.pgid
     if not pgid:
         return
-    same = session.proc_start is None or launch.proc_start_time(pgid) in (None, session.proc_start)
+    same = session.proc_start is None or process.proc_start_time(pgid) in (None, session.proc_start)
     if not same or not launch.group_alive(pgid):
         return
     runner.log(f"session {session.id}: still running (pgid {pgid}); waiting up to {runner.settings.resume_wait_s:g} s")
@@ -287,9 +288,9 @@ def runner_alive(registry: Registry, chain: ChainRecord) -> bool:
     pid = info.get("pid")
     if not isinstance(pid, int) or info.get("host") not in (None, socket.gethostname()):
         return False
-    if not launch.pid_alive(pid):
+    if not process.pid_alive(pid):
         return False
     start = info.get("proc_start")
-    if start is not None and launch.proc_start_time(pid) not in (None, start):
+    if start is not None and process.proc_start_time(pid) not in (None, start):
         return False
     return ProjectLock(registry.home, lock_key(chain)).is_held_elsewhere()

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lib.chains import launch
 from lib.chains.registry import Registry, chain_dir, now_iso, stop_file
 from lib.chains.settings import ChainSettings
+from lib.core import process
 
 CHAINS_SCRIPT = Path(__file__).resolve().parents[2] / "chains.py"
 _POLL_S = 0.05
@@ -82,7 +82,7 @@ class Supervisor:
         """Supervise until the chain ends or the restarts run out; 0 when it ended normally."""
         limit = self.settings.supervisor_max_restarts
         restarts = 0
-        self._record(pid=os.getpid(), host=socket.gethostname(), proc_start=launch.proc_start_time(os.getpid()),
+        self._record(pid=os.getpid(), host=socket.gethostname(), proc_start=process.proc_start_time(os.getpid()),
                      started_at=now_iso(), restarts=0, max_restarts=limit, state="running")
         while True:
             argv = [sys.executable, str(CHAINS_SCRIPT), "run", "--resume", self.chain_id]

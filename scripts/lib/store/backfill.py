@@ -31,6 +31,7 @@ from typing import Any
 from lib.core import git
 from lib.core.errors import BatonError
 from lib.core.paths import KINDS, Store, kind_for_relpath
+from lib.core.process import pid_alive
 from lib.store import frontmatter, validate
 from lib.store.yamlio import jsonable
 
@@ -219,16 +220,6 @@ def plan(root: Path, slug_for_email: OwnerLookup) -> BackfillPlan:
     return BackfillPlan(changes=changes, problems=sorted(set(problems)), files_checked=len(changes))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass
 class Held:
     """A held BACKFILL_LOCK, which is also the journal of the files this backfill changes.
@@ -316,7 +307,7 @@ def lock(root: Path, break_stale: bool = False) -> Iterator[Held]:
             holder = _read_lock(path)
             pid = holder.get("pid")
             host = holder.get("host")
-            stale = isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid)
+            stale = isinstance(pid, int) and host == socket.gethostname() and not pid_alive(pid)
             if stale and break_stale:
                 carried = _recorded_paths(root, holder.get("changed", []))
                 path.unlink(missing_ok=True)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
@@ -212,6 +212,12 @@ def _one_line(exc: yaml.YAMLError) -> str:
 
 def load(text: str) -> Any:
     """Parse one YAML document with the fast loader, within `limits()`; raises YAMLLoadError."""
+    return _load(text, FastLoader.construct_document)
+
+
+def _load(text: str, build: Callable[[Any, Any], Any]) -> Any:
+    """Compose `text` within `limits()`, vet the node graph, then `build` the value from it; every error
+    as a YAMLLoadError (what `build` raises as _Unusual goes through)."""
     bounds = limits()
     check_size(text, bounds)
     try:
@@ -221,7 +227,7 @@ def load(text: str) -> Any:
             if node is None:
                 return None
             vet(node, bounds, aliases="*" in text)
-            return loader.construct_document(node)
+            return build(loader, node)
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
@@ -256,26 +262,10 @@ def load_jsonable(text: str) -> Any:
     else (merge keys, non-string keys, other tags) goes the ordinary way, so the result and
     the errors are those of `jsonable(load(text))`.
     """
-    bounds = limits()
-    check_size(text, bounds)
     try:
-        loader = FastLoader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None
-            vet(node, bounds, aliases="*" in text)
-            return _direct(loader, node)
-        finally:
-            loader.dispose()
+        return _load(text, _direct)
     except _Unusual:
         return jsonable(load(text))
-    except yaml.YAMLError as exc:
-        raise YAMLLoadError(_one_line(exc), _mark_line(exc)) from None
-    except YAMLLoadError:
-        raise
-    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-        raise unforeseen(exc) from None
 
 
 def _direct(loader: Any, node: Any) -> Any:
