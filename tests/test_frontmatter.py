@@ -336,3 +336,10 @@ def test_the_round_trip_path_parses_only_vetted_documents(tmp_path: Path) -> Non
     for text in (laughs, "n: " + "1" * 5000 + "\n", "s: !!set {a}\n", "d: " + "[" * 100 + "]" * 100 + "\n"):
         with pytest.raises(fm.FrontmatterError):
             fm.loads_document("---\n" + text + "---\n")
+
+
+def test_a_day_is_read_from_a_date_a_timestamp_or_its_text_and_nothing_else() -> None:
+    assert fm.day_text(dt.date(2026, 1, 2)) == "2026-01-02"
+    assert fm.day_text(dt.datetime(2026, 1, 2, 23, 30, tzinfo=dt.UTC)) == "2026-01-02"
+    assert fm.day_text("2026-01-02") == "2026-01-02"
+    assert [fm.day_text(v) for v in ("2026-1-2", "yesterday", 20260102, None)] == [None] * 4

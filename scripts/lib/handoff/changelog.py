@@ -152,16 +152,6 @@ def commits_since(root: Path, since: str) -> list[Commit]:
     return commits
 
 
-def _date_text(value: Any) -> str | None:
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return value
-    return None
-
-
 def _time_text(value: Any) -> str | None:
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
@@ -176,7 +166,7 @@ def entry_for_session(root: Path, session_id: str, since: str | None = None,
     note = Store(root).sessions / f"{session_id}.md"
     metadata = frontmatter.read_metadata(note)
     title = metadata.get("title") or metadata.get("summary") or "(untitled)"
-    date = _date_text(metadata.get("date")) or (today or dt.datetime.now(dt.UTC).date()).isoformat()
+    date = frontmatter.day_text(metadata.get("date")) or (today or dt.datetime.now(dt.UTC).date()).isoformat()
     entry = Entry(session_id=session_id, date=date, title=str(title))
     recorded = metadata.get("commits")
     if since is None and isinstance(recorded, list):

@@ -19,8 +19,10 @@ File shape (docs/conventions/frontmatter.md):
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +202,18 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------- content hash
+
+def day_text(value: Any) -> str | None:
+    """A frontmatter day as YAML may hand it over (a date, a timestamp, or `YYYY-MM-DD` text) as
+    `YYYY-MM-DD`; None for anything else."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    return None
+
 
 def canonical_json(metadata: Mapping[str, Any]) -> str:
     """Metadata without sync keys, as sorted-key compact JSON (the first half of the hash input)."""

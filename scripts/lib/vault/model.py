@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import posixpath
 import re
 from collections import defaultdict
@@ -108,13 +107,9 @@ class VaultNote:
         return value if isinstance(value, str) and value else None
 
     def date(self) -> str | None:
-        value = self.meta.get("date")
-        if isinstance(value, dt.datetime):
-            return value.date().isoformat()
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            return value
+        day = frontmatter.day_text(self.meta.get("date"))
+        if day:
+            return day
         parsed = sessionid.parse(self.id) if self.kind == "session" else None
         return f"20{parsed.yymmdd[:2]}-{parsed.yymmdd[2:4]}-{parsed.yymmdd[4:]}" if parsed else None
 
