@@ -14,7 +14,6 @@ import _project_python  # noqa: F401  (first: re-executes with baton's Python wh
 
 import argparse
 import contextlib
-import ipaddress
 import os
 import secrets
 import signal
@@ -90,15 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _projects(paths: list[Path] | None) -> list[Path]:
     roots = [p.expanduser().resolve() for p in paths] if paths else [find_root()]
     seen: list[Path] = []
@@ -141,14 +131,15 @@ def write_token(root: Path, token: str) -> Path:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # Imported here: the web stack is loaded only by the console.
+    from lib.console.app import Security, allowed_hosts_for
+    from lib.console.data import Console, Settings
+    from lib.console.security import is_loopback
+
     if not is_loopback(args.host) and not args.allow_remote:
         raise BatonError(f"--host {args.host} is not a loopback address: add --allow-remote "
                          "(every request will then need the token)")
     roots = _projects(args.project_dir)
-    # Imported here: the web stack is loaded only by the console.
-    from lib.console.app import Security, allowed_hosts_for
-    from lib.console.data import Console, Settings
-
     console = Console(roots, Settings(poll_interval_s=args.poll_interval, stop_timeout_s=args.stop_timeout,
                                       launch_timeout_s=args.launch_timeout, max_body_bytes=args.max_note_kib * 1024))
     started = time.monotonic()

@@ -68,7 +68,7 @@ def allowed_hosts_for(host: str, port: int, extra: tuple[str, ...] = ()) -> froz
     """The Host header values that name a console bound to host:port."""
     if host in ("0.0.0.0", "::", ""):
         return frozenset(h.lower() for h in extra) if extra else None
-    names = {host, "localhost"} if _is_loopback(host) else {host}
+    names = {host, "localhost"} if is_loopback(host) else {host}
     out: set[str] = set()
     for name in names:
         shown = f"[{name}]" if ":" in name else name
@@ -79,7 +79,8 @@ def allowed_hosts_for(host: str, port: int, extra: tuple[str, ...] = ()) -> froz
     return frozenset(out)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether the console bound to `host` is reachable from this machine alone."""
     import ipaddress
 
     if host == "localhost":
