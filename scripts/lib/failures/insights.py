@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,19 +278,27 @@ def compute(sessions: Iterable[Mapping[str, Any]], *, chains: Iterable[Mapping[s
 ROUTING_TYPES = ("refinement_cycle", "escalation")
 
 
+def _operators_chains(chains: Iterable[Any], filters: Filters,
+                      known: set[str]) -> Iterator[Mapping[str, Any]]:
+    """The chains of the filtered operator; the id of every chain, filtered out or not, goes into `known`
+    (the decision log's records of those chains are then not counted twice)."""
+    for chain in chains:
+        if not isinstance(chain, Mapping):
+            continue
+        if isinstance(chain.get("id"), str):
+            known.add(chain["id"])
+        if filters.operator and _key(chain.get("operator")) != filters.operator:
+            continue
+        yield chain
+
+
 def routing_outcomes(chains: Iterable[Mapping[str, Any]], decisions: Iterable[Mapping[str, Any]], *,
                      filters: Filters | None = None) -> dict[str, Any]:
     """Per decision type and failure class: decisions, how many resolved the failure, cost per resolution."""
     filters = filters or Filters()
     items: dict[str, tuple[str, str, bool, float]] = {}  # decision id -> (type, class, resolved, cost)
     known_chains: set[str] = set()
-    for chain in chains:
-        if not isinstance(chain, Mapping):
-            continue
-        if isinstance(chain.get("id"), str):
-            known_chains.add(chain["id"])
-        if filters.operator and _key(chain.get("operator")) != filters.operator:
-            continue
+    for chain in _operators_chains(chains, filters, known_chains):
         for n, decision in enumerate(chain.get("decisions") or []):
             if not isinstance(decision, Mapping) or decision.get("type") not in ROUTING_TYPES:
                 continue
@@ -361,13 +369,7 @@ def retries(chains: Iterable[Mapping[str, Any]], decisions: Iterable[Mapping[str
     filters = filters or Filters()
     items: list[tuple[dt.date | None, str, str]] = []  # (day, reason, verdict)
     known_chains: set[str] = set()
-    for chain in chains:
-        if not isinstance(chain, Mapping):
-            continue
-        if isinstance(chain.get("id"), str):
-            known_chains.add(chain["id"])
-        if filters.operator and _key(chain.get("operator")) != filters.operator:
-            continue
+    for chain in _operators_chains(chains, filters, known_chains):
         by_id = {s.get("id"): s for s in chain.get("sessions") or [] if isinstance(s, Mapping)}
         groups: dict[tuple[Any, Any], list[Mapping[str, Any]]] = defaultdict(list)
         for decision in chain.get("decisions") or []:
